@@ -1,0 +1,57 @@
+"""The ``headwater`` command line.
+
+Each noun lives in its own module and is imported only when its command runs, so
+``headwater --help`` and the commands that do not touch the server stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+__all__ = ["cli", "main"]
+
+# command name -> (module, attribute, short help)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "server": ("headwater.cli.server", "server", "Run and manage the Headwater server."),
+    "agent": ("headwater.cli.agent", "agent", "Start agents that run flow runs."),
+    "create": ("headwater.cli.create", "create", "Create objects (projects)."),
+    "register": ("headwater.cli.register", "register", "Register flows from files or modules."),
+    "run": ("headwater.cli.run", "run", "Create a flow run, optionally watching it."),
+    "get": ("headwater.cli.get", "get", "List projects, flows, flow runs and task runs."),
+    "logs": ("headwater.cli.logs", "logs", "Show a flow run's logs."),
+    "cancel": ("headwater.cli.cancel", "cancel", "Cancel a flow run."),
+    "demo": ("headwater.cli.demo", "demo", "Start server + agent and run the example flow-of-flows."),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr, _ = entry
+        module = importlib.import_module(module_name)
+        command: click.Command = getattr(module, attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="headwater", prog_name="headwater")
+def cli() -> None:
+    """Headwater: flows of tasks, a one-process server, agents, and flows of flows."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    return cli.main(args=argv, prog_name="headwater")
