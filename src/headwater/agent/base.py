@@ -1,0 +1,463 @@
+"""The agent loop shared by every kind of agent: register, claim, deploy, supervise, cancel.
+
+Contract:
+
+- The agent registers itself with ``POST /agents`` (an identical record is reused), then
+  loops on the server's long-poll claim (``Client.claim_flow_runs``). There is no sleep
+  between polls: the server holds the request open until work arrives or the timeout ends,
+  so a new run is picked up as soon as it is created.
+- The claim limit is the number of free slots (``max_concurrent`` minus the runs the agent
+  supervises). With no free slot the agent still polls, with ``limit=0`` and a short
+  timeout, so that cancellations keep arriving and a freed slot is noticed quickly.
+- Every claim carries the ids of the runs the agent supervises; the server answers with the
+  ids among them that are being cancelled, and the agent terminates those runs (TERM, then
+  KILL after ``cancel_grace`` seconds). The run always ends ``Cancelled``.
+- A run is never started before its scheduled start time, even if the server hands it out
+  early: the deployment waits for it.
+- When a deployed run's process exits, the agent reads the run back. If it is not finished,
+  the run is set ``Failed`` with the exit code and the last lines of the process's stderr,
+  which are also written to the run's logs (or ``Cancelled`` when a cancel was requested).
+- Connection errors never stop the agent: it backs off (0.5 s doubling to 10 s), keeps
+  supervising its processes, and resumes claiming when the server is back.
+- On shutdown (``stop()``, SIGINT, SIGTERM) the agent stops claiming, gives running
+  processes ``shutdown_grace`` seconds to finish, then terminates them. A flow-run process
+  terminated this way marks its run ``Failed`` with a message saying the agent shut down.
+
+Subclasses implement :meth:`Agent.deploy_flow`, returning a :class:`RunProcess`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from headwater.agent._supervision import (
+    FINISHED_STATE_TYPES,
+    describe_exit,
+    parse_time,
+    utc_now_iso,
+)
+
+if TYPE_CHECKING:
+    from headwater.client import Client
+
+__all__ = ["Agent", "RunProcess"]
+
+logger = logging.getLogger("headwater.agent")
+
+_BACKOFF_START = 0.5
+_BACKOFF_MAX = 10.0
+# The claim timeout used when every slot is taken: short, so a slot freed by a finished
+# run is put to use quickly while cancellations still arrive by push.
+_FULL_CLAIM_TIMEOUT = 1.0
+
+
+class RunProcess(Protocol):
+    """What an agent needs from a deployed flow run (a subprocess, a container, ...)."""
+
+    @property
+    def pid(self) -> int:
+        """Process id (or another identifier) shown in logs."""
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the run to end; return its exit code, or None on timeout."""
+
+    def poll(self) -> int | None:
+        """Return the exit code if the run has ended, else None."""
+
+    def terminate(self, grace: float) -> None:
+        """Ask the run to stop; force it after ``grace`` seconds."""
+
+    def stderr_tail(self) -> list[str]:
+        """The last lines the run wrote to its error stream."""
+
+
+@dataclass
+class _Supervised:
+    """Book-keeping for one flow run the agent is responsible for."""
+
+    flow_run_id: str
+    flow_run: dict[str, Any]
+    process: RunProcess | None = None
+    cancel_requested: bool = False
+    shutdown_requested: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Agent:
+    """Base agent: claims due flow runs from the server and supervises their execution.
+
+    Args:
+        name: Agent name shown by the server (default: ``"<type>-<random>"``).
+        labels: Labels the agent offers. Runs are handed to an agent only if their labels
+            are a subset of the agent's; an agent without labels gets runs without labels.
+        env_vars: Extra environment variables for every flow-run process.
+        max_concurrent: Most flow runs supervised at once (None: unlimited).
+        api_url: Server API URL (default from configuration / ``HEADWATER_API_URL``).
+        api_key: API key (default from configuration / ``HEADWATER_API_KEY``).
+        claim_timeout: Seconds the server may hold a claim request open.
+        cancel_grace: Seconds between SIGTERM and SIGKILL when cancelling a run.
+        shutdown_grace: Seconds running processes get to finish when the agent stops.
+        client: A ready client (for tests); otherwise one is built from the arguments.
+    """
+
+    agent_type = "Agent"
+
+    def __init__(
+        self,
+        name: str | None = None,
+        labels: Iterable[str] | None = None,
+        env_vars: dict[str, str] | None = None,
+        max_concurrent: int | None = None,
+        api_url: str | None = None,
+        api_key: str | None = None,
+        claim_timeout: float = 10.0,
+        cancel_grace: float = 10.0,
+        shutdown_grace: float = 5.0,
+        client: Client | None = None,
+    ) -> None:
+        if max_concurrent is not None and max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
+        if claim_timeout <= 0:
+            raise ValueError(f"claim_timeout must be positive, got {claim_timeout}")
+        if cancel_grace < 0 or shutdown_grace < 0:
+            raise ValueError("cancel_grace and shutdown_grace must not be negative")
+        self.name = name or f"{self.agent_type.lower()}-{uuid.uuid4().hex[:8]}"
+        self.labels = sorted(set(labels or ()))
+        self.env_vars = dict(env_vars or {})
+        self.max_concurrent = max_concurrent
+        self.api_url = api_url
+        self.api_key = api_key
+        self.claim_timeout = claim_timeout
+        self.cancel_grace = cancel_grace
+        self.shutdown_grace = shutdown_grace
+        self.agent_id: str | None = None
+        self._client = client
+        self._lock = threading.Lock()
+        self._runs: dict[str, _Supervised] = {}
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+
+    # ------------------------------------------------------------------ hooks
+
+    def deploy_flow(self, flow_run: dict[str, Any]) -> RunProcess:
+        """Start executing a claimed flow run; subclasses implement this.
+
+        Args:
+            flow_run: The claimed run as the API returns it.
+
+        Returns:
+            A handle on the started execution.
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def client(self) -> Client:
+        """The client this agent talks to the server with (built on first use)."""
+        if self._client is None:
+            from headwater.client import Client
+
+            self._client = Client(api_server=self.api_url, api_key=self.api_key)
+        return self._client
+
+    @property
+    def running_flow_run_ids(self) -> list[str]:
+        """Ids of the flow runs this agent currently supervises."""
+        with self._lock:
+            return list(self._runs)
+
+    def start(self, install_signal_handlers: bool = False) -> None:
+        """Run the agent until :meth:`stop` is called (blocking).
+
+        Args:
+            install_signal_handlers: Stop cleanly on SIGINT/SIGTERM (main thread only).
+        """
+        if install_signal_handlers:
+            self._install_signal_handlers()
+        try:
+            self._register()
+            logger.info(
+                "Agent %r (%s) started with labels %s, max concurrent %s",
+                self.name,
+                self.agent_id,
+                self.labels,
+                self.max_concurrent or "unlimited",
+            )
+            self._loop()
+        finally:
+            self._shutdown()
+            self._stopped.set()
+
+    def stop(self) -> None:
+        """Ask the agent to stop claiming and shut down (safe from any thread)."""
+        self._stopping.set()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait until :meth:`start` has returned; True if it did within ``timeout``."""
+        return self._stopped.wait(timeout)
+
+    # ------------------------------------------------------------------ main loop
+
+    def _install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            logger.info("Received %s: shutting down", signal.Signals(signum).name)
+            self.stop()
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def _register(self) -> None:
+        backoff = _BACKOFF_START
+        while not self._stopping.is_set():
+            try:
+                self.agent_id = self.client.register_agent(
+                    agent_type=self.agent_type, name=self.name, labels=self.labels
+                )
+                return
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                logger.warning("Cannot reach the server (%s); retrying in %.1f s", exc, backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    def _loop(self) -> None:
+        backoff = _BACKOFF_START
+        while not self._stopping.is_set():
+            assert self.agent_id is not None
+            running = self.running_flow_run_ids
+            if self.max_concurrent is None:
+                limit, timeout = 25, self.claim_timeout
+            else:
+                limit = max(self.max_concurrent - len(running), 0)
+                timeout = self.claim_timeout if limit else _FULL_CLAIM_TIMEOUT
+            try:
+                answer = self.client.claim_flow_runs(
+                    self.agent_id, timeout=timeout, limit=limit, running=running
+                )
+            except Exception as exc:
+                if not _is_transient(exc):
+                    logger.exception("Claiming flow runs failed")
+                else:
+                    logger.warning("Cannot reach the server (%s); retrying in %.1f s", exc, backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
+                continue
+            backoff = _BACKOFF_START
+            for flow_run_id in answer.get("cancel", []) or []:
+                self._cancel(str(flow_run_id))
+            for flow_run in answer.get("flow_runs", []) or []:
+                self._accept(flow_run)
+
+    # ------------------------------------------------------------------ runs
+
+    def _accept(self, flow_run: dict[str, Any]) -> None:
+        flow_run_id = str(flow_run["id"])
+        with self._lock:
+            if flow_run_id in self._runs:
+                return
+            entry = _Supervised(flow_run_id=flow_run_id, flow_run=flow_run)
+            self._runs[flow_run_id] = entry
+        thread = threading.Thread(
+            target=self._supervise, args=(entry,), name=f"run-{flow_run_id[:8]}", daemon=True
+        )
+        thread.start()
+
+    def _supervise(self, entry: _Supervised) -> None:
+        try:
+            self._wait_until_due(entry)
+            if entry.cancel_requested or self._stopping.is_set():
+                self._finish_unstarted(entry)
+                return
+            try:
+                entry.process = self.deploy_flow(entry.flow_run)
+            except Exception as exc:
+                logger.exception("Deploying flow run %s failed", entry.flow_run_id)
+                self._report(
+                    entry.flow_run_id,
+                    "Failed",
+                    f"Failed to start the flow run process: {type(exc).__name__}: {exc}",
+                )
+                return
+            self._write_log(
+                entry.flow_run_id, "INFO", f"Submitted for execution: PID: {entry.process.pid}"
+            )
+            logger.info("Flow run %s started as PID %s", entry.flow_run_id, entry.process.pid)
+            if entry.cancel_requested:
+                entry.process.terminate(self.cancel_grace)
+            code = entry.process.wait()
+            self._after_exit(entry, code if code is not None else -1)
+        except Exception:
+            logger.exception("Supervising flow run %s failed", entry.flow_run_id)
+        finally:
+            with self._lock:
+                self._runs.pop(entry.flow_run_id, None)
+            entry.done.set()
+
+    def _wait_until_due(self, entry: _Supervised) -> None:
+        due = _due_time(entry.flow_run)
+        while due is not None and not entry.cancel_requested:
+            remaining = (due - datetime.datetime.now(datetime.UTC)).total_seconds()
+            if remaining <= 0 or self._stopping.wait(min(remaining, 1.0)):
+                return
+
+    def _cancel(self, flow_run_id: str) -> None:
+        with self._lock:
+            entry = self._runs.get(flow_run_id)
+        if entry is None or entry.cancel_requested:
+            return
+        entry.cancel_requested = True
+        logger.info("Cancelling flow run %s", flow_run_id)
+        process = entry.process
+        if process is not None:
+            self._write_log(flow_run_id, "INFO", "Agent is terminating the flow run process")
+            threading.Thread(
+                target=process.terminate, args=(self.cancel_grace,), daemon=True
+            ).start()
+
+    def _finish_unstarted(self, entry: _Supervised) -> None:
+        if entry.cancel_requested:
+            self._report(entry.flow_run_id, "Cancelled", "Flow run is cancelled")
+        else:
+            self._report(
+                entry.flow_run_id,
+                "Failed",
+                "The agent shut down before the flow run was started",
+            )
+
+    def _after_exit(self, entry: _Supervised, code: int) -> None:
+        """Make sure a run whose process ended is in a finished state."""
+        state_type, _ = self._read_state(entry.flow_run_id)
+        if state_type in FINISHED_STATE_TYPES:
+            logger.info(
+                "Flow run %s process exited with code %s (%s)", entry.flow_run_id, code, state_type
+            )
+            return
+        if entry.cancel_requested or state_type == "Cancelling":
+            self._report(entry.flow_run_id, "Cancelled", "Flow run is cancelled")
+            return
+        tail = entry.process.stderr_tail() if entry.process is not None else []
+        message = describe_exit(code, tail, shutdown=entry.shutdown_requested)
+        self._write_log(entry.flow_run_id, "ERROR", message)
+        self._report(entry.flow_run_id, "Failed", message)
+
+    def _read_state(self, flow_run_id: str) -> tuple[str | None, dict[str, Any] | None]:
+        for attempt in self._retrying():
+            try:
+                run = self.client.get_flow_run(flow_run_id)
+                return run.get("state_type"), run
+            except Exception as exc:
+                if not _is_transient(exc):
+                    logger.warning("Cannot read flow run %s: %s", flow_run_id, exc)
+                    return None, None
+                attempt(exc)
+        return None, None
+
+    def _report(self, flow_run_id: str, state_type: str, message: str) -> None:
+        """Set a final state on a run, retrying while the server is unreachable."""
+        from headwater.engine import state as states
+
+        state = getattr(states, state_type)(message=message)
+        for attempt in self._retrying():
+            try:
+                self.client.set_flow_run_state(flow_run_id, state, agent_id=self.agent_id)
+                return
+            except Exception as exc:
+                if not _is_transient(exc):
+                    logger.warning("Cannot set flow run %s to %s: %s", flow_run_id, state_type, exc)
+                    return
+                attempt(exc)
+
+    def _write_log(self, flow_run_id: str, level: str, message: str) -> None:
+        record = {
+            "flow_run_id": flow_run_id,
+            "timestamp": utc_now_iso(),
+            "level": level,
+            "name": "headwater.agent",
+            "message": message,
+        }
+        try:
+            self.client.write_run_logs([record])
+        except Exception as exc:
+            # A log line is not worth blocking supervision for.
+            logger.warning("Cannot write a log for flow run %s: %s", flow_run_id, exc)
+
+    def _retrying(self, give_up_after: float = 120.0) -> Iterable[Any]:
+        """Yield attempt callbacks that sleep with backoff; stop after ``give_up_after`` s.
+
+        Shutdown does not stop the retries early, so a final state reaches the server
+        if it comes back within the window.
+        """
+        deadline = time.monotonic() + give_up_after
+        delay = _BACKOFF_START
+
+        def attempt(exc: BaseException) -> None:
+            nonlocal delay
+            logger.warning("Server unreachable (%s); retrying in %.1f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX)
+
+        while time.monotonic() < deadline:
+            yield attempt
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            entries = list(self._runs.values())
+        if not entries:
+            return
+        logger.info(
+            "Waiting up to %.1f s for %d flow run(s) to finish", self.shutdown_grace, len(entries)
+        )
+        deadline = time.monotonic() + self.shutdown_grace
+        for entry in entries:
+            entry.done.wait(max(deadline - time.monotonic(), 0))
+        for entry in entries:
+            if entry.done.is_set():
+                continue
+            entry.shutdown_requested = True
+            if entry.process is not None:
+                self._write_log(
+                    entry.flow_run_id,
+                    "WARNING",
+                    "The agent is shutting down: terminating the flow run process",
+                )
+                entry.process.terminate(self.cancel_grace)
+        for entry in entries:
+            entry.done.wait(self.cancel_grace + 30.0)
+
+
+def _due_time(flow_run: dict[str, Any]) -> datetime.datetime | None:
+    state = flow_run.get("state") or {}
+    candidates = [flow_run.get("scheduled_start_time")]
+    if isinstance(state, dict):
+        inner = state.get("state")
+        candidates.append(state.get("start_time"))
+        if isinstance(inner, dict):
+            candidates.append(inner.get("start_time"))
+    times = [t for t in (parse_time(c) for c in candidates) if t is not None]
+    return max(times) if times else None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """True for errors that mean "the server is not reachable right now"."""
+    from headwater.exceptions import ServerUnavailable
+
+    if isinstance(exc, ServerUnavailable | ConnectionError | TimeoutError | OSError):
+        return True
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - httpx is a core dependency
+        return False
+    return isinstance(exc, httpx.TransportError)

@@ -1,0 +1,135 @@
+"""``headwater agent local start``: run a local agent in the foreground.
+
+Only click is imported at module level; the agent and its client load when the command
+runs, so ``headwater --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+__all__ = ["agent"]
+
+
+def _parse_env(values: tuple[str, ...]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--env")
+        env[key] = value
+    return env
+
+
+@click.group()
+def agent() -> None:
+    """Start agents that run flow runs."""
+
+
+@agent.group()
+def local() -> None:
+    """The local agent: runs each flow run as a subprocess on this machine."""
+
+
+@local.command()
+@click.option(
+    "--label", "-l", "labels", multiple=True, help="A label this agent offers (repeatable)."
+)
+@click.option("--name", "-n", default=None, help="Agent name shown by the server.")
+@click.option(
+    "--max-concurrent",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Most flow runs executed at once (default: unlimited).",
+)
+@click.option("--api-url", default=None, help="Server API URL (default: HEADWATER_API_URL).")
+@click.option("--api-key", "-k", default=None, help="API key (default: HEADWATER_API_KEY).")
+@click.option(
+    "--env", "-e", "env", multiple=True, help="KEY=VALUE for every flow run (repeatable)."
+)
+@click.option(
+    "--import-path",
+    "-p",
+    "import_paths",
+    multiple=True,
+    help="Directory added to the flow-run processes' PYTHONPATH (repeatable).",
+)
+@click.option(
+    "--show-flow-logs", "-f", is_flag=True, help="Show the flow-run processes' output here."
+)
+@click.option(
+    "--cancel-grace",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds between SIGTERM and SIGKILL when a run is cancelled.",
+)
+@click.option(
+    "--shutdown-grace",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds running flow runs get to finish when the agent stops.",
+)
+@click.option(
+    "--claim-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds the server may hold one claim request open.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
+def start(
+    labels: tuple[str, ...],
+    name: str | None,
+    max_concurrent: int | None,
+    api_url: str | None,
+    api_key: str | None,
+    env: tuple[str, ...],
+    import_paths: tuple[str, ...],
+    show_flow_logs: bool,
+    cancel_grace: float,
+    shutdown_grace: float,
+    claim_timeout: float,
+    log_level: str,
+) -> None:
+    """Start a local agent; it runs until Ctrl-C or SIGTERM.
+
+    On shutdown it stops claiming, gives running flow runs --shutdown-grace seconds to
+    finish, then terminates them; their runs end Failed with a message saying so.
+    """
+    env_vars = _parse_env(env)
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="[%(asctime)s] %(levelname)s - %(name)s | %(message)s",
+    )
+    from headwater.agent.local import LocalAgent
+
+    try:
+        instance = LocalAgent(
+            name=name,
+            labels=labels,
+            env_vars=env_vars,
+            max_concurrent=max_concurrent,
+            api_url=api_url,
+            api_key=api_key,
+            claim_timeout=claim_timeout,
+            cancel_grace=cancel_grace,
+            shutdown_grace=shutdown_grace,
+            import_paths=import_paths,
+            show_flow_logs=show_flow_logs,
+        )
+        instance.start(install_signal_handlers=True)
+    except Exception as exc:
+        from headwater.exceptions import HeadwaterException
+
+        if isinstance(exc, HeadwaterException | ValueError):
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+        raise

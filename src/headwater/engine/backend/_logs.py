@@ -1,0 +1,134 @@
+"""Ship a flow-run process's log records to the server in batches.
+
+Records are queued by :class:`ServerLogHandler.emit` (cheap: no I/O on the caller's thread)
+and sent by one background thread at least every ``flush_interval`` seconds, or sooner when
+``max_batch`` records are waiting. ``close()`` sends everything left, so nothing logged
+before the process exits is lost while the server is reachable. Records logged by the
+shipping thread itself (for example by the HTTP client) are never shipped, which rules out
+feedback loops.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["ServerLogHandler"]
+
+_internal = logging.getLogger("headwater.engine.backend.logs")
+
+
+class ServerLogHandler(logging.Handler):
+    """A logging handler that writes records to a flow run's logs on the server.
+
+    Args:
+        write_logs: Sends a batch of log dicts (``Client.write_run_logs``).
+        flow_run_id: The run the records belong to.
+        task_run_id_getter: Returns the current task run id (from the context), if any.
+        flush_interval: Most seconds a record waits before it is sent.
+        max_batch: Send as soon as this many records wait.
+        max_buffer: Records kept while the server is unreachable; the oldest are dropped
+            beyond that, so a long outage cannot exhaust memory.
+    """
+
+    def __init__(
+        self,
+        write_logs: Callable[[list[dict[str, Any]]], None],
+        flow_run_id: str,
+        task_run_id_getter: Callable[[], str | None] | None = None,
+        flush_interval: float = 0.5,
+        max_batch: int = 500,
+        max_buffer: int = 50_000,
+    ) -> None:
+        super().__init__()
+        self._write_logs = write_logs
+        self.flow_run_id = flow_run_id
+        self._task_run_id_getter = task_run_id_getter
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self.max_buffer = max_buffer
+        self._buffer: list[dict[str, Any]] = []
+        self._buffer_lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="headwater-log-shipper", daemon=True)
+        self._thread.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue one record (never blocks on the network)."""
+        if threading.current_thread() is self._thread or self._closed.is_set():
+            return
+        try:
+            entry = self._to_dict(record)
+        except Exception:
+            self.handleError(record)
+            return
+        with self._buffer_lock:
+            self._buffer.append(entry)
+            if len(self._buffer) > self.max_buffer:
+                del self._buffer[: len(self._buffer) - self.max_buffer]
+            full = len(self._buffer) >= self.max_batch
+        if full:
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Send every queued record now (from the calling thread)."""
+        self._send()
+
+    def close(self) -> None:
+        """Stop the background thread and send what is left."""
+        if not self._closed.is_set():
+            self._closed.set()
+            self._wake.set()
+            self._thread.join(timeout=5.0)
+            self._send()
+        super().close()
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            self._send()
+
+    def _send(self) -> None:
+        with self._send_lock:
+            while True:
+                with self._buffer_lock:
+                    batch = self._buffer[: self.max_batch]
+                if not batch:
+                    return
+                try:
+                    self._write_logs(batch)
+                except Exception as exc:
+                    # Keep the records for the next attempt; the server may be restarting.
+                    _internal.debug("Could not ship %d log records: %s", len(batch), exc)
+                    return
+                with self._buffer_lock:
+                    del self._buffer[: len(batch)]
+
+    def _to_dict(self, record: logging.LogRecord) -> dict[str, Any]:
+        message = record.getMessage()
+        if record.exc_info:
+            message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
+        task_run_id = getattr(record, "task_run_id", None)
+        if task_run_id is None and self._task_run_id_getter is not None:
+            task_run_id = self._task_run_id_getter()
+        return {
+            "flow_run_id": self.flow_run_id,
+            "task_run_id": task_run_id,
+            "timestamp": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(),
+            "level": record.levelname,
+            "name": record.name,
+            "message": message,
+            "info": {
+                "filename": record.filename,
+                "lineno": record.lineno,
+                "funcName": record.funcName,
+                "thread": record.threadName,
+                "process": record.process,
+            },
+        }

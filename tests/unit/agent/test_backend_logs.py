@@ -1,0 +1,107 @@
+"""ServerLogHandler: batching, periodic flush, flush on close, retry after errors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from headwater.engine.backend._heartbeat import HeartbeatThread
+from headwater.engine.backend._logs import ServerLogHandler
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.batches: list[list[dict[str, Any]]] = []
+        self.fail = False
+        self.attempts = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, batch: list[dict[str, Any]]) -> None:
+        self.attempts += 1
+        if self.fail:
+            raise ConnectionError("server down")
+        with self.lock:
+            self.batches.append(list(batch))
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r for b in self.batches for r in b]
+
+
+def _wait_for(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def _logger(handler: logging.Handler, name: str) -> logging.Logger:
+    log = logging.getLogger(name)
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    log.addHandler(handler)
+    return log
+
+
+def test_records_are_shipped_within_the_flush_interval() -> None:
+    sink = _Sink()
+    handler = ServerLogHandler(sink, "run-1", lambda: "task-1", flush_interval=0.1)
+    log = _logger(handler, "test.logs.periodic")
+    try:
+        log.info("hello %s", "world")
+        _wait_for(lambda: len(sink.records) == 1)
+        record = sink.records[0]
+        assert record["message"] == "hello world"
+        assert record["flow_run_id"] == "run-1"
+        assert record["task_run_id"] == "task-1"
+        assert record["level"] == "INFO"
+        assert record["name"] == "test.logs.periodic"
+        assert record["timestamp"].endswith("+00:00")
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def test_close_flushes_everything_in_batches() -> None:
+    sink = _Sink()
+    handler = ServerLogHandler(sink, "run-1", flush_interval=60, max_batch=10)
+    log = _logger(handler, "test.logs.close")
+    for i in range(25):
+        log.warning("n=%d", i)
+    log.removeHandler(handler)
+    handler.close()
+    assert [r["message"] for r in sink.records] == [f"n={i}" for i in range(25)]
+    assert max(len(b) for b in sink.batches) <= 10
+
+
+def test_records_survive_a_server_outage_and_exceptions_are_formatted() -> None:
+    sink = _Sink()
+    sink.fail = True
+    handler = ServerLogHandler(sink, "run-1", flush_interval=0.05)
+    log = _logger(handler, "test.logs.outage")
+    try:
+        try:
+            raise RuntimeError("kaboom")
+        except RuntimeError:
+            log.exception("task failed")
+        _wait_for(lambda: sink.attempts >= 3)  # several failed attempts, nothing lost
+        assert sink.records == []
+        sink.fail = False
+        _wait_for(lambda: len(sink.records) == 1)
+        assert "RuntimeError: kaboom" in sink.records[0]["message"]
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def test_heartbeat_thread_beats_until_stopped() -> None:
+    beats: list[float] = []
+    thread = HeartbeatThread(lambda: beats.append(time.monotonic()), interval=0.02)
+    thread.start()
+    _wait_for(lambda: len(beats) >= 3)
+    thread.stop()
+    thread.join(timeout=2)
+    assert not thread.is_alive()
