@@ -88,6 +88,9 @@ class _Supervised:
     flow_run: dict[str, Any]
     process: RunProcess | None = None
     cancel_requested: bool = False
+    # Set once the server listed the run in a claim's ``cancel`` answer; from then on the
+    # run is left out of ``running`` so the server does not answer with it again at once.
+    stop_signalled: bool = False
     shutdown_requested: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -235,11 +238,13 @@ class Agent:
         backoff = _BACKOFF_START
         while not self._stopping.is_set():
             assert self.agent_id is not None
-            running = self.running_flow_run_ids
+            with self._lock:
+                supervised = len(self._runs)
+                running = [i for i, e in self._runs.items() if not e.stop_signalled]
             if self.max_concurrent is None:
                 limit, timeout = 25, self.claim_timeout
             else:
-                limit = max(self.max_concurrent - len(running), 0)
+                limit = max(self.max_concurrent - supervised, 0)
                 timeout = self.claim_timeout if limit else _FULL_CLAIM_TIMEOUT
             try:
                 answer = self.client.claim_flow_runs(
@@ -312,18 +317,36 @@ class Agent:
                 return
 
     def _cancel(self, flow_run_id: str) -> None:
+        """Handle a run the server says should no longer execute here."""
         with self._lock:
             entry = self._runs.get(flow_run_id)
-        if entry is None or entry.cancel_requested:
-            return
-        entry.cancel_requested = True
-        logger.info("Cancelling flow run %s", flow_run_id)
+            if entry is None or entry.stop_signalled:
+                return
+            entry.stop_signalled = True
+        threading.Thread(
+            target=self._stop_run, args=(entry,), name=f"stop-{flow_run_id[:8]}", daemon=True
+        ).start()
+
+    def _stop_run(self, entry: _Supervised) -> None:
+        # The server lists runs that are Cancelling, and also runs that already finished
+        # while their process is still exiting (shipping its last logs): only the first
+        # kind is terminated at once; the second gets the grace period to exit by itself.
+        state_type, _ = self._read_state(entry.flow_run_id)
+        if state_type not in ("Cancelling", "Cancelled", None):
+            process = entry.process
+            if process is None or process.wait(self.cancel_grace) is not None:
+                return
+            logger.warning("Flow run %s finished but its process did not exit", entry.flow_run_id)
+        else:
+            entry.cancel_requested = True
+            logger.info("Cancelling flow run %s", entry.flow_run_id)
         process = entry.process
         if process is not None:
-            self._write_log(flow_run_id, "INFO", "Agent is terminating the flow run process")
-            threading.Thread(
-                target=process.terminate, args=(self.cancel_grace,), daemon=True
-            ).start()
+            if entry.cancel_requested:
+                self._write_log(
+                    entry.flow_run_id, "INFO", "Agent is terminating the flow run process"
+                )
+            process.terminate(self.cancel_grace)
 
     def _finish_unstarted(self, entry: _Supervised) -> None:
         if entry.cancel_requested:
