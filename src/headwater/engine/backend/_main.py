@@ -1,0 +1,269 @@
+"""The flow-run process: ``python -m headwater.engine.backend FLOW_RUN_ID``.
+
+Contract:
+
+- Imports the engine and the client only (no server code; dask only if the flow's
+  executor needs it), so the process starts fast.
+- Reads the flow run and its flow, loads the flow from its storage reference (a failure
+  sets the run ``Failed`` with "Could not load flow from storage: <why>"), merges the run's
+  context, and runs the flow with :class:`BackendFlowRunner`. Results of successful tasks
+  are checkpointed by default into the server's result store (``ServerResult``) unless the
+  task or flow has its own Result.
+- Ships every ``headwater`` log record to the run's logs (batches, at least every 0.5 s,
+  flushed at exit) and heartbeats the run from a thread.
+- On SIGTERM (the agent cancelling the run, or shutting down) it sets the run
+  ``Cancelled`` when a cancel was requested, else ``Failed`` saying the process was
+  terminated; task runs still in flight are ended the same way; then it exits.
+- Exit code: 0 when the run reached a finished state (whatever it is), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from headwater.engine.backend._heartbeat import HeartbeatThread
+from headwater.engine.backend._logs import ServerLogHandler
+
+if TYPE_CHECKING:
+    from headwater.client import Client
+    from headwater.engine.backend._runners import BackendFlowRunner
+
+__all__ = ["main", "run_flow_run"]
+
+logger = logging.getLogger("headwater.engine.backend")
+
+_FINISHED = frozenset(
+    {
+        "Finished",
+        "Success",
+        "Cached",
+        "Mapped",
+        "Skipped",
+        "Failed",
+        "TimedOut",
+        "TriggerFailed",
+        "ValidationFailed",
+        "Cancelled",
+        "Looped",
+    }
+)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+
+
+def _current_task_run_id() -> str | None:
+    import headwater
+
+    context = getattr(headwater, "context", None)
+    value = context.get("task_run_id") if context is not None else None
+    return str(value) if value else None
+
+
+class _FlowRunProcess:
+    """Everything one flow-run process does, with the pieces needed at termination."""
+
+    def __init__(self, flow_run_id: str, client: Client) -> None:
+        self.flow_run_id = flow_run_id
+        self.client = client
+        self.runner: BackendFlowRunner | None = None
+        self.log_handler: ServerLogHandler | None = None
+        self.heartbeat: HeartbeatThread | None = None
+        self._terminating = threading.Lock()
+
+    # -------------------------------------------------------------- setup / teardown
+
+    def start_services(self) -> None:
+        self.log_handler = ServerLogHandler(
+            self.client.write_run_logs,
+            self.flow_run_id,
+            _current_task_run_id,
+            flush_interval=_env_float("HEADWATER__BACKEND__LOG_FLUSH_INTERVAL", 0.5),
+        )
+        root = logging.getLogger("headwater")
+        root.addHandler(self.log_handler)
+        if root.level == logging.NOTSET or root.level > logging.INFO:
+            root.setLevel(os.environ.get("HEADWATER__LOGGING__LEVEL", "INFO").upper())
+        stderr = logging.StreamHandler(sys.stderr)
+        stderr.setFormatter(
+            logging.Formatter("[%(asctime)s] %(levelname)s - %(name)s | %(message)s")
+        )
+        root.addHandler(stderr)
+        interval = _env_float("HEADWATER__BACKEND__HEARTBEAT_INTERVAL", 10.0)
+        self.heartbeat = HeartbeatThread(
+            lambda: self.client.update_flow_run_heartbeat(self.flow_run_id), interval
+        )
+        self.heartbeat.start()
+
+    def stop_services(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.log_handler is not None:
+            logging.getLogger("headwater").removeHandler(self.log_handler)
+            self.log_handler.close()
+
+    # -------------------------------------------------------------- the run
+
+    def run(self) -> int:
+        from headwater.engine import state as states
+
+        flow_run = self.client.get_flow_run(self.flow_run_id)
+        if flow_run.get("state_type") in _FINISHED:
+            logger.info("Flow run %s is already %s", self.flow_run_id, flow_run["state_type"])
+            return 0
+        flow_record = self.client.get_flow(str(flow_run["flow_id"]))
+        try:
+            flow = _load_flow(flow_record)
+        except Exception as exc:
+            message = f"Could not load flow from storage: {type(exc).__name__}: {exc}"
+            logger.error(message)
+            self.client.set_flow_run_state(self.flow_run_id, states.Failed(message=message))
+            return 0
+        return self._run_flow(flow, flow_run, flow_record)
+
+    def _run_flow(self, flow: Any, flow_run: dict[str, Any], flow_record: dict[str, Any]) -> int:
+        from headwater.engine import state as states
+        from headwater.engine.backend._runners import BackendFlowRunner, RunRefused
+        from headwater.engine.results import ServerResult
+
+        if getattr(flow, "result", None) is None:
+            # Checkpoint into the server's result store unless the flow names its own.
+            flow.result = ServerResult()
+        context: dict[str, Any] = dict(flow_run.get("context") or {})
+        context.update(
+            running_with_backend=True,
+            checkpointing=True,
+            flow_run_id=self.flow_run_id,
+            flow_run_name=flow_run.get("name"),
+            flow_run_version=flow_run.get("version"),
+            flow_id=flow_run.get("flow_id"),
+            flow_name=flow_record.get("name"),
+            project_name=flow_record.get("project_name") or flow_run.get("project_name"),
+            scheduled_start_time=flow_run.get("scheduled_start_time"),
+        )
+        self.runner = BackendFlowRunner(flow, client=self.client, flow_run_id=self.flow_run_id)
+        initial = states.State.deserialize(flow_run["state"]) if flow_run.get("state") else None
+        if initial is not None and not (initial.is_pending() or initial.is_running()):
+            initial = None
+        try:
+            final = self.runner.run(
+                state=initial,
+                parameters=dict(flow_run.get("parameters") or {}),
+                context=context,
+            )
+        except RunRefused as exc:
+            logger.info("%s: stopping", exc)
+            return 0
+        logger.debug("Flow run %s ended %r", self.flow_run_id, final)
+        if not final.is_finished():
+            # The runner only stops early when it was refused or interrupted.
+            return 1
+        return 0
+
+    # -------------------------------------------------------------- termination
+
+    def terminate(self, signum: int) -> None:
+        """End the run after a termination signal: Cancelled if requested, else Failed."""
+        if not self._terminating.acquire(blocking=False):
+            return
+        from headwater.client import Client
+        from headwater.engine import state as states
+
+        # A fresh client: the main thread may be in the middle of a request on the other.
+        client = Client()
+        name = signal.Signals(signum).name
+        try:
+            current = client.get_flow_run(self.flow_run_id).get("state_type")
+        except Exception:
+            current = None
+        if current in ("Cancelling", "Cancelled"):
+            final: Any = states.Cancelled(message="Flow run is cancelled")
+            task_final: Any = states.Cancelled(message="Flow run is cancelled")
+        else:
+            text = f"Flow run process was terminated by {name}"
+            final = states.Failed(message=text)
+            task_final = states.Failed(message=text)
+        logger.warning("Received %s: the flow run ends %s", name, type(final).__name__)
+        if self.runner is not None:
+            for task_run_id in self.runner.registry.unfinished(_FINISHED):
+                try:
+                    client.set_task_run_state(task_run_id, task_final)
+                except Exception as exc:
+                    logger.debug("Could not end task run %s: %s", task_run_id, exc)
+        if current not in _FINISHED:
+            try:
+                client.set_flow_run_state(self.flow_run_id, final)
+            except Exception as exc:
+                logger.error("Could not set the final state: %s", exc)
+        self.stop_services()
+        logging.shutdown()
+        os._exit(0)
+
+
+def _load_flow(flow_record: dict[str, Any]) -> Any:
+    from headwater.storage import storage_from_ref
+
+    ref = flow_record.get("storage")
+    if not ref:
+        raise ValueError(f"flow {flow_record.get('name')!r} has no storage recorded")
+    storage = storage_from_ref(ref)
+    return storage.get_flow(flow_record["name"])
+
+
+def run_flow_run(flow_run_id: str, client: Client | None = None) -> int:
+    """Execute one flow run in this process, reporting to the server.
+
+    Args:
+        flow_run_id: The run to execute.
+        client: Client to use (default: from configuration).
+
+    Returns:
+        The process exit code (0 when the run reached a finished state).
+    """
+    if client is None:
+        from headwater.client import Client
+
+        client = Client()
+    process = _FlowRunProcess(flow_run_id, client)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        process.terminate(signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    process.start_services()
+    try:
+        return process.run()
+    except Exception:
+        logger.exception("Flow run process failed")
+        return 1
+    finally:
+        process.stop_services()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m headwater.engine.backend FLOW_RUN_ID``."""
+    args = sys.argv[1:] if argv is None else argv
+    flow_run_id = args[0] if args else os.environ.get("HEADWATER__BACKEND__FLOW_RUN_ID")
+    if not flow_run_id or len(args) > 1:
+        print(
+            "usage: python -m headwater.engine.backend FLOW_RUN_ID "
+            "(or HEADWATER__BACKEND__FLOW_RUN_ID)",
+            file=sys.stderr,
+        )
+        return 2
+    return run_flow_run(flow_run_id)
