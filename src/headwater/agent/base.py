@@ -475,10 +475,15 @@ def _due_time(flow_run: dict[str, Any]) -> datetime.datetime | None:
 
 def _is_transient(exc: BaseException) -> bool:
     """True for errors that mean "the server is not reachable right now"."""
-    from headwater.exceptions import ServerUnavailable
-
-    if isinstance(exc, ServerUnavailable | ConnectionError | TimeoutError | OSError):
+    if isinstance(exc, ConnectionError | TimeoutError | OSError):
         return True
+    try:
+        from headwater.exceptions import ServerUnavailable
+    except ImportError:  # pragma: no cover - partial installs
+        pass
+    else:
+        if isinstance(exc, ServerUnavailable):
+            return True
     try:
         import httpx
     except ImportError:  # pragma: no cover - httpx is a core dependency
