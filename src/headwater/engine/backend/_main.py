@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.engine.backend._heartbeat import HeartbeatThread
 from headwater.engine.backend._logs import ServerLogHandler
+from headwater.engine.backend._retry import with_retries
 
 if TYPE_CHECKING:
     from headwater.client import Client
@@ -120,17 +121,21 @@ class _FlowRunProcess:
     def run(self) -> int:
         from headwater.engine import state as states
 
-        flow_run = self.client.get_flow_run(self.flow_run_id)
+        flow_run = with_retries(lambda: self.client.get_flow_run(self.flow_run_id), "read the run")
         if flow_run.get("state_type") in _FINISHED:
             logger.info("Flow run %s is already %s", self.flow_run_id, flow_run["state_type"])
             return 0
-        flow_record = self.client.get_flow(str(flow_run["flow_id"]))
+        flow_id = str(flow_run["flow_id"])
+        flow_record = with_retries(lambda: self.client.get_flow(flow_id), "read the flow")
         try:
             flow = _load_flow(flow_record)
         except Exception as exc:
             message = f"Could not load flow from storage: {type(exc).__name__}: {exc}"
             logger.error(message)
-            self.client.set_flow_run_state(self.flow_run_id, states.Failed(message=message))
+            failed = states.Failed(message=message)
+            with_retries(
+                lambda: self.client.set_flow_run_state(self.flow_run_id, failed), "fail the run"
+            )
             return 0
         return self._run_flow(flow, flow_run, flow_record)
 

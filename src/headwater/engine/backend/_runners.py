@@ -21,6 +21,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from headwater.engine.backend._retry import with_retries
 from headwater.engine.flow_runner import FlowRunner
 from headwater.engine.task_runner import TaskRunner
 
@@ -93,8 +94,11 @@ class BackendTaskRunner(TaskRunner):
         """Get-or-create the task run and put its identity into the context."""
         raw_index = context.get("map_index")
         map_index = -1 if raw_index is None else int(raw_index)
-        task_run = self.client.get_or_create_task_run(
-            self.flow_run_id, self.task.slug, map_index=map_index, task_name=self.task.name
+        task_run = with_retries(
+            lambda: self.client.get_or_create_task_run(
+                self.flow_run_id, self.task.slug, map_index=map_index, task_name=self.task.name
+            ),
+            "create a task run",
         )
         self.task_run_id = str(task_run["id"])
         context.update(
@@ -113,7 +117,11 @@ class BackendTaskRunner(TaskRunner):
             return new_state
         self.registry.update(self.task_run_id, _state_type(new_state))
         try:
-            self.client.set_task_run_state(self.task_run_id, new_state)
+            task_run_id = self.task_run_id
+            with_retries(
+                lambda: self.client.set_task_run_state(task_run_id, new_state),
+                "record a task state",
+            )
         except Exception as exc:
             # The task's outcome stands even if the server could not record this step;
             # the flow-run state written at the end reflects it.
@@ -169,7 +177,10 @@ class BackendFlowRunner(FlowRunner):
         new_state = super().call_runner_target_handlers(old_state, new_state)
         if new_state is None:
             return new_state
-        stored = self.client.set_flow_run_state(self.flow_run_id, new_state)
+        stored = with_retries(
+            lambda: self.client.set_flow_run_state(self.flow_run_id, new_state),
+            "record a flow-run state",
+        )
         if stored is not None and _state_type(stored) != _state_type(new_state):
             raise RunRefused(
                 f"The server refused state {_state_type(new_state)} for flow run "
