@@ -1,0 +1,211 @@
+"""Atomic claims of due flow runs by agents.
+
+Contract:
+
+- A flow run is *due* when its state is ``Scheduled`` and its ``scheduled_start_time`` is
+  not in the future. It *fits* an agent when the run's labels are a subset of the agent's
+  labels; a run without labels fits only an agent without labels.
+- :func:`claim_flow_runs` moves up to ``limit`` due, fitting runs (oldest scheduled start
+  first) to ``Submitted`` for the agent through the orchestration rules, each with the
+  version it read as ``expected_version``. On PostgreSQL the candidate rows are read with
+  ``FOR UPDATE SKIP LOCKED``, so concurrent claimers in any number of server processes
+  never pick the same row; on SQLite (one server process per database file) writing
+  sessions are serialised by the database layer and the version check guards the rest. Either
+  way a run is claimed by at most one agent, ever.
+- The caller owns the transaction: it commits, then publishes ``flow_run.state`` events
+  for the returned runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from headwater.server.database import orm
+from headwater.server.models.errors import Conflict
+from headwater.server.schemas import states
+
+__all__ = [
+    "CANCEL_STATES",
+    "CLAIMABLE_STATES",
+    "FINISHED_STATES",
+    "ClaimResult",
+    "claim_flow_runs",
+    "labels_fit",
+    "next_due_time",
+    "runs_to_cancel",
+]
+
+#: States an agent may claim a run from.
+CLAIMABLE_STATES: tuple[str, ...] = ("Scheduled",)
+
+#: Finished state types (contracts.md section 2).
+FINISHED_STATES = states.FINISHED
+
+#: A run in one of these states should no longer be executing on an agent.
+CANCEL_STATES = FINISHED_STATES | {"Cancelling"}
+
+
+def _as_labels(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return [raw]
+    if isinstance(raw, list | tuple | set | frozenset):
+        return [str(x) for x in raw]
+    return []
+
+
+def labels_fit(run_labels: Iterable[str] | None, agent_labels: Iterable[str] | None) -> bool:
+    """Whether a run with ``run_labels`` may go to an agent with ``agent_labels``.
+
+    Args:
+        run_labels: The flow run's labels (``None`` counts as none).
+        agent_labels: The agent's labels (``None`` counts as none).
+
+    Returns:
+        True when the run's labels are a subset of the agent's, except that a run
+        without labels only fits an agent without labels.
+    """
+    run = set(run_labels or ())
+    agent = set(agent_labels or ())
+    if not run:
+        return not agent
+    return run <= agent
+
+
+@dataclass
+class ClaimResult:
+    """What one claim attempt found.
+
+    Attributes:
+        claimed: Flow runs now ``Submitted`` to the agent (ORM rows, refreshed).
+        versions: The state version each claimed run reached, by id.
+        next_due: Earliest future start time of a fitting scheduled run, if any.
+    """
+
+    claimed: list[Any] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+    next_due: dt.datetime | None = None
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _label_clause(agent_labels: Sequence[str]) -> ColumnElement[bool]:
+    """SQL form of :func:`labels_fit`, through the ``flow_run_labels`` mirror table."""
+    fr, lab = orm.FlowRun, orm.FlowRunLabel
+    wanted = sorted(set(agent_labels))
+    foreign = select(lab.flow_run_id).where(lab.flow_run_id == fr.id)
+    if not wanted:
+        return ~foreign.exists()
+    outside = foreign.where(lab.label.not_in(wanted))
+    return and_(foreign.exists(), ~outside.exists())
+
+
+def _due_time() -> ColumnElement[dt.datetime]:
+    # The Scheduled state's own start time wins (a rescheduled run keeps its original
+    # scheduled_start_time); fall back to the run's scheduled start.
+    return func.coalesce(orm.FlowRun.state_start_time, orm.FlowRun.scheduled_start_time)
+
+
+async def next_due_time(
+    session: AsyncSession, *, agent_labels: Sequence[str], now: dt.datetime
+) -> dt.datetime | None:
+    """Earliest ``scheduled_start_time`` after ``now`` of a claimable run fitting the agent."""
+    fr = orm.FlowRun
+    stmt = select(func.min(_due_time())).where(
+        fr.state_type.in_(CLAIMABLE_STATES),
+        _due_time() > now,
+        _label_clause(agent_labels),
+    )
+    value = (await session.execute(stmt)).scalar_one_or_none()
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value if isinstance(value, dt.datetime) else None
+
+
+async def runs_to_cancel(session: AsyncSession, running: Sequence[str]) -> list[str]:
+    """Ids among ``running`` that should stop: Cancelling, finished, or deleted."""
+    wanted = list(dict.fromkeys(running))
+    if not wanted:
+        return []
+    fr = orm.FlowRun
+    found: dict[str, str | None] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = await session.execute(select(fr.id, fr.state_type).where(fr.id.in_(chunk)))
+        found.update({str(i): s for i, s in rows.all()})
+    return [i for i in wanted if i not in found or found[i] in CANCEL_STATES]
+
+
+async def claim_flow_runs(
+    session: AsyncSession,
+    *,
+    agent_id: str,
+    agent_name: str,
+    agent_labels: Sequence[str],
+    limit: int,
+    now: dt.datetime | None = None,
+) -> ClaimResult:
+    """Claim up to ``limit`` due runs fitting the agent; the caller commits.
+
+    Args:
+        session: Open session; the claims become visible when the caller commits.
+        agent_id: The claiming agent; recorded on each run by the Submitted state.
+        agent_name: Used in the Submitted state's message.
+        agent_labels: The agent's labels.
+        limit: Most runs to claim.
+        now: The time that decides what is due (default: now, UTC).
+
+    Returns:
+        The claimed runs and the next future start time of a fitting run.
+    """
+    from headwater.server import orchestration
+
+    now = now or dt.datetime.now(dt.UTC)
+    fr = orm.FlowRun
+    result = ClaimResult()
+    if limit > 0:
+        stmt = (
+            select(fr)
+            .where(
+                fr.state_type.in_(CLAIMABLE_STATES),
+                _due_time() <= now,
+                _label_clause(agent_labels),
+            )
+            .order_by(_due_time(), fr.created, fr.id)
+            .limit(limit)
+        )
+        if _dialect(session) == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=fr)
+        runs = list((await session.execute(stmt)).scalars().all())
+        for run in runs:
+            if not labels_fit(_as_labels(run.labels), agent_labels):
+                continue  # the SQL filter agrees; this guards odd stored label values
+            state = {
+                "type": "Submitted",
+                "message": f"Submitted for execution to agent {agent_name!r}.",
+            }
+            try:
+                outcome = await orchestration.set_flow_run_state(
+                    session, str(run.id), state, expected_version=run.version, agent_id=agent_id
+                )
+            except Conflict:
+                continue  # changed since it was read (e.g. cancelled): not claimable now
+            if outcome.status == "accepted":
+                result.claimed.append(run)
+                result.versions[str(run.id)] = outcome.version
+    if not result.claimed:
+        result.next_due = await next_due_time(session, agent_labels=agent_labels, now=now)
+    return result

@@ -1,0 +1,61 @@
+"""Background services of the server process.
+
+Contract: the app's lifespan calls :func:`start_services` once the database and the
+event bus are ready (``app.state.settings``, ``app.state.db``), and awaits
+:func:`stop_services` on shutdown. Intervals and thresholds come from the settings
+(``reaper_interval``, ``heartbeat_timeout``, ``submitted_timeout``,
+``late_runs_interval``, ``late_after``); an interval of 0 or less disables a service, and
+``start_services=False`` in the settings disables them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from headwater.server.services._base import Service
+from headwater.server.services.late_runs import LateRunReporter
+from headwater.server.services.reaper import Reaper
+
+__all__ = ["LateRunReporter", "Reaper", "Service", "start_services", "stop_services"]
+
+
+def _setting(settings: Any, name: str, default: float) -> float:
+    return float(getattr(settings, name, default))
+
+
+def start_services(app: Any) -> list[Service]:
+    """Create and start the enabled services for ``app``; call from a running loop.
+
+    Args:
+        app: The FastAPI app, with ``state.settings`` and ``state.db`` set.
+
+    Returns:
+        The started services, to pass to :func:`stop_services`.
+    """
+    settings = app.state.settings
+    db = app.state.db
+    if not getattr(settings, "start_services", True):
+        return []
+    services: list[Service] = [
+        Reaper(
+            db,
+            heartbeat_timeout=_setting(settings, "heartbeat_timeout", 600.0),
+            submitted_timeout=_setting(settings, "submitted_timeout", 300.0),
+            interval=_setting(settings, "reaper_interval", 30.0),
+        ),
+        LateRunReporter(
+            db,
+            late_after=_setting(settings, "late_after", 60.0),
+            interval=_setting(settings, "late_runs_interval", 30.0),
+        ),
+    ]
+    started = [s for s in services if s.interval > 0]
+    for service in started:
+        service.start()
+    return started
+
+
+async def stop_services(services: list[Service]) -> None:
+    """Stop ``services`` concurrently, waiting briefly for passes in progress."""
+    await asyncio.gather(*(s.stop() for s in services))

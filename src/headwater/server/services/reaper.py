@@ -1,0 +1,172 @@
+"""The reaper: recovers flow runs whose process or agent went away.
+
+Contract (one pass, every ``settings.reaper_interval`` seconds):
+
+- A flow run ``Running`` or ``Cancelling`` whose last sign of life (heartbeat, else its
+  state's timestamp) is older than ``settings.heartbeat_timeout`` is set ``Failed``
+  ("No heartbeat detected from the flow run; marking it Failed.").
+- A flow run ``Submitted`` to an agent that has not started within
+  ``settings.submitted_timeout`` (or whose heartbeat is stale) goes back to ``Scheduled``
+  so any fitting agent can claim it again; ``times_resurrected`` counts these, and after
+  :data:`MAX_RESURRECTIONS` the run is set ``Failed`` instead of looping for ever.
+- Every change goes through the orchestration rules with the version that was read, so a
+  run that moved on meanwhile (say, it just sent a heartbeat and finished) is left alone,
+  and each change writes an explanatory log line on the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from headwater.server.database import orm, queue_event
+from headwater.server.events import Event
+from headwater.server.services._base import Service
+
+__all__ = ["MAX_RESURRECTIONS", "Reaper"]
+
+logger = logging.getLogger("headwater.server.services.reaper")
+
+#: How many times a run that never started is put back in the queue before it fails.
+MAX_RESURRECTIONS = 3
+_LOGGER_NAME = "headwater.server.reaper"
+_BATCH = 200
+
+
+class Reaper(Service):
+    """Fails runs without heartbeat and requeues runs that were never started.
+
+    Args:
+        db: The server's ``Database``.
+        heartbeat_timeout: Seconds without a sign of life after which a run is lost.
+        submitted_timeout: Seconds a Submitted run may take to start.
+        interval: Seconds between passes.
+    """
+
+    name = "reaper"
+
+    def __init__(
+        self, db: Any, *, heartbeat_timeout: float, submitted_timeout: float, interval: float
+    ) -> None:
+        super().__init__(interval)
+        self.db = db
+        self.heartbeat_timeout = heartbeat_timeout
+        self.submitted_timeout = submitted_timeout
+        self.failed = 0
+        self.rescheduled = 0
+
+    async def run_once(self) -> None:
+        """Reap every lost run found now."""
+        now = dt.datetime.now(dt.UTC)
+        fr = orm.FlowRun
+        stale = now - dt.timedelta(seconds=self.heartbeat_timeout)
+        not_started = now - dt.timedelta(seconds=self.submitted_timeout)
+        alive = func.coalesce(fr.heartbeat, fr.state_timestamp, fr.updated)
+        async with self.db.read_session() as session:
+            lost = (
+                await session.execute(
+                    select(fr.id, fr.version, fr.state_type)
+                    .where(fr.state_type.in_(("Running", "Cancelling")), alive < stale)
+                    .order_by(fr.id)
+                    .limit(_BATCH)
+                )
+            ).all()
+            stuck = (
+                await session.execute(
+                    select(fr.id, fr.version, fr.times_resurrected, fr.agent_id)
+                    .where(
+                        fr.state_type == "Submitted",
+                        or_(alive < stale, fr.state_timestamp < not_started),
+                    )
+                    .order_by(fr.id)
+                    .limit(_BATCH)
+                )
+            ).all()
+        for run_id, version, state_type in lost:
+            message = "No heartbeat detected from the flow run; marking it Failed."
+            detail = (
+                f"{message} It was {state_type} and sent no heartbeat for more than "
+                f"{self.heartbeat_timeout:g} seconds."
+            )
+            if await self._set(run_id, version, {"type": "Failed", "message": message}, detail):
+                self.failed += 1
+        for run_id, version, resurrected, agent_id in stuck:
+            agent = f" (agent {agent_id})" if agent_id else ""
+            if (resurrected or 0) >= MAX_RESURRECTIONS:
+                message = (
+                    f"The flow run was submitted{agent} but never started; it was put back "
+                    f"in the queue {MAX_RESURRECTIONS} times already, so it is marked Failed."
+                )
+                if await self._set(run_id, version, {"type": "Failed", "message": message}):
+                    self.failed += 1
+                continue
+            state = {
+                "type": "Scheduled",
+                "message": "Rescheduled by the reaper: the run was submitted but never started.",
+                "start_time": now.isoformat(),
+            }
+            detail = (
+                f"The flow run was submitted{agent} but did not start within "
+                f"{self.submitted_timeout:g} seconds (or its process stopped sending "
+                f"heartbeats); it is scheduled again (attempt {(resurrected or 0) + 1} "
+                f"of {MAX_RESURRECTIONS})."
+            )
+            if await self._set(run_id, version, state, detail, resurrect=True):
+                self.rescheduled += 1
+
+    async def _set(
+        self,
+        run_id: str,
+        version: int,
+        state: dict[str, Any],
+        log_message: str | None = None,
+        *,
+        resurrect: bool = False,
+    ) -> bool:
+        from headwater.server import orchestration
+
+        level = "INFO" if state["type"] == "Scheduled" else "ERROR"
+        try:
+            async with self.db.session() as session:
+                result = await orchestration.set_flow_run_state(
+                    session, run_id, state, expected_version=version
+                )
+                if result.status != "accepted":
+                    await session.rollback()
+                    return False
+                run = await session.get(orm.FlowRun, run_id)
+                if run is not None and resurrect:
+                    run.times_resurrected = (run.times_resurrected or 0) + 1
+                log = orm.Log(
+                    flow_run_id=run_id,
+                    timestamp=dt.datetime.now(dt.UTC),
+                    level=level,
+                    name=_LOGGER_NAME,
+                    message=log_message or str(state.get("message")),
+                    info={},
+                )
+                session.add(log)
+                await session.flush()
+                queue_event(
+                    session,
+                    Event(
+                        "flow_run.state",
+                        flow_run_id=run_id,
+                        data={"version": result.version, "state_type": state["type"]},
+                    ),
+                )
+                queue_event(
+                    session,
+                    Event("logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id}),
+                )
+                await session.commit()
+        except Exception as exc:
+            # A conflict (the run changed since it was read) or a vanished run: the run
+            # is no longer lost, or another process already handled it.
+            logger.debug("Reaper left flow run %s alone: %s", run_id, exc)
+            return False
+        logger.info("Reaper: flow run %s -> %s", run_id, state["type"])
+        return True
