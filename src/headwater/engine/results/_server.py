@@ -1,0 +1,117 @@
+"""Results kept in the Headwater server's result store.
+
+Contract:
+    :class:`ServerResult` uploads the serialized value for a task run with
+    ``Client().upload_result(task_run_id, data)`` and downloads it with
+    ``Client().download_result(task_run_id)``. Its location is
+    ``"task-runs/<task_run_id>/result"`` (the API path of the stored bytes), so any
+    machine that reaches the server can read a result from its reference alone. The
+    client is imported on first use, keeping the engine free of the client at import.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from headwater.engine.results._base import Result, _serializer_of
+
+__all__ = ["ServerResult"]
+
+_LOCATION = re.compile(r"^(?:.*/)?task-runs/(?P<id>[^/]+)/result/?$")
+
+
+def server_location(task_run_id: str) -> str:
+    """The location of the result stored for a task run."""
+    return f"task-runs/{task_run_id}/result"
+
+
+def task_run_id_from_location(location: str) -> str:
+    """Return the task-run id named by a ServerResult location (or a bare id).
+
+    Raises:
+        ValueError: when the location is empty.
+    """
+    match = _LOCATION.match(location)
+    if match:
+        return match.group("id")
+    if not location or "/" in location:
+        raise ValueError(f"not a ServerResult location: {location!r}")
+    return location
+
+
+class ServerResult(Result):
+    """A result stored by the server, keyed by task run.
+
+    Args:
+        value: the value, if known.
+        location: ``"task-runs/<id>/result"``, if known.
+        serializer: defaults to the pickle serializer.
+    """
+
+    def _client(self) -> Any:
+        from headwater.client import Client
+
+        return Client()
+
+    def write(self, value_: Any, **kwargs: Any) -> ServerResult:
+        """Upload ``value_`` for the task run in ``kwargs`` or the run context.
+
+        Args:
+            value_: the value to store.
+            **kwargs: ``task_run_id`` (defaults to ``headwater.context.task_run_id``).
+
+        Raises:
+            ValueError: when no task run id is known.
+        """
+        task_run_id = kwargs.get("task_run_id")
+        if not task_run_id:
+            from headwater.utilities.context import context
+
+            task_run_id = context.get("task_run_id")
+        if not task_run_id:
+            raise ValueError(
+                "ServerResult.write needs a task_run_id (from the run context or a keyword)"
+            )
+        data = self.serializer.serialize(value_)
+        self._client().upload_result(str(task_run_id), data)
+        new = self.copy()
+        new.location = server_location(str(task_run_id))
+        new.value = value_
+        return new
+
+    def read(self, location: str) -> ServerResult:
+        """Download and deserialize the result stored at ``location``.
+
+        Raises:
+            FileNotFoundError: when the server holds no result there.
+        """
+        task_run_id = task_run_id_from_location(location)
+        try:
+            data = self._client().download_result(task_run_id)
+        except Exception as exc:
+            from headwater.exceptions import ObjectNotFound
+
+            if isinstance(exc, ObjectNotFound):
+                raise FileNotFoundError(f"no ServerResult stored at {location!r}") from None
+            raise
+        new = self.copy()
+        new.location = location
+        new.value = new.serializer.deserialize(data)
+        return new
+
+    def exists(self, location: str, **kwargs: Any) -> bool:
+        """Whether the server holds a result at ``location``."""
+        try:
+            self._client().download_result(task_run_id_from_location(location))
+        except Exception as exc:
+            from headwater.exceptions import ObjectNotFound
+
+            if isinstance(exc, ObjectNotFound):
+                return False
+            raise
+        return True
+
+    @classmethod
+    def _from_ref(cls, ref: dict[str, Any]) -> Result:
+        return cls(location=ref.get("location"), serializer=_serializer_of(ref))
