@@ -19,11 +19,17 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["AgentProcess", "ServerProcess", "temporary_agent", "temporary_server_process"]
+__all__ = [
+    "AgentProcess",
+    "ServerProcess",
+    "temporary_agent",
+    "temporary_server_process",
+    "wait_for_flow_run_state",
+]
 
 
 @dataclass
@@ -286,3 +292,48 @@ def temporary_server_process(
         server.stop()
         if own_home:
             shutil.rmtree(home_dir, ignore_errors=True)
+
+
+def wait_for_flow_run_state(
+    client: Any,
+    flow_run_id: str,
+    predicate: Callable[[dict[str, Any]], bool] | None = None,
+    timeout: float = 60.0,
+) -> dict[str, Any]:
+    """Wait until a flow run satisfies ``predicate`` (default: it is finished).
+
+    Uses the server's long-poll wait when waiting for a finished run, so it returns as
+    soon as the run ends.
+
+    Args:
+        client: A ``headwater.client.Client``.
+        flow_run_id: The run to watch.
+        predicate: Condition on the run's API record.
+        timeout: Seconds before giving up.
+
+    Returns:
+        The run's API record.
+
+    Raises:
+        TimeoutError: The condition was not met in time (the message shows the state).
+    """
+    deadline = time.monotonic() + timeout
+    run: dict[str, Any] = {}
+    while True:
+        remaining = deadline - time.monotonic()
+        if predicate is None:
+            answer = client.wait_for_flow_run(flow_run_id, timeout=max(min(remaining, 10.0), 0.1))
+            run = answer["flow_run"]
+            if answer.get("finished"):
+                return run
+        else:
+            run = client.get_flow_run(flow_run_id)
+            if predicate(run):
+                return run
+        if time.monotonic() >= deadline:
+            raise TimeoutError(
+                f"flow run {flow_run_id} still {run.get('state_type')!r} "
+                f"({run.get('state_message')!r}) after {timeout} s"
+            )
+        if predicate is not None:
+            time.sleep(0.05)

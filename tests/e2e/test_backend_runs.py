@@ -1,0 +1,217 @@
+"""Registered flows run for real: server + local agent subprocesses, SQLite and PostgreSQL.
+
+One server and one agent per database serve every test in this module; each test
+registers its flow from tests/e2e/flows and reads states, task runs, results and logs
+back through the API.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import pytest
+
+from headwater.testing_agent import (
+    ServerProcess,
+    temporary_agent,
+    temporary_server_process,
+    wait_for_flow_run_state,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+FLOWS = Path(__file__).parent / "flows"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def temporary_pg_database() -> Iterator[str]:
+    """Create a uniquely named PostgreSQL database; drop it afterwards."""
+    import psycopg
+
+    name = f"hw_e2e_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def stack(request: pytest.FixtureRequest) -> Iterator[tuple[ServerProcess, Any]]:
+    if request.param == "postgresql":
+        if not _pg_available():
+            pytest.skip("PostgreSQL is not reachable")
+        databases = temporary_pg_database()
+        database_url: str | None = next(databases)
+    else:
+        databases, database_url = None, None
+    try:
+        with temporary_server_process(database_url=database_url) as server:
+            with temporary_agent(server.api_url, extra_args=["--cancel-grace", "3"]):
+                from headwater.client import Client
+
+                client = Client(api_server=server.api_url)
+                client.create_project("e2e")
+                yield server, client
+    finally:
+        if databases is not None:
+            next(databases, None)
+
+
+def register(client: Any, file_name: str, path: Path | None = None) -> str:
+    """Register the flow defined in tests/e2e/flows/<file_name>, stored as that script."""
+    from headwater.storage import Local
+
+    script = path or FLOWS / file_name
+    flow = runpy.run_path(str(script), run_name="e2e_flow")["flow"]
+    flow.storage = Local(path=str(script), stored_as_script=True)
+    return str(client.register(flow, project_name="e2e"))
+
+
+def _task_runs(client: Any, flow_run_id: str) -> list[dict[str, Any]]:
+    return list(client.query_task_runs(flow_run_id=flow_run_id))
+
+
+def _result(client: Any, task_run_id: str) -> Any:
+    return cloudpickle.loads(client.download_result(task_run_id))
+
+
+def test_run_states_task_runs_mapped_children_results_and_logs(
+    stack: tuple[ServerProcess, Any],
+) -> None:
+    _, client = stack
+    flow_id = register(client, "basic.py")
+    run_id = client.create_flow_run(
+        flow_id=flow_id, parameters={"n": 4}, context={"from_run_context": "yes"}
+    )
+    run = wait_for_flow_run_state(client, run_id, timeout=60)
+    assert run["state_type"] == "Success", run["state_message"]
+    history = [s["state"]["type"] for s in client.get_flow_run_states(run_id)]
+    assert history[0] == "Scheduled"
+    assert "Submitted" in history and "Running" in history
+    assert history[-1] == "Success"
+
+    task_runs = _task_runs(client, run_id)
+    by_slug: dict[str, list[dict[str, Any]]] = {}
+    for task_run in task_runs:
+        by_slug.setdefault(task_run["task_slug"], []).append(task_run)
+    doubles = sorted(by_slug["double"], key=lambda t: t["map_index"])
+    assert [t["map_index"] for t in doubles] == [-1, 0, 1, 2, 3]
+    assert doubles[0]["state_type"] == "Mapped"
+    assert all(t["state_type"] == "Success" for t in doubles[1:])
+    assert [_result(client, t["id"]) for t in doubles[1:]] == [0, 2, 4, 6]
+    (total,) = by_slug["total"]
+    assert total["state_type"] == "Success"
+    assert _result(client, total["id"]) == 12
+
+    (info_run,) = by_slug["run_context"]
+    info = _result(client, info_run["id"])
+    assert info["running_with_backend"] is True
+    assert info["flow_run_id"] == run_id
+    assert info["flow_run_name"] == run["name"]
+    assert info["task_run_id"] == info_run["id"]
+    assert info["task_slug"] == "run_context"
+    assert info["task_run_count"] == 1
+    assert info["from_run_context"] == "yes"
+
+    messages = [log["message"] for log in client.get_logs(run_id)]
+    assert any(m.startswith("Submitted for execution: PID:") for m in messages)
+    assert "making 4 numbers" in messages
+    assert "total of [0, 2, 4, 6]" in messages
+
+
+def test_a_retried_task_keeps_its_task_run_id(stack: tuple[ServerProcess, Any]) -> None:
+    _, client = stack
+    run_id = client.create_flow_run(flow_id=register(client, "retries.py"))
+    run = wait_for_flow_run_state(client, run_id, timeout=60)
+    assert run["state_type"] == "Success", run["state_message"]
+    (task_run,) = _task_runs(client, run_id)
+    assert _result(client, task_run["id"]) == task_run["id"]
+    types = [s["state"]["type"] for s in client.get_task_run_states(task_run["id"])]
+    assert "Retrying" in types and types[-1] == "Success"
+
+
+def test_unloadable_storage_fails_the_run_saying_why(
+    stack: tuple[ServerProcess, Any], tmp_path: Path
+) -> None:
+    _, client = stack
+    script = tmp_path / "vanishing.py"
+    shutil.copy(FLOWS / "trivial.py", script)
+    flow_id = register(client, "", path=script)
+    script.unlink()
+    run_id = client.create_flow_run(flow_id=flow_id)
+    run = wait_for_flow_run_state(client, run_id, timeout=60)
+    assert run["state_type"] == "Failed"
+    assert run["state_message"].startswith("Could not load flow from storage:")
+    assert "vanishing.py" in run["state_message"]
+
+
+def test_a_process_dying_without_a_final_state_fails_the_run(
+    stack: tuple[ServerProcess, Any],
+) -> None:
+    _, client = stack
+    run_id = client.create_flow_run(flow_id=register(client, "crash.py"))
+    run = wait_for_flow_run_state(client, run_id, timeout=60)
+    assert run["state_type"] == "Failed"
+    assert "exited with code 3" in run["state_message"]
+    assert "simulated fatal error" in run["state_message"]
+    errors = [log["message"] for log in client.get_logs(run_id) if log["level"] == "ERROR"]
+    assert any("simulated fatal error" in m for m in errors)
+
+
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_cancelling_a_sleeping_flow_ends_cancelled_and_its_process_is_gone(
+    stack: tuple[ServerProcess, Any], tmp_path: Path
+) -> None:
+    _, client = stack
+    marker = tmp_path / "started"
+    run_id = client.create_flow_run(
+        flow_id=register(client, "sleepy.py"),
+        parameters={"seconds": 60, "marker": str(marker)},
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() or not marker.read_text():
+        assert time.monotonic() < deadline, "the flow did not start"
+        time.sleep(0.05)
+    pid = int(marker.read_text())
+    started = time.monotonic()
+    client.cancel_flow_run(run_id)
+    run = wait_for_flow_run_state(client, run_id, timeout=30)
+    assert run["state_type"] == "Cancelled"
+    assert time.monotonic() - started < 15
+    deadline = time.monotonic() + 15
+    while not _pid_gone(pid):
+        assert time.monotonic() < deadline, f"flow-run process {pid} still alive"
+        time.sleep(0.05)
+    (task_run,) = _task_runs(client, run_id)
+    assert task_run["state_type"] == "Cancelled"
