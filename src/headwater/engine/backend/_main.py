@@ -67,10 +67,9 @@ def _env_float(name: str, default: float) -> float:
 
 
 def _current_task_run_id() -> str | None:
-    import headwater
+    from headwater.utilities.context import context
 
-    context = getattr(headwater, "context", None)
-    value = context.get("task_run_id") if context is not None else None
+    value = context.get("task_run_id")
     return str(value) if value else None
 
 
