@@ -1,0 +1,198 @@
+"""The local agent under stress: killed agents, server restarts, several agents, limits.
+
+Each test gets its own server (SQLite, short reaper thresholds) and its own agents, since
+it kills or restarts them. Both are real subprocesses on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import runpy
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headwater.testing_agent import (
+    ServerProcess,
+    temporary_agent,
+    temporary_server_process,
+    wait_for_flow_run_state,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+FLOWS = Path(__file__).parent / "flows"
+FAST_REAPER = {
+    "HEADWATER_HEARTBEAT_TIMEOUT": "3",
+    "HEADWATER_REAPER_INTERVAL": "0.5",
+    "HEADWATER_SUBMITTED_TIMEOUT": "5",
+}
+# Flow-run processes heartbeat every half second, well inside the 3 s timeout above.
+FAST_HEARTBEAT = {"HEADWATER__BACKEND__HEARTBEAT_INTERVAL": "0.5"}
+
+
+@pytest.fixture
+def server() -> Iterator[ServerProcess]:
+    with temporary_server_process(env=FAST_REAPER) as process:
+        yield process
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Any:
+    from headwater.client import Client
+
+    client = Client(api_server=server.api_url)
+    client.create_project("e2e")
+    return client
+
+
+def register(client: Any, file_name: str) -> str:
+    from headwater.storage import Local
+
+    script = FLOWS / file_name
+    flow = runpy.run_path(str(script), run_name="e2e_flow")["flow"]
+    flow.storage = Local(path=str(script), stored_as_script=True)
+    return str(client.register(flow, project_name="e2e"))
+
+
+def _wait_marker(marker: Path, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while not (marker.exists() and marker.read_text()):
+        assert time.monotonic() < deadline, "the flow did not start"
+        time.sleep(0.05)
+    return int(marker.read_text())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_flow_run_outlives_an_agent_killed_with_sigkill(
+    server: ServerProcess, client: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    run_id = client.create_flow_run(
+        flow_id=register(client, "sleepy.py"), parameters={"seconds": 2, "marker": str(marker)}
+    )
+    with temporary_agent(server.api_url, process_env=FAST_HEARTBEAT) as agent:
+        pid = _wait_marker(marker)
+        agent.kill()
+    run = wait_for_flow_run_state(client, run_id, timeout=60)
+    assert run["state_type"] == "Success", run["state_message"]
+    assert not _alive(pid)
+
+
+def test_agent_and_flow_process_killed_the_reaper_ends_the_run(
+    server: ServerProcess, client: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    run_id = client.create_flow_run(
+        flow_id=register(client, "sleepy.py"), parameters={"seconds": 60, "marker": str(marker)}
+    )
+    with temporary_agent(server.api_url, process_env=FAST_HEARTBEAT) as agent:
+        pid = _wait_marker(marker)
+        agent.kill()
+        os.killpg(pid, signal.SIGKILL)  # the machine is gone: nothing reports any more
+    run = wait_for_flow_run_state(client, run_id, timeout=60)
+    assert run["state_type"] == "Failed"
+    assert "heartbeat" in (run["state_message"] or "").lower()
+
+
+def test_a_server_restart_mid_run_loses_nothing(
+    server: ServerProcess, client: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    run_id = client.create_flow_run(
+        flow_id=register(client, "sleepy.py"), parameters={"seconds": 3, "marker": str(marker)}
+    )
+    with temporary_agent(server.api_url, process_env=FAST_HEARTBEAT):
+        _wait_marker(marker)
+        server.restart()
+        run = wait_for_flow_run_state(client, run_id, timeout=90)
+        assert run["state_type"] == "Success", run["state_message"]
+        (task_run,) = client.query_task_runs(flow_run_id=run_id)
+        assert task_run["state_type"] == "Success"
+        messages = [log["message"] for log in client.get_logs(run_id)]
+        assert any(m.startswith("Submitted for execution") for m in messages)
+        # The agent is still claiming after the restart: a new run is picked up.
+        second = client.create_flow_run(flow_id=register(client, "trivial.py"))
+        assert wait_for_flow_run_state(client, second, timeout=60)["state_type"] == "Success"
+
+
+def test_two_agents_never_run_the_same_run(server: ServerProcess, client: Any) -> None:
+    flow_id = register(client, "trivial.py")
+    with temporary_agent(server.api_url), temporary_agent(server.api_url):
+        ids = [client.create_flow_run(flow_id=flow_id) for _ in range(12)]
+        for run_id in ids:
+            run = wait_for_flow_run_state(client, run_id, timeout=90)
+            assert run["state_type"] == "Success", run["state_message"]
+    for run_id in ids:
+        submitted = [
+            log
+            for log in client.get_logs(run_id)
+            if log["message"].startswith("Submitted for execution")
+        ]
+        assert len(submitted) == 1, submitted
+        history = [s["state"]["type"] for s in client.get_flow_run_states(run_id)]
+        assert history.count("Running") == 1
+    assert len({a["name"] for a in client.get_agents()}) >= 2
+
+
+def _parse(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_max_concurrent_is_respected(server: ServerProcess, client: Any) -> None:
+    flow_id = register(client, "sleepy.py")
+    with temporary_agent(server.api_url, max_concurrent=2):
+        ids = [
+            client.create_flow_run(flow_id=flow_id, parameters={"seconds": 0.7}) for _ in range(5)
+        ]
+        runs = [wait_for_flow_run_state(client, i, timeout=90) for i in ids]
+    assert all(r["state_type"] == "Success" for r in runs)
+    events = []
+    for run in runs:
+        events.append((_parse(run["start_time"]), 1))
+        events.append((_parse(run["end_time"]), -1))
+    running = peak = 0
+    for _, delta in sorted(events, key=lambda e: (e[0], e[1])):
+        running += delta
+        peak = max(peak, running)
+    assert peak <= 2
+    assert peak == 2  # the limit is used, not just respected
+
+
+def test_labels_decide_which_agent_gets_a_run(server: ServerProcess, client: Any) -> None:
+    flow_id = register(client, "trivial.py")
+    with temporary_agent(server.api_url, labels=["gpu"]):
+        plain = client.create_flow_run(flow_id=flow_id)
+        gpu = client.create_flow_run(flow_id=flow_id, labels=["gpu"])
+        assert wait_for_flow_run_state(client, gpu, timeout=60)["state_type"] == "Success"
+        assert client.get_flow_run(plain)["state_type"] == "Scheduled"
+    with temporary_agent(server.api_url):
+        assert wait_for_flow_run_state(client, plain, timeout=60)["state_type"] == "Success"
+
+
+def test_agent_shutdown_terminates_runs_and_says_so(
+    server: ServerProcess, client: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    run_id = client.create_flow_run(
+        flow_id=register(client, "sleepy.py"), parameters={"seconds": 60, "marker": str(marker)}
+    )
+    with temporary_agent(server.api_url, extra_args=["--shutdown-grace", "0.2"]) as agent:
+        pid = _wait_marker(marker)
+        assert agent.stop() == 0
+    run = client.get_flow_run(run_id)
+    assert run["state_type"] == "Failed"
+    assert "SIGTERM" in run["state_message"]
+    assert not _alive(pid)
