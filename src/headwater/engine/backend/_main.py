@@ -87,21 +87,20 @@ class _FlowRunProcess:
     # -------------------------------------------------------------- setup / teardown
 
     def start_services(self) -> None:
-        self.log_handler = ServerLogHandler(
-            self.client.write_run_logs,
-            self.flow_run_id,
-            _current_task_run_id,
-            flush_interval=_env_float("HEADWATER__BACKEND__LOG_FLUSH_INTERVAL", 0.5),
-        )
-        root = logging.getLogger("headwater")
-        root.addHandler(self.log_handler)
-        if root.level == logging.NOTSET or root.level > logging.INFO:
-            root.setLevel(os.environ.get("HEADWATER__LOGGING__LEVEL", "INFO").upper())
-        stderr = logging.StreamHandler(sys.stderr)
-        stderr.setFormatter(
-            logging.Formatter("[%(asctime)s] %(levelname)s - %(name)s | %(message)s")
-        )
-        root.addHandler(stderr)
+        from headwater.utilities.configuration import config
+        from headwater.utilities.logging import add_log_handler, configure_logging
+
+        # The headwater logger gets its level and stderr handler from configuration; the
+        # agent keeps the last stderr lines for the failure message of a crashed process.
+        configure_logging()
+        if config.get("logging", {}).get("log_to_backend", True):
+            self.log_handler = ServerLogHandler(
+                self.client.write_run_logs,
+                self.flow_run_id,
+                _current_task_run_id,
+                flush_interval=_env_float("HEADWATER__BACKEND__LOG_FLUSH_INTERVAL", 0.5),
+            )
+            add_log_handler(self.log_handler)
         interval = _env_float("HEADWATER__BACKEND__HEARTBEAT_INTERVAL", 10.0)
         self.heartbeat = HeartbeatThread(
             lambda: self.client.update_flow_run_heartbeat(self.flow_run_id), interval
@@ -109,10 +108,12 @@ class _FlowRunProcess:
         self.heartbeat.start()
 
     def stop_services(self) -> None:
+        from headwater.utilities.logging import remove_log_handler
+
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.log_handler is not None:
-            logging.getLogger("headwater").removeHandler(self.log_handler)
+            remove_log_handler(self.log_handler)
             self.log_handler.close()
 
     # -------------------------------------------------------------- the run
