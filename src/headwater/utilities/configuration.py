@@ -81,11 +81,6 @@ def string_to_type(value: str) -> Any:
     return value
 
 
-def _home_dir() -> str:
-    raw = os.environ.get(f"{ENV_PREFIX}_HOME") or "~/.headwater"
-    return os.path.abspath(os.path.expanduser(raw))
-
-
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
@@ -124,10 +119,10 @@ def _lookup(tree: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def _interpolate(tree: dict[str, Any], root: dict[str, Any], depth: int = 0) -> None:
+def _interpolate(tree: dict[str, Any], root: dict[str, Any]) -> None:
     for key, value in tree.items():
         if isinstance(value, dict):
-            _interpolate(value, root, depth)
+            _interpolate(value, root)
         elif isinstance(value, str) and "${" in value:
             for _ in range(10):  # references may chain; ten levels is plenty
                 new = _INTERPOLATION.sub(lambda m: str(_lookup(root, m.group(1))), value)

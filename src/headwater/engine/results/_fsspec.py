@@ -62,7 +62,8 @@ class FSSpecResult(Result):
     def _fs(self, url: str) -> tuple[Any, str]:
         from fsspec.core import url_to_fs
 
-        return url_to_fs(url, **self.storage_options)
+        fs, path = url_to_fs(url, **self.storage_options)
+        return fs, str(path)
 
     def write(self, value_: Any, **kwargs: Any) -> FSSpecResult:
         """Serialize ``value_`` to the (formatted) location URL.
@@ -118,13 +119,10 @@ class FSSpecResult(Result):
 
     @classmethod
     def _from_ref(cls, ref: dict[str, Any]) -> Result:
-        return (
-            FSSpecResult(
-                location=ref.get("location"), dir=ref.get("dir"), serializer=_serializer_of(ref)
-            )
-            if ref.get("location") or ref.get("dir")
-            else FSSpecResult(dir="memory://", serializer=_serializer_of(ref))
-        )
+        location, prefix = ref.get("location"), ref.get("dir")
+        if not location and not prefix:
+            raise ValueError(f"invalid {ref.get('type')} reference (no location or dir): {ref!r}")
+        return FSSpecResult(location=location, dir=prefix, serializer=_serializer_of(ref))
 
 
 class S3Result(FSSpecResult):
