@@ -1,0 +1,54 @@
+"""Child flows started by the flow-of-flows end-to-end tests."""
+
+import logging
+import time
+
+from headwater import Flow, Parameter, task
+
+logger = logging.getLogger("headwater.e2e.child")
+
+
+@task(slug="square-result")
+def square(x: int) -> int:
+    logger.info("squaring %s", x)
+    logger.warning("second line for %s", x)
+    return x * x
+
+
+@task(slug="each")
+def each(x: int) -> int:
+    return x * 10
+
+
+@task(slug="boom")
+def boom() -> None:
+    raise RuntimeError("child exploded")
+
+
+@task(slug="nap")
+def nap(seconds: float) -> str:
+    time.sleep(seconds)
+    return "rested"
+
+
+@task(slug="unsaved", checkpoint=False)
+def unsaved() -> int:
+    return 7
+
+
+with Flow("fof-child") as child:
+    square(Parameter("x", default=2))
+
+with Flow("fof-mapped") as mapped:
+    each.map(Parameter("xs", default=[1, 2, 3]))
+
+with Flow("fof-fail") as fail:
+    boom()
+
+with Flow("fof-sleepy") as sleepy:
+    nap(Parameter("seconds", default=60))
+
+with Flow("fof-unsaved") as no_result:
+    unsaved()
+
+FLOWS = [child, mapped, fail, sleepy, no_result]

@@ -1,0 +1,145 @@
+"""Shared set-up of the flow-of-flows end-to-end tests: a real server and agent.
+
+``stack(database)`` starts ``headwater server start`` and ``headwater agent local start``
+as subprocesses. The agent runs with its own HEADWATER_HOME, different from the test
+process's, so every result the tests read comes through the server, not a shared disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import runpy
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from headwater.testing_agent import (
+    ServerProcess,
+    temporary_agent,
+    temporary_server_process,
+    wait_for_flow_run_state,
+)
+
+HERE = Path(__file__).parent
+PROJECT = "fof"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def temporary_pg_database() -> Iterator[str]:
+    """Create a uniquely named PostgreSQL database; drop it afterwards."""
+    import psycopg
+
+    name = f"hw_fof_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Stack:
+    """A running server and agent, a client, and the registered test flows."""
+
+    server: ServerProcess
+    client: Any
+    agent_home: str
+    flow_ids: dict[str, str] = field(default_factory=dict)
+
+    def run(self, flow_name: str, timeout: float = 60.0, **parameters: Any) -> dict[str, Any]:
+        """Create a run of a registered flow and wait until it is finished."""
+        run_id = self.client.create_flow_run(
+            flow_id=self.flow_ids[flow_name], parameters=parameters or None
+        )
+        return wait_for_flow_run_state(self.client, run_id, timeout=timeout)
+
+    def start(self, flow_name: str, **parameters: Any) -> str:
+        """Create a run of a registered flow without waiting."""
+        return str(
+            self.client.create_flow_run(
+                flow_id=self.flow_ids[flow_name], parameters=parameters or None
+            )
+        )
+
+    def result(self, flow_run_id: str, slug: str, map_index: int = -1) -> Any:
+        """Read a task run's value through the views (and so through the server)."""
+        from headwater.backend import TaskRunView
+
+        view = TaskRunView.from_task_slug(
+            slug, flow_run_id, map_index=map_index, client=self.client
+        )
+        return view.get_result()
+
+    def task_run(self, flow_run_id: str, prefix: str | tuple[str, ...]) -> dict[str, Any]:
+        """The unmapped task run whose slug starts with ``prefix``."""
+        rows = [
+            r
+            for r in self.client.query_task_runs(flow_run_id=flow_run_id)
+            if r["task_slug"].startswith(prefix) and r["map_index"] == -1
+        ]
+        assert len(rows) == 1, rows
+        return dict(rows[0])
+
+    def children(self, flow_run_id: str) -> list[dict[str, Any]]:
+        return list(self.client.get_flow_run_children(flow_run_id))
+
+    def logs(self, flow_run_id: str) -> list[str]:
+        return [row["message"] for row in self.client.get_logs(flow_run_id)]
+
+
+def register_all(client: Any, file_name: str, project: str = PROJECT) -> dict[str, str]:
+    """Register every flow in ``FLOWS`` of a file here, stored as that script."""
+    from headwater.storage import Local
+
+    script = HERE / file_name
+    flows = runpy.run_path(str(script), run_name="fof_flows")["FLOWS"]
+    ids: dict[str, str] = {}
+    for flow in flows:
+        flow.storage = Local(path=str(script), stored_as_script=True)
+        ids[flow.name] = str(client.register(flow, project_name=project))
+    return ids
+
+
+@contextlib.contextmanager
+def stack(database: str = "sqlite") -> Iterator[Stack]:
+    """Start a server (SQLite or a fresh PostgreSQL database) and an agent."""
+    with contextlib.ExitStack() as stack_:
+        database_url = None
+        if database == "postgresql":
+            database_url = stack_.enter_context(temporary_pg_database())
+        server = stack_.enter_context(temporary_server_process(database_url=database_url))
+        agent_home = tempfile.mkdtemp(prefix="headwater-agent-home-")
+        stack_.callback(shutil.rmtree, agent_home, True)
+        stack_.enter_context(
+            temporary_agent(
+                server.api_url,
+                process_env={"HEADWATER_HOME": agent_home},
+                extra_args=["--cancel-grace", "3"],
+            )
+        )
+        from headwater.client import Client
+
+        client = Client(api_server=server.api_url)
+        client.create_project(PROJECT)
+        result = Stack(server, client, agent_home)
+        result.flow_ids.update(register_all(client, "children.py"))
+        result.flow_ids.update(register_all(client, "twin.py"))
+        result.flow_ids.update(register_all(client, "parents.py"))
+        yield result
