@@ -265,7 +265,7 @@ def test_cancel_returns_true_for_a_pending_child_and_false_when_finished(
     from headwater.tasks.headwater import CancelFlowRun
 
     finished = fof.run("fof-child")
-    with _api(fof):
+    with harness.api_env(fof.server.api_url):
         assert CancelFlowRun(flow_run_id=finished["id"]).run() is False
         with pytest.raises(ValueError, match="not found"):
             CancelFlowRun().run(flow_run_id="00000000-0000-0000-0000-000000000000")
@@ -296,30 +296,3 @@ def test_cancelling_a_parent_cascades_to_children(fof: harness.Stack, cascade: b
         assert fof.client.get_flow_run(child_id)["state_type"] == "Running"
         fof.client.cancel_flow_run(child_id)
         wait_for_flow_run_state(fof.client, child_id, timeout=60)
-
-
-class _api:
-    """Point the default client of the views and tasks at the test server."""
-
-    def __init__(self, fof: harness.Stack) -> None:
-        self.url = fof.server.api_url
-
-    def __enter__(self) -> None:
-        import os
-
-        import headwater.backend._common as common
-
-        self._old = os.environ.get("HEADWATER_API_URL")
-        os.environ["HEADWATER_API_URL"] = self.url
-        common._local.__dict__.pop("client", None)
-
-    def __exit__(self, *exc: object) -> None:
-        import os
-
-        import headwater.backend._common as common
-
-        if self._old is None:
-            os.environ.pop("HEADWATER_API_URL", None)
-        else:
-            os.environ["HEADWATER_API_URL"] = self._old
-        common._local.__dict__.pop("client", None)

@@ -143,3 +143,23 @@ def stack(database: str = "sqlite") -> Iterator[Stack]:
         result.flow_ids.update(register_all(client, "twin.py"))
         result.flow_ids.update(register_all(client, "parents.py"))
         yield result
+
+
+@contextlib.contextmanager
+def api_env(url: str) -> Iterator[None]:
+    """Point the default client of the views and tasks in this process at ``url``."""
+    import os
+
+    import headwater.backend._common as common
+
+    old = os.environ.get("HEADWATER_API_URL")
+    os.environ["HEADWATER_API_URL"] = url
+    common._local.__dict__.pop("client", None)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("HEADWATER_API_URL", None)
+        else:
+            os.environ["HEADWATER_API_URL"] = old
+        common._local.__dict__.pop("client", None)
