@@ -1,0 +1,172 @@
+"""The server application: ``create_app(settings) -> FastAPI``.
+
+Contract:
+
+- Routes are mounted under ``/api`` (OpenAPI at ``/api/openapi.json``, docs at
+  ``/api/docs``); every route but ``GET /api/health`` requires the API key when one is set.
+- The lifespan upgrades the database schema (unless ``settings.run_migrations`` is off),
+  starts the event bus and the background services, and stores ``app.state.settings``,
+  ``app.state.db`` (:class:`~headwater.server.database.Database`), ``app.state.events``
+  (:class:`~headwater.server.events.EventBus`) and ``app.state.results``
+  (:class:`~headwater.server.models.results.ResultStore`).
+- Services, when ``headwater.server.services`` provides ``create_services(app) ->
+  list[service]``, are started with ``await service.start()`` after the bus and stopped with
+  ``await service.stop()`` before it, in reverse order.
+- Request bodies over ``settings.max_request_bytes`` (result uploads: over
+  ``settings.max_result_bytes``) are refused with 413 before they are read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from headwater.server.settings import ServerSettings
+
+__all__ = ["create_app", "server_version"]
+
+logger = logging.getLogger("headwater.server")
+
+
+def server_version() -> str:
+    """The installed Headwater version."""
+    try:
+        from importlib.metadata import version
+
+        return version("headwater")
+    except Exception:  # pragma: no cover - not installed as a distribution
+        return "0.0.0"
+
+
+class BodySizeLimit:
+    """Refuse bodies whose declared length exceeds the limit, with a readable 413."""
+
+    def __init__(self, app: ASGIApp, settings: ServerSettings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope.get("path", "")
+            is_result = path.endswith("/result")
+            limit = self.settings.max_result_bytes if is_result else self.settings.max_request_bytes
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    try:
+                        length = int(value)
+                    except ValueError:
+                        length = 0
+                    if length > limit:
+                        await _send_json(
+                            send,
+                            413,
+                            {
+                                "detail": f"The request body has {length} bytes; this server "
+                                f"accepts at most {limit} bytes here."
+                            },
+                        )
+                        return
+        await self.app(scope, receive, send)
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    import json
+
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _optional(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """Build the server application.
+
+    Args:
+        settings: Configuration; defaults to :meth:`ServerSettings.from_env`.
+    """
+    from headwater.server.api import resource_routers
+    from headwater.server.api.dependencies import require_api_key
+    from headwater.server.api.errors import install_error_handlers
+    from headwater.server.api.projects import health_router
+    from headwater.server.database import Database
+    from headwater.server.database.migrate import upgrade
+    from headwater.server.events import EventBus
+    from headwater.server.models.results import ResultStore
+
+    settings = settings or ServerSettings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url
+        events = EventBus(url)
+        db = Database(url, events)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.events = events
+        app.state.results = ResultStore(settings.resolved_results_url)
+        services: list[Any] = []
+        try:
+            if settings.run_migrations:
+                await upgrade(db)
+            await events.start()
+            services_module = _optional("headwater.server.services")
+            if settings.start_services and services_module is not None:
+                factory = getattr(services_module, "create_services", None)
+                if factory is not None:
+                    for service in factory(app):
+                        await service.start()
+                        services.append(service)
+            yield
+        finally:
+            for service in reversed(services):
+                try:
+                    await service.stop()
+                except Exception:
+                    logger.exception("Stopping service %r failed", service)
+            await events.stop()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Headwater",
+        version=server_version(),
+        description="The Headwater orchestration server.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    # Also available before the lifespan ran (tests that build the app and inspect it).
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health_router, prefix="/api")
+    auth = [Depends(require_api_key)]
+    for router in resource_routers():
+        app.include_router(router, prefix="/api", dependencies=auth)
+    push = _optional("headwater.server.api.push")
+    if push is not None and hasattr(push, "router"):
+        app.include_router(push.router, prefix="/api", dependencies=auth)
+    app.add_middleware(BodySizeLimit, settings=settings)
+    return app

@@ -1,0 +1,185 @@
+"""Database engines and sessions for SQLite and PostgreSQL.
+
+Contract:
+
+- :func:`normalize_url` turns what users type into an async SQLAlchemy URL: a plain
+  ``postgresql://`` or ``postgres://`` URL gets the asyncpg driver; ``sqlite:///path``, a
+  bare file path and ``sqlite+aiosqlite://`` URLs become aiosqlite URLs.
+- :class:`Database` owns one async engine. ``async with db.session() as session`` yields an
+  :class:`~sqlalchemy.ext.asyncio.AsyncSession` that the caller commits. On SQLite the
+  session's transaction starts with ``BEGIN IMMEDIATE`` and writers are serialised by an
+  in-process lock, because SQLite allows one writer and a deferred transaction that reads
+  before it writes can fail to upgrade under concurrency. ``db.read_session()`` is for
+  read-only work (long polls, listings): plain deferred transactions, never blocking
+  writers. Do not hold a ``session()`` open across a long wait.
+- Events recorded with :func:`queue_event` on a session are handed to the event bus right
+  after that session commits, and dropped when it rolls back, so subscribers never wake for
+  a change that is not visible yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from headwater.server.events import Event, EventBus
+
+__all__ = ["Database", "normalize_url", "queue_event"]
+
+_EVENTS_KEY = "headwater_events"
+
+
+def normalize_url(url: str) -> str:
+    """Return an async SQLAlchemy URL for ``url``.
+
+    Args:
+        url: ``postgresql://user@host:port/db``, ``postgres://...``, any
+            ``postgresql+driver://`` URL, ``sqlite:///path``, ``sqlite+aiosqlite:///path`` or
+            a file path.
+
+    Raises:
+        ValueError: The URL names a database other than SQLite or PostgreSQL.
+    """
+    text = url.strip()
+    if not text:
+        raise ValueError("The database URL is empty.")
+    if "://" not in text:
+        return f"sqlite+aiosqlite:///{Path(text).expanduser().resolve()}"
+    scheme, rest = text.split("://", 1)
+    scheme_lower = scheme.lower()
+    if scheme_lower in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+asyncpg"):
+        return f"postgresql+asyncpg://{rest}"
+    if scheme_lower == "postgresql+psycopg":
+        return text
+    if scheme_lower in ("sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"):
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(
+        f"Unsupported database URL scheme {scheme!r}: use a postgresql:// URL or a SQLite path."
+    )
+
+
+def dialect_of(url: str) -> str:
+    """``"sqlite"`` or ``"postgresql"`` for a (normalised or raw) database URL."""
+    return "sqlite" if normalize_url(url).startswith("sqlite") else "postgresql"
+
+
+def queue_event(session: AsyncSession | Session, event: Event) -> None:
+    """Publish ``event`` once ``session``'s current transaction commits."""
+    target = session.sync_session if isinstance(session, AsyncSession) else session
+    target.info.setdefault(_EVENTS_KEY, []).append(event)
+
+
+class Database:
+    """An async engine plus session factories.
+
+    Args:
+        url: Database URL in any form :func:`normalize_url` accepts.
+        events: Bus that receives events queued on sessions after commit.
+    """
+
+    def __init__(self, url: str, events: EventBus | None = None) -> None:
+        self.url = normalize_url(url)
+        self.dialect = dialect_of(self.url)
+        self.events = events
+        self.engine: AsyncEngine = self._create_engine()
+        # A session class per database, so commit hooks reach this database's bus only.
+        self._session_class: type[Session] = type("HeadwaterSession", (Session,), {})
+        sa_event.listen(self._session_class, "after_commit", self._after_commit)
+        sa_event.listen(self._session_class, "after_rollback", self._after_rollback)
+        self._factory = self._make_factory(self.engine)
+        self._read_engine: AsyncEngine | None = None
+        self._read_factory: async_sessionmaker[AsyncSession] | None = None
+        self._write_lock: asyncio.Lock | None = None
+
+    def _make_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+        return async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=self._session_class
+        )
+
+    # -- engine set-up -----------------------------------------------------------------
+
+    def _create_engine(self, *, immediate: bool = True) -> AsyncEngine:
+        if self.dialect == "postgresql":
+            return create_async_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        parsed = make_url(self.url)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(self.url, connect_args={"timeout": 30})
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+        def on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions begin.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        def on_begin(conn: Any) -> None:
+            conn.exec_driver_sql(begin)
+
+        sa_event.listen(engine.sync_engine, "connect", on_connect)
+        sa_event.listen(engine.sync_engine, "begin", on_begin)
+        return engine
+
+    # -- sessions ----------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A read-write session; the caller commits. Rolled back on error or if left
+        uncommitted."""
+        if self.dialect == "sqlite":
+            if self._write_lock is None:
+                self._write_lock = asyncio.Lock()
+            async with self._write_lock, self._factory() as session:
+                yield session
+        else:
+            async with self._factory() as session:
+                yield session
+
+    @contextlib.asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only; never blocks writers."""
+        if self.dialect == "postgresql":
+            async with self._factory() as session:
+                yield session
+            return
+        if self._read_factory is None:
+            self._read_engine = self._create_engine(immediate=False)
+            self._read_factory = self._make_factory(self._read_engine)
+        async with self._read_factory() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+        if self._read_engine is not None:
+            await self._read_engine.dispose()
+
+    # -- events ------------------------------------------------------------------------
+
+    def _after_commit(self, session: Session) -> None:
+        events: list[Event] = session.info.pop(_EVENTS_KEY, [])
+        if self.events is None:
+            return
+        for event in events:
+            self.events.publish_nowait(event)
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(_EVENTS_KEY, None)

@@ -1,0 +1,31 @@
+"""Queries of the server, one module per resource, as plain async functions.
+
+Contract: every database query of the server lives here. Functions take an
+``AsyncSession`` as first argument, never commit (the caller does), raise the domain
+errors of :mod:`headwater.server.models.errors`, and queue events to be published after
+the caller commits. ``claims`` (atomic claiming of due runs for agents) lives beside them.
+"""
+
+from headwater.server.models import (
+    agents,
+    errors,
+    flow_runs,
+    flows,
+    logs,
+    projects,
+    results,
+    states,
+    task_runs,
+)
+
+__all__ = [
+    "agents",
+    "errors",
+    "flow_runs",
+    "flows",
+    "logs",
+    "projects",
+    "results",
+    "states",
+    "task_runs",
+]

@@ -1,0 +1,467 @@
+"""Flow-run queries: creation (idempotent per flow group), reads, filters, updates.
+
+Contract:
+
+- :func:`create_flow_run` resolves the flow version (by id, flow group or name), merges
+  parameters (declared defaults < group defaults < supplied), picks labels and run_config
+  by the documented precedence, and inserts the run with state Scheduled. A repeated
+  ``idempotency_key`` within the flow group returns the existing run unchanged, also when
+  many requests race: the unique constraint decides and the losers re-read.
+- The run's tasks (``flow.tasks``) get a Pending task run each (map_index -1).
+- Changes queue events (``flow_run.created`` / ``flow_run.updated``) that are published
+  after the caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from headwater.server.database import orm, queue_event
+from headwater.server.models._names import random_run_name
+from headwater.server.models.errors import Conflict, InvalidInput, NotFound
+from headwater.server.models.flows import newest_unarchived_flow
+from headwater.server.models.states import read_history, write_state
+
+__all__ = [
+    "create_flow_run",
+    "delete_flow_run",
+    "read_children",
+    "read_flow_run",
+    "read_flow_run_states",
+    "read_flow_runs",
+    "require_flow_run",
+    "set_flow_run_labels",
+    "set_flow_run_name",
+    "update_heartbeat",
+]
+
+
+def _event(kind: str, flow_run_id: str, **data: Any) -> Any:
+    from headwater.server.events import Event
+
+    return Event(kind=kind, flow_run_id=flow_run_id, data=data)
+
+
+async def _resolve_flow(
+    session: AsyncSession,
+    *,
+    flow_id: str | None,
+    flow_group_id: str | None,
+    flow_name: str | None,
+    project_name: str | None,
+) -> orm.Flow:
+    if flow_id is not None:
+        flow = await session.get(orm.Flow, flow_id)
+        if flow is None:
+            raise NotFound(f"Flow {flow_id} not found.")
+        return flow
+    if flow_group_id is not None:
+        return await newest_unarchived_flow(session, flow_group_id)
+    if flow_name is None:
+        raise InvalidInput("Give one of flow_id, flow_group_id or flow_name.")
+    query = select(orm.Flow).where(orm.Flow.name == flow_name, orm.Flow.archived.is_(False))
+    if project_name is not None:
+        query = query.where(orm.Flow.project_name == project_name)
+    flows = list((await session.execute(query.order_by(orm.Flow.version.desc()))).scalars())
+    if not flows:
+        where = f" in project {project_name!r}" if project_name is not None else ""
+        raise NotFound(f"No unarchived flow named {flow_name!r}{where}.")
+    projects = sorted({f.project_name for f in flows})
+    if len(projects) > 1:
+        raise InvalidInput(
+            f"Flow name {flow_name!r} exists in several projects ({', '.join(projects)}); "
+            "give project_name to choose one."
+        )
+    return flows[0]
+
+
+def _merge_parameters(
+    flow: orm.Flow, group: orm.FlowGroup, supplied: dict[str, Any] | None
+) -> dict[str, Any]:
+    declared: list[dict[str, Any]] = flow.parameters or []
+    names = {p["name"] for p in declared}
+    merged = {p["name"]: p.get("default") for p in declared if p.get("default") is not None}
+    merged.update(group.default_parameters or {})
+    supplied = supplied or {}
+    unknown = sorted(set(supplied) - names)
+    if unknown:
+        declared_text = ", ".join(sorted(names)) or "none"
+        raise InvalidInput(
+            f"Flow {flow.name!r} has no parameter(s) {', '.join(map(repr, unknown))} "
+            f"(declared: {declared_text})."
+        )
+    merged.update(supplied)
+    missing = [p["name"] for p in declared if p.get("required") and p["name"] not in merged]
+    if missing:
+        raise InvalidInput(f"Required parameters were not supplied: {', '.join(missing)}.")
+    return merged
+
+
+def _labels_of(run_config: Any) -> list[str] | None:
+    if isinstance(run_config, dict) and isinstance(run_config.get("labels"), list):
+        return [str(x) for x in run_config["labels"]]
+    return None
+
+
+def _pick_labels(
+    flow: orm.Flow,
+    group: orm.FlowGroup,
+    labels: list[str] | None,
+    run_config: dict[str, Any] | None,
+) -> list[str]:
+    # First match wins (Prefect 1 semantics): explicit labels, the supplied run_config's
+    # labels (a run_config without labels means no labels), group labels, group
+    # run_config labels, flow run_config labels, labels given at registration.
+    if labels is not None:
+        chosen: list[str] | None = labels
+    elif run_config is not None:
+        chosen = _labels_of(run_config) or []
+    elif group.labels is not None:
+        chosen = list(group.labels)
+    else:
+        chosen = _labels_of(group.run_config)
+        if chosen is None:
+            chosen = _labels_of(flow.run_config)
+        if chosen is None:
+            chosen = list(flow.labels) if flow.labels is not None else []
+    return sorted(set(chosen or []))
+
+
+async def _existing_by_key(
+    session: AsyncSession, flow_group_id: str, key: str
+) -> orm.FlowRun | None:
+    result = await session.execute(
+        select(orm.FlowRun).where(
+            orm.FlowRun.flow_group_id == flow_group_id, orm.FlowRun.idempotency_key == key
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def create_flow_run(
+    session: AsyncSession,
+    *,
+    flow_id: str | None = None,
+    flow_group_id: str | None = None,
+    flow_name: str | None = None,
+    project_name: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    labels: list[str] | None = None,
+    run_config: dict[str, Any] | None = None,
+    name: str | None = None,
+    scheduled_start_time: dt.datetime | None = None,
+    idempotency_key: str | None = None,
+    parent_flow_run_id: str | None = None,
+    parent_task_run_id: str | None = None,
+) -> tuple[orm.FlowRun, bool]:
+    """Create a flow run, or return the existing one for a repeated idempotency key.
+
+    Returns:
+        ``(flow_run, created)``.
+
+    Raises:
+        NotFound: The flow, flow group or parent run does not exist.
+        Conflict: The flow version is archived.
+        InvalidInput: Ambiguous flow name, unknown or missing parameters.
+    """
+    flow = await _resolve_flow(
+        session,
+        flow_id=flow_id,
+        flow_group_id=flow_group_id,
+        flow_name=flow_name,
+        project_name=project_name,
+    )
+    if idempotency_key is not None:
+        existing = await _existing_by_key(session, flow.flow_group_id, idempotency_key)
+        if existing is not None:
+            return existing, False
+    if flow.archived:
+        raise Conflict(f"Flow {flow.id} ({flow.name!r} version {flow.version}) is archived.")
+    group = await session.get(orm.FlowGroup, flow.flow_group_id)
+    assert group is not None  # guaranteed by the foreign key
+    if (
+        parent_flow_run_id is not None
+        and await session.get(orm.FlowRun, parent_flow_run_id) is None
+    ):
+        raise NotFound(f"Parent flow run {parent_flow_run_id} not found.")
+    now = orm.utcnow()
+    start = scheduled_start_time or now
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    run_labels = _pick_labels(flow, group, labels, run_config)
+    run = orm.FlowRun(
+        id=orm.new_id(),
+        flow_id=flow.id,
+        flow_group_id=flow.flow_group_id,
+        flow_name=flow.name,
+        project_name=flow.project_name,
+        name=name or random_run_name(),
+        parameters=_merge_parameters(flow, group, parameters),
+        context=context or {},
+        labels=run_labels,
+        run_config=run_config if run_config is not None else group.run_config or flow.run_config,
+        scheduled_start_time=start,
+        version=0,
+        idempotency_key=idempotency_key,
+        parent_flow_run_id=parent_flow_run_id,
+        parent_task_run_id=parent_task_run_id,
+        times_resurrected=0,
+        created=now,
+        updated=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(run)
+            await session.flush()
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        # Another request with the same key won the race: hand back its run.
+        existing = await _existing_by_key(session, flow.flow_group_id, idempotency_key)
+        if existing is None:
+            raise
+        return existing, False
+    session.add_all(orm.FlowRunLabel(flow_run_id=run.id, label=label) for label in run_labels)
+    await write_state(
+        session,
+        run,
+        {"type": "Scheduled", "message": "Flow run scheduled.", "start_time": start.isoformat()},
+        now=now,
+    )
+    for task in flow.tasks or []:
+        task_run = orm.TaskRun(
+            id=orm.new_id(),
+            flow_run_id=run.id,
+            task_slug=task["slug"],
+            task_name=task.get("name"),
+            map_index=-1,
+            version=0,
+            run_count=0,
+            created=now,
+            updated=now,
+        )
+        session.add(task_run)
+        await write_state(
+            session, task_run, {"type": "Pending", "message": "Task run created"}, now=now
+        )
+    await session.flush()
+    queue_event(session, _event("flow_run.created", run.id, version=run.version))
+    queue_event(
+        session, _event("flow_run.state", run.id, version=run.version, state_type="Scheduled")
+    )
+    return run, True
+
+
+async def read_flow_run(session: AsyncSession, flow_run_id: str) -> orm.FlowRun | None:
+    """The flow run with this id, or ``None``."""
+    return await session.get(orm.FlowRun, flow_run_id)
+
+
+async def require_flow_run(
+    session: AsyncSession, flow_run_id: str, *, for_update: bool = False
+) -> orm.FlowRun:
+    """The flow run with this id (optionally row-locked on PostgreSQL).
+
+    Raises:
+        NotFound: No such flow run.
+    """
+    if for_update:
+        run = (
+            await session.execute(
+                select(orm.FlowRun)
+                .where(orm.FlowRun.id == flow_run_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+    else:
+        run = await session.get(orm.FlowRun, flow_run_id)
+    if run is None:
+        raise NotFound(f"Flow run {flow_run_id} not found.")
+    return run
+
+
+async def read_flow_runs(
+    session: AsyncSession,
+    *,
+    flow_id: str | None = None,
+    flow_group_id: str | None = None,
+    flow_name: str | None = None,
+    project_name: str | None = None,
+    states: list[str] | None = None,
+    labels: list[str] | None = None,
+    parent_flow_run_id: str | None = None,
+    name: str | None = None,
+    scheduled_before: dt.datetime | None = None,
+    scheduled_after: dt.datetime | None = None,
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    limit: int | None = 200,
+    offset: int = 0,
+) -> list[orm.FlowRun]:
+    """Flow runs matching every filter given, newest first.
+
+    ``labels`` keeps runs that carry all of the labels; ``states`` any of the types.
+    """
+    query = select(orm.FlowRun)
+    equal = {
+        orm.FlowRun.flow_id: flow_id,
+        orm.FlowRun.flow_group_id: flow_group_id,
+        orm.FlowRun.flow_name: flow_name,
+        orm.FlowRun.project_name: project_name,
+        orm.FlowRun.parent_flow_run_id: parent_flow_run_id,
+        orm.FlowRun.name: name,
+    }
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(column == value)
+    if states:
+        query = query.where(orm.FlowRun.state_type.in_(states))
+    for label in labels or []:
+        query = query.where(
+            exists().where(
+                orm.FlowRunLabel.flow_run_id == orm.FlowRun.id, orm.FlowRunLabel.label == label
+            )
+        )
+    if scheduled_before is not None:
+        query = query.where(orm.FlowRun.scheduled_start_time <= scheduled_before)
+    if scheduled_after is not None:
+        query = query.where(orm.FlowRun.scheduled_start_time >= scheduled_after)
+    if created_after is not None:
+        query = query.where(orm.FlowRun.created >= created_after)
+    if created_before is not None:
+        query = query.where(orm.FlowRun.created <= created_before)
+    query = query.order_by(orm.FlowRun.created.desc(), orm.FlowRun.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def read_children(
+    session: AsyncSession, flow_run_id: str, *, recursive: bool = False
+) -> list[orm.FlowRun]:
+    """Runs created by ``flow_run_id`` (and, if ``recursive``, by those, and so on).
+
+    Raises:
+        NotFound: No such flow run.
+    """
+    await require_flow_run(session, flow_run_id)
+    found: list[orm.FlowRun] = []
+    seen = {flow_run_id}
+    frontier = [flow_run_id]
+    while frontier:
+        rows = list(
+            (
+                await session.execute(
+                    select(orm.FlowRun)
+                    .where(orm.FlowRun.parent_flow_run_id.in_(frontier))
+                    .order_by(orm.FlowRun.created, orm.FlowRun.id)
+                )
+            ).scalars()
+        )
+        frontier = []
+        for row in rows:
+            if row.id not in seen:
+                seen.add(row.id)
+                found.append(row)
+                frontier.append(row.id)
+        if not recursive:
+            break
+    return found
+
+
+async def read_flow_run_states(session: AsyncSession, flow_run_id: str) -> list[dict[str, Any]]:
+    """A flow run's state history, oldest first (``{version, timestamp, state}``).
+
+    Raises:
+        NotFound: No such flow run.
+    """
+    await require_flow_run(session, flow_run_id)
+    return await read_history(session, flow_run_id=flow_run_id)
+
+
+async def set_flow_run_name(session: AsyncSession, flow_run_id: str, name: str) -> orm.FlowRun:
+    """Rename a flow run.
+
+    Raises:
+        NotFound: No such flow run.
+        InvalidInput: Empty name.
+    """
+    if not name.strip():
+        raise InvalidInput("A flow run name must not be empty.")
+    run = await require_flow_run(session, flow_run_id)
+    run.name = name
+    run.updated = orm.utcnow()
+    await session.flush()
+    queue_event(session, _event("flow_run.updated", run.id, name=name))
+    return run
+
+
+async def set_flow_run_labels(
+    session: AsyncSession, flow_run_id: str, labels: list[str]
+) -> orm.FlowRun:
+    """Replace a flow run's labels (stored sorted, without duplicates).
+
+    Raises:
+        NotFound: No such flow run.
+    """
+    run = await require_flow_run(session, flow_run_id)
+    clean = sorted(set(labels))
+    run.labels = clean
+    run.updated = orm.utcnow()
+    await session.execute(delete(orm.FlowRunLabel).where(orm.FlowRunLabel.flow_run_id == run.id))
+    session.add_all(orm.FlowRunLabel(flow_run_id=run.id, label=label) for label in clean)
+    await session.flush()
+    queue_event(session, _event("flow_run.updated", run.id, labels=clean))
+    return run
+
+
+async def delete_flow_run(session: AsyncSession, flow_run_id: str) -> None:
+    """Delete a flow run with its task runs, states and logs; children lose the link.
+
+    Raises:
+        NotFound: No such flow run.
+    """
+    await require_flow_run(session, flow_run_id)
+    await session.execute(
+        update(orm.FlowRun)
+        .where(orm.FlowRun.parent_flow_run_id == flow_run_id)
+        .values(parent_flow_run_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    for table in (orm.Log, orm.FlowRunLabel, orm.FlowRunState):
+        await session.execute(delete(table).where(table.flow_run_id == flow_run_id))
+    task_ids = select(orm.TaskRun.id).where(orm.TaskRun.flow_run_id == flow_run_id)
+    await session.execute(
+        delete(orm.TaskRunState).where(orm.TaskRunState.task_run_id.in_(task_ids))
+    )
+    await session.execute(delete(orm.TaskRun).where(orm.TaskRun.flow_run_id == flow_run_id))
+    await session.execute(
+        delete(orm.FlowRun)
+        .where(orm.FlowRun.id == flow_run_id)
+        .execution_options(synchronize_session=False)
+    )
+    session.expunge_all()
+    queue_event(session, _event("flow_run.updated", flow_run_id, deleted=True))
+
+
+async def update_heartbeat(session: AsyncSession, flow_run_id: str) -> None:
+    """Set a flow run's heartbeat to now.
+
+    Raises:
+        NotFound: No such flow run.
+    """
+    result = await session.execute(
+        update(orm.FlowRun)
+        .where(orm.FlowRun.id == flow_run_id)
+        .values(heartbeat=orm.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 1) == 0:
+        raise NotFound(f"Flow run {flow_run_id} not found.")

@@ -1,0 +1,154 @@
+"""Task-run queries: race-safe get-or-create, reads and filters.
+
+Contract: a task run is unique per (flow_run_id, task_slug, map_index); concurrent
+get-or-create calls for one key return the same row. New task runs start Pending.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from headwater.server.database import orm
+from headwater.server.models.errors import NotFound
+from headwater.server.models.flow_runs import require_flow_run
+from headwater.server.models.states import read_history, write_state
+
+__all__ = [
+    "get_or_create_task_run",
+    "read_task_run",
+    "read_task_run_states",
+    "read_task_runs",
+    "require_task_run",
+]
+
+
+async def _by_key(
+    session: AsyncSession, flow_run_id: str, task_slug: str, map_index: int
+) -> orm.TaskRun | None:
+    result = await session.execute(
+        select(orm.TaskRun).where(
+            orm.TaskRun.flow_run_id == flow_run_id,
+            orm.TaskRun.task_slug == task_slug,
+            orm.TaskRun.map_index == map_index,
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_or_create_task_run(
+    session: AsyncSession,
+    *,
+    flow_run_id: str,
+    task_slug: str,
+    map_index: int = -1,
+    task_name: str | None = None,
+) -> tuple[orm.TaskRun, bool]:
+    """The task run for (flow run, slug, map index), created Pending if missing.
+
+    Returns:
+        ``(task_run, created)``.
+
+    Raises:
+        NotFound: The flow run does not exist.
+    """
+    existing = await _by_key(session, flow_run_id, task_slug, map_index)
+    if existing is not None:
+        return existing, False
+    await require_flow_run(session, flow_run_id)
+    now = orm.utcnow()
+    task_run = orm.TaskRun(
+        id=orm.new_id(),
+        flow_run_id=flow_run_id,
+        task_slug=task_slug,
+        task_name=task_name,
+        map_index=map_index,
+        version=0,
+        run_count=0,
+        created=now,
+        updated=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(task_run)
+            await session.flush()
+    except IntegrityError:
+        # A concurrent request created it first.
+        existing = await _by_key(session, flow_run_id, task_slug, map_index)
+        if existing is None:
+            raise
+        return existing, False
+    await write_state(
+        session, task_run, {"type": "Pending", "message": "Task run created"}, now=now
+    )
+    await session.flush()
+    return task_run, True
+
+
+async def read_task_run(session: AsyncSession, task_run_id: str) -> orm.TaskRun | None:
+    """The task run with this id, or ``None``."""
+    return await session.get(orm.TaskRun, task_run_id)
+
+
+async def require_task_run(
+    session: AsyncSession, task_run_id: str, *, for_update: bool = False
+) -> orm.TaskRun:
+    """The task run with this id (optionally row-locked on PostgreSQL).
+
+    Raises:
+        NotFound: No such task run.
+    """
+    if for_update:
+        task_run = (
+            await session.execute(
+                select(orm.TaskRun)
+                .where(orm.TaskRun.id == task_run_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+    else:
+        task_run = await session.get(orm.TaskRun, task_run_id)
+    if task_run is None:
+        raise NotFound(f"Task run {task_run_id} not found.")
+    return task_run
+
+
+async def read_task_runs(
+    session: AsyncSession,
+    *,
+    flow_run_id: str | None = None,
+    task_slug: str | None = None,
+    map_index: int | None = None,
+    states: list[str] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[orm.TaskRun]:
+    """Task runs matching every filter given, ordered by (task_slug, map_index)."""
+    query = select(orm.TaskRun)
+    if flow_run_id is not None:
+        query = query.where(orm.TaskRun.flow_run_id == flow_run_id)
+    if task_slug is not None:
+        query = query.where(orm.TaskRun.task_slug == task_slug)
+    if map_index is not None:
+        query = query.where(orm.TaskRun.map_index == map_index)
+    if states:
+        query = query.where(orm.TaskRun.state_type.in_(states))
+    query = query.order_by(orm.TaskRun.task_slug, orm.TaskRun.map_index, orm.TaskRun.id)
+    query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def read_task_run_states(session: AsyncSession, task_run_id: str) -> list[dict[str, Any]]:
+    """A task run's state history, oldest first.
+
+    Raises:
+        NotFound: No such task run.
+    """
+    await require_task_run(session, task_run_id)
+    return await read_history(session, task_run_id=task_run_id)

@@ -1,0 +1,26 @@
+"""Orchestration: every state change of flow runs and task runs passes through here.
+
+Contract: agents, services, API routes and tests change states only with
+:func:`set_flow_run_state`, :func:`set_task_run_state` and :func:`cancel_flow_run`; the
+rules are the small classes in :mod:`headwater.server.orchestration.rules`.
+"""
+
+from headwater.server.orchestration._core import (
+    CancelOutcome,
+    SetStateResult,
+    cancel_flow_run,
+    set_flow_run_state,
+    set_task_run_state,
+)
+from headwater.server.orchestration.rules import RULES, Rule, TransitionContext
+
+__all__ = [
+    "RULES",
+    "CancelOutcome",
+    "Rule",
+    "SetStateResult",
+    "TransitionContext",
+    "cancel_flow_run",
+    "set_flow_run_state",
+    "set_task_run_state",
+]

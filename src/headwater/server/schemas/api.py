@@ -1,0 +1,329 @@
+"""Request and response bodies of the REST API (pydantic v2).
+
+Contract: these models are the API's shapes as docs/internals/contracts.md section 3
+describes them. Response models are built from ORM rows with ``model_validate`` (they
+read attributes); request models validate input so that bad input is a 422 naming the
+field. Unknown extra request fields are ignored, so older servers accept newer clients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Agent",
+    "AgentCreate",
+    "CancelRequest",
+    "CancelResult",
+    "Flow",
+    "FlowCreate",
+    "FlowGroup",
+    "FlowRun",
+    "FlowRunCreate",
+    "Health",
+    "LabelsUpdate",
+    "Log",
+    "LogCreate",
+    "LogsCreate",
+    "LogsInserted",
+    "NameUpdate",
+    "Project",
+    "ProjectCreate",
+    "ResultLocation",
+    "StateHistoryEntry",
+    "StateResult",
+    "StateSet",
+    "TaskRun",
+    "TaskRunCreate",
+]
+
+Name = Field(min_length=1, max_length=255)
+Label = str
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# -- requests ------------------------------------------------------------------------
+
+
+class ProjectCreate(_In):
+    """``POST /projects``."""
+
+    name: str = Name
+    description: str | None = None
+
+
+class FlowCreate(_In):
+    """``POST /flows``: register a new version of a flow."""
+
+    name: str = Name
+    project_name: str = Name
+    serialized_flow: dict[str, Any] = Field(default_factory=dict)
+    storage: dict[str, Any] | None = None
+    run_config: dict[str, Any] | None = None
+    labels: list[Label] | None = None
+    description: str | None = None
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    core_version: str | None = Field(default=None, max_length=64)
+
+
+class FlowRunCreate(_In):
+    """``POST /flow-runs``: one of ``flow_id``, ``flow_group_id`` or ``flow_name``."""
+
+    flow_id: str | None = None
+    flow_group_id: str | None = None
+    flow_name: str | None = None
+    project_name: str | None = None
+    parameters: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    labels: list[Label] | None = None
+    run_config: dict[str, Any] | None = None
+    name: str | None = Field(default=None, max_length=255)
+    scheduled_start_time: dt.datetime | None = None
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    parent_flow_run_id: str | None = None
+    parent_task_run_id: str | None = None
+
+
+class NameUpdate(_In):
+    """``POST /flow-runs/{id}/name``."""
+
+    name: str = Name
+
+
+class LabelsUpdate(_In):
+    """``POST /flow-runs/{id}/labels``."""
+
+    labels: list[Label]
+
+
+class CancelRequest(_In):
+    """``POST /flow-runs/{id}/cancel``; ``cascade`` also cancels unfinished children."""
+
+    cascade: bool = True
+
+
+class StateSet(_In):
+    """``POST /flow-runs/{id}/state`` and ``POST /task-runs/{id}/state``."""
+
+    state: dict[str, Any]
+    expected_version: int | None = Field(default=None, ge=0, lt=2**31)
+    agent_id: str | None = None
+
+    @field_validator("state")
+    @classmethod
+    def _has_type(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(value.get("type"), str) or not value["type"]:
+            raise ValueError('a state needs a "type" naming its class, e.g. "Running"')
+        return value
+
+
+class TaskRunCreate(_In):
+    """``POST /task-runs``: get or create by (flow run, slug, map index)."""
+
+    flow_run_id: str
+    task_slug: str = Name
+    map_index: int = Field(default=-1, ge=-1, lt=2**31)
+    task_name: str | None = Field(default=None, max_length=255)
+
+
+class LogCreate(_In):
+    """One log line in ``POST /logs``."""
+
+    flow_run_id: str
+    task_run_id: str | None = None
+    timestamp: dt.datetime | None = None
+    level: str | int = "INFO"
+    name: str = Field(default="headwater", max_length=255)
+    message: str
+    info: dict[str, Any] | None = None
+
+
+class LogsCreate(_In):
+    """``POST /logs``."""
+
+    logs: list[LogCreate]
+
+
+class AgentCreate(_In):
+    """``POST /agents``."""
+
+    name: str | None = Field(default=None, max_length=255)
+    type: str = Field(default="agent", min_length=1, max_length=64)
+    labels: list[Label] = Field(default_factory=list)
+
+
+# -- responses -----------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    """``GET /health``."""
+
+    status: Literal["ok"]
+    version: str
+    database: Literal["sqlite", "postgresql"]
+
+
+class Project(_Out):
+    """A project."""
+
+    id: str
+    name: str
+    description: str | None
+    created: dt.datetime
+
+
+class Flow(_Out):
+    """One registered flow version."""
+
+    id: str
+    flow_group_id: str
+    name: str
+    project_id: str
+    project_name: str
+    version: int
+    archived: bool
+    serialized_flow: dict[str, Any]
+    parameters: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    storage: dict[str, Any] | None
+    run_config: dict[str, Any] | None
+    labels: list[str] | None
+    description: str | None
+    core_version: str | None
+    created: dt.datetime
+
+
+class FlowGroup(_Out):
+    """Settings shared by all versions of a flow."""
+
+    id: str
+    name: str
+    project_id: str
+    labels: list[str] | None
+    default_parameters: dict[str, Any]
+    run_config: dict[str, Any] | None
+    settings: dict[str, Any]
+    created: dt.datetime
+
+
+class FlowRun(_Out):
+    """A flow run with its current state."""
+
+    id: str
+    flow_id: str
+    flow_group_id: str
+    flow_name: str
+    project_name: str
+    name: str
+    parameters: dict[str, Any]
+    context: dict[str, Any]
+    labels: list[str]
+    run_config: dict[str, Any] | None
+    scheduled_start_time: dt.datetime
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    heartbeat: dt.datetime | None
+    state: dict[str, Any] | None
+    state_type: str | None
+    state_message: str | None
+    state_timestamp: dt.datetime | None
+    version: int
+    idempotency_key: str | None
+    parent_flow_run_id: str | None
+    parent_task_run_id: str | None
+    agent_id: str | None
+    times_resurrected: int
+    created: dt.datetime
+    updated: dt.datetime
+
+
+class TaskRun(_Out):
+    """A task run with its current state."""
+
+    id: str
+    flow_run_id: str
+    task_slug: str
+    task_name: str | None
+    map_index: int
+    state: dict[str, Any] | None
+    state_type: str | None
+    state_message: str | None
+    state_timestamp: dt.datetime | None
+    version: int
+    run_count: int
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    heartbeat: dt.datetime | None
+    created: dt.datetime
+    updated: dt.datetime
+
+
+class Log(_Out):
+    """A stored log line."""
+
+    id: int
+    flow_run_id: str
+    task_run_id: str | None
+    timestamp: dt.datetime
+    level: str
+    name: str
+    message: str
+    info: dict[str, Any] | None
+
+
+class LogsInserted(BaseModel):
+    """``POST /logs`` response."""
+
+    inserted: int
+
+
+class Agent(_Out):
+    """A registered agent."""
+
+    id: str
+    name: str
+    type: str
+    labels: list[str]
+    last_seen: dt.datetime | None
+    created: dt.datetime
+
+
+class StateResult(BaseModel):
+    """Outcome of a state change request."""
+
+    status: Literal["accepted", "rejected"]
+    state: dict[str, Any] | None
+    version: int
+    detail: str | None = None
+
+
+class StateHistoryEntry(_Out):
+    """One entry of a run's state history."""
+
+    version: int
+    timestamp: dt.datetime
+    state: dict[str, Any]
+
+
+class CancelResult(BaseModel):
+    """``POST /flow-runs/{id}/cancel`` response."""
+
+    state: str | None
+    flow_run: FlowRun
+    cancelled: list[str]
+
+
+class ResultLocation(BaseModel):
+    """``PUT /task-runs/{id}/result`` response."""
+
+    location: str

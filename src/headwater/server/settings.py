@@ -1,0 +1,132 @@
+"""Server configuration.
+
+Contract: :class:`ServerSettings` is a plain frozen dataclass built either explicitly or by
+:meth:`ServerSettings.from_env` from ``HEADWATER_*`` environment variables. Nothing here
+touches the database or imports the web stack, so the CLI can validate options cheaply.
+
+Environment variables read by :meth:`ServerSettings.from_env`:
+
+- ``HEADWATER_HOME`` (default ``~/.headwater``): where the SQLite database and results live.
+- ``HEADWATER_DATABASE_URL``: SQLAlchemy or plain ``postgresql://`` URL, or a file path.
+- ``HEADWATER_API_KEY``: when set, every route but health needs ``Authorization: Bearer``.
+- ``HEADWATER_SERVER_HOST`` / ``HEADWATER_SERVER_PORT``.
+- ``HEADWATER_RESULTS_URL``: directory or fsspec URL of the result store.
+- ``HEADWATER_MAX_RESULT_BYTES`` / ``HEADWATER_MAX_REQUEST_BYTES``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ServerSettings", "default_home"]
+
+
+def default_home() -> Path:
+    """The Headwater home directory (``$HEADWATER_HOME`` or ``~/.headwater``)."""
+    raw = os.environ.get("HEADWATER_HOME")
+    return Path(raw).expanduser() if raw else Path.home() / ".headwater"
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the server process needs to know at start.
+
+    Attributes:
+        home: Home directory; the default SQLite file and result store live under it.
+        database_url: Database URL; ``None`` means SQLite at ``home/headwater.db``.
+        host: Interface to bind.
+        port: TCP port to bind.
+        api_key: Bearer key required on every route but health, or ``None`` for none.
+        results_url: Directory or fsspec URL for task-run results; ``None`` means
+            ``home/results``.
+        max_result_bytes: Largest accepted result upload.
+        max_request_bytes: Largest accepted JSON request body.
+        run_migrations: Whether the app upgrades the database schema when it starts.
+        start_services: Whether the app starts the background services.
+        reaper_interval: Seconds between reaper passes.
+        heartbeat_timeout: Seconds without heartbeat after which a run counts as lost.
+        submitted_timeout: Seconds a Submitted run may wait for its process to start.
+        late_runs_interval: Seconds between late-run reporter passes.
+        late_after: Seconds past its start time after which a run is reported late.
+    """
+
+    home: Path = field(default_factory=default_home)
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 4200
+    api_key: str | None = None
+    results_url: str | None = None
+    max_result_bytes: int = 100 * 1024 * 1024
+    max_request_bytes: int = 16 * 1024 * 1024
+    run_migrations: bool = True
+    start_services: bool = True
+    reaper_interval: float = 30.0
+    heartbeat_timeout: float = 600.0
+    submitted_timeout: float = 300.0
+    late_runs_interval: float = 30.0
+    late_after: float = 60.0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ServerSettings:
+        """Build settings from ``HEADWATER_*`` variables; ``overrides`` that are not
+        ``None`` win.
+
+        Raises:
+            ValueError: A numeric variable does not parse.
+        """
+        values: dict[str, object] = {
+            "home": default_home(),
+            "database_url": os.environ.get("HEADWATER_DATABASE_URL") or None,
+            "host": os.environ.get("HEADWATER_SERVER_HOST") or "127.0.0.1",
+            "port": _int_env("HEADWATER_SERVER_PORT", 4200),
+            "api_key": os.environ.get("HEADWATER_API_KEY") or None,
+            "results_url": os.environ.get("HEADWATER_RESULTS_URL") or None,
+            "max_result_bytes": _int_env("HEADWATER_MAX_RESULT_BYTES", 100 * 1024 * 1024),
+            "max_request_bytes": _int_env("HEADWATER_MAX_REQUEST_BYTES", 16 * 1024 * 1024),
+            "reaper_interval": _float_env("HEADWATER_REAPER_INTERVAL", 30.0),
+            "heartbeat_timeout": _float_env("HEADWATER_HEARTBEAT_TIMEOUT", 600.0),
+            "submitted_timeout": _float_env("HEADWATER_SUBMITTED_TIMEOUT", 300.0),
+            "late_runs_interval": _float_env("HEADWATER_LATE_RUNS_INTERVAL", 30.0),
+            "late_after": _float_env("HEADWATER_LATE_AFTER", 60.0),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> ServerSettings:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite under :attr:`home`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.home) / 'headwater.db'}"
+
+    @property
+    def resolved_results_url(self) -> str:
+        """The result store location, defaulting to ``home/results``."""
+        return self.results_url or str(Path(self.home) / "results")
