@@ -160,7 +160,13 @@ with Flow("fof-parent-of-sleepy") as sleepy_parent:
     )
     wait_for_flow_run(sleepy_id, stream_states=False)
 
+with Flow("fof-grandparent") as grandparent:
+    middle = create_flow_run(flow_name="fof-map", project_name="fof", parameters={"xs": [1, 2]})
+    wait_for_flow_run(middle, stream_states=False, raise_final_state=True)
+    out(middle)
+
 FLOWS = [
+    grandparent,
     create_parent,
     create_by_id,
     map_parent,
