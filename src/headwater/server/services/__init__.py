@@ -1,8 +1,9 @@
 """Background services of the server process.
 
-Contract: the app's lifespan calls :func:`start_services` once the database and the
-event bus are ready (``app.state.settings``, ``app.state.db``), and awaits
-:func:`stop_services` on shutdown. Intervals and thresholds come from the settings
+Contract: the app's lifespan calls :func:`create_services` once the database and the
+event bus are ready (``app.state.settings``, ``app.state.db``), awaits ``start()`` on each
+service, and awaits ``stop()`` on shutdown (:func:`start_services` and
+:func:`stop_services` do both in one call). Intervals and thresholds come from the settings
 (``reaper_interval``, ``heartbeat_timeout``, ``submitted_timeout``,
 ``late_runs_interval``, ``late_after``); an interval of 0 or less disables a service, and
 ``start_services=False`` in the settings disables them all.
@@ -17,21 +18,25 @@ from headwater.server.services._base import Service
 from headwater.server.services.late_runs import LateRunReporter
 from headwater.server.services.reaper import Reaper
 
-__all__ = ["LateRunReporter", "Reaper", "Service", "start_services", "stop_services"]
+__all__ = [
+    "LateRunReporter",
+    "Reaper",
+    "Service",
+    "create_services",
+    "start_services",
+    "stop_services",
+]
 
 
 def _setting(settings: Any, name: str, default: float) -> float:
     return float(getattr(settings, name, default))
 
 
-def start_services(app: Any) -> list[Service]:
-    """Create and start the enabled services for ``app``; call from a running loop.
+def create_services(app: Any) -> list[Service]:
+    """The enabled services for ``app``, not started yet.
 
     Args:
         app: The FastAPI app, with ``state.settings`` and ``state.db`` set.
-
-    Returns:
-        The started services, to pass to :func:`stop_services`.
     """
     settings = app.state.settings
     db = app.state.db
@@ -50,10 +55,19 @@ def start_services(app: Any) -> list[Service]:
             interval=_setting(settings, "late_runs_interval", 30.0),
         ),
     ]
-    started = [s for s in services if s.interval > 0]
-    for service in started:
-        service.start()
-    return started
+    return [s for s in services if s.interval > 0]
+
+
+async def start_services(app: Any) -> list[Service]:
+    """Create and start the enabled services for ``app``.
+
+    Returns:
+        The started services, to pass to :func:`stop_services`.
+    """
+    services = create_services(app)
+    for service in services:
+        await service.start()
+    return services
 
 
 async def stop_services(services: list[Service]) -> None:

@@ -1,6 +1,6 @@
 """The :class:`Service` base: an async loop that runs a pass every ``interval`` seconds.
 
-Contract: ``start()`` schedules the loop on the running event loop; ``stop()`` ends it
+Contract: ``await start()`` schedules the loop on the running event loop; ``await stop()`` ends it
 and waits for a pass in progress to finish (or cancels it after a short grace). An
 exception inside a pass is logged and the loop continues: a broken pass must never take
 the server down. A service with ``interval <= 0`` is disabled and never started.
@@ -43,7 +43,7 @@ class Service(abc.ABC):
         """Whether the loop is active."""
         return self._task is not None and not self._task.done()
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Start the loop on the running event loop (no-op when disabled or started)."""
         if self.interval <= 0 or self._task is not None:
             return

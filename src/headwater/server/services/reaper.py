@@ -24,6 +24,7 @@ from sqlalchemy import func, or_, select
 
 from headwater.server.database import orm, queue_event
 from headwater.server.events import Event
+from headwater.server.models.errors import Conflict, NotFound
 from headwater.server.services._base import Service
 
 __all__ = ["MAX_RESURRECTIONS", "Reaper"]
@@ -152,20 +153,12 @@ class Reaper(Service):
                 await session.flush()
                 queue_event(
                     session,
-                    Event(
-                        "flow_run.state",
-                        flow_run_id=run_id,
-                        data={"version": result.version, "state_type": state["type"]},
-                    ),
-                )
-                queue_event(
-                    session,
                     Event("logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id}),
                 )
                 await session.commit()
-        except Exception as exc:
-            # A conflict (the run changed since it was read) or a vanished run: the run
-            # is no longer lost, or another process already handled it.
+        except (Conflict, NotFound) as exc:
+            # The run changed since it was read, or vanished: it is no longer lost, or
+            # another server process already handled it.
             logger.debug("Reaper left flow run %s alone: %s", run_id, exc)
             return False
         logger.info("Reaper: flow run %s -> %s", run_id, state["type"])
