@@ -283,12 +283,9 @@ class TaskRunView:
 def _deserialize(data: bytes, serializer_ref: dict[str, Any] | None) -> Any:
     """Decode result bytes with the serializer named in the result reference."""
     if serializer_ref:
-        try:
-            from headwater.engine.serializers import serializer_from_ref
-        except ImportError:  # pragma: no cover - engine always ships it
-            serializer_from_ref = None
-        if serializer_from_ref is not None:
-            return serializer_from_ref(serializer_ref).deserialize(data)
+        from headwater.engine.serializers import serializer_from_ref
+
+        return serializer_from_ref(serializer_ref).deserialize(data)
     import cloudpickle
 
     return cloudpickle.loads(data)

@@ -223,7 +223,8 @@ def _agent_diagnosis(client: Client, labels: list[str]) -> str:
         have = set(agent.get("labels") or [])
         return (not wanted and not have) or (bool(wanted) and wanted <= have)
 
-    healthy, unhealthy = [], []
+    healthy: list[dict[str, Any]] = []
+    unhealthy: list[dict[str, Any]] = []
     for agent in agents:
         seen = parse_time(agent.get("last_seen"))
         if seen is None:
@@ -274,9 +275,9 @@ def watch_flow_run(
     view = FlowRunView.from_flow_run_id(flow_run_id, client=client)
     if view.state.is_finished():
         if stream_states:
-            now = datetime.now(UTC)
-            when = _humanize(now - (view.updated_at or now))
-            yield FlowRunLog(now, logging.INFO, f"Your flow run finished {when}.")
+            moment = datetime.now(UTC)
+            when = _humanize(moment - (view.updated_at or moment))
+            yield FlowRunLog(moment, logging.INFO, f"Your flow run finished {when}.")
         return
     started = time.monotonic()
     deadline = started + max_duration.total_seconds()
