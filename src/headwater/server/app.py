@@ -9,9 +9,9 @@ Contract:
   ``app.state.db`` (:class:`~headwater.server.database.Database`), ``app.state.events``
   (:class:`~headwater.server.events.EventBus`) and ``app.state.results``
   (:class:`~headwater.server.models.results.ResultStore`).
-- Services, when ``headwater.server.services`` provides ``create_services(app) ->
-  list[service]``, are started with ``await service.start()`` after the bus and stopped with
-  ``await service.stop()`` before it, in reverse order.
+- Services: ``await headwater.server.services.start_services(app)`` runs after the bus started
+  (unless ``settings.start_services`` is off) and ``await stop_services(services)`` before
+  the bus stops.
 - Request bodies over ``settings.max_request_bytes`` (result uploads: over
   ``settings.max_result_bytes``) are refused with 413 before they are read.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -128,24 +129,24 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         app.state.events = events
         app.state.results = ResultStore(settings.resolved_results_url)
         services: list[Any] = []
+        services_module: Any = None
         try:
             if settings.run_migrations:
                 await upgrade(db)
             await events.start()
             services_module = _optional("headwater.server.services")
             if settings.start_services and services_module is not None:
-                factory = getattr(services_module, "create_services", None)
-                if factory is not None:
-                    for service in factory(app):
-                        await service.start()
-                        services.append(service)
+                started = services_module.start_services(app)
+                if inspect.isawaitable(started):
+                    started = await started
+                services = list(started)
             yield
         finally:
-            for service in reversed(services):
+            if services:
                 try:
-                    await service.stop()
+                    await services_module.stop_services(services)
                 except Exception:
-                    logger.exception("Stopping service %r failed", service)
+                    logger.exception("Stopping the background services failed")
             await events.stop()
             await db.dispose()
 
