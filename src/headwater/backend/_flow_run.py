@@ -341,6 +341,16 @@ class FlowRunView:
         client = default_client(self._client)
         return [str(row["id"]) for row in client.query_task_runs(flow_run_id=self.flow_run_id)]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A view is a task result (wait_for_flow_run), so it must pickle: drop the client,
+        # which holds open connections; an unpickled view builds a default client.
+        state = dict(self.__dict__)
+        state["_client"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
     def __repr__(self) -> str:
         return (
             f"FlowRunView(flow_run_id={self.flow_run_id!r}, name={self.name!r}, "

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskRunView"]
 
+
+class _NotLoaded:
+    """Pickle-safe marker of a result that was not loaded yet."""
+
+
 _NOT_LOADED = object()
 
 
@@ -263,6 +268,19 @@ class TaskRunView:
         if self._result is not _NOT_LOADED:
             view._result = self._result
         return view
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Views travel as task results; the client (open connections) stays behind.
+        state = dict(self.__dict__)
+        state["_client"] = None
+        if state["_result"] is _NOT_LOADED:
+            state["_result"] = _NotLoaded()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("_result"), _NotLoaded):
+            state["_result"] = _NOT_LOADED
+        self.__dict__.update(state)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TaskRunView):
