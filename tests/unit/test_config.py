@@ -156,3 +156,9 @@ def test_dotdict_and_merging() -> None:
     }
     assert base == {"x": {"y": 1, "z": 2}, "k": 1}
     assert flatten_keys({"a": {"b": 1, "c": {}}, "d": 2}) == {"a.b": 1, "a.c": {}, "d": 2}
+
+
+def test_flatten_seq() -> None:
+    from headwater.utilities.collections import flatten_seq
+
+    assert list(flatten_seq([1, [2, (3, [4])], "ab"])) == [1, 2, 3, 4, "ab"]

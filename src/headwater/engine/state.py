@@ -66,6 +66,30 @@ def _now() -> datetime:
     return datetime.now(_UTC)
 
 
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    # the JSON form always carries an offset; naive times are taken to be UTC
+    return (value if value.tzinfo is not None else value.replace(tzinfo=_UTC)).isoformat()
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _json_safe(value: Any) -> Any:
+    """Return ``value`` with containers made JSON-friendly and other objects as text."""
+    if isinstance(value, _JSON_SCALARS):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [_json_safe(v) for v in items]
+    if isinstance(value, datetime):
+        return _iso(value)
+    return str(value)
+
+
 def _parse_time(value: Any, field: str) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
@@ -270,11 +294,12 @@ class State:
             ``loop_count``, ``n_map_states``, the wrapped ``state``).
         """
         res = self._result
+        message = self.message
         data: dict[str, Any] = {
             "type": type(self).__name__,
-            "message": self.message,
+            "message": message if message is None or isinstance(message, str) else str(message),
             "result": None if res is NoResult else res.to_ref(),
-            "context": self.context,
+            "context": _json_safe(self.context) if self.context else {},
         }
         if self.cached_inputs:
             data["cached_inputs"] = {k: v.to_ref() for k, v in self.cached_inputs.items()}
@@ -363,8 +388,7 @@ class Scheduled(Pending):
         self.start_time: datetime | None = start_time if start_time is not None else _now()
 
     def _extra_fields(self) -> dict[str, Any]:
-        st = self.start_time
-        return {"start_time": st.isoformat() if st is not None else None}
+        return {"start_time": _iso(self.start_time)}
 
     @classmethod
     def _from_fields(cls, data: dict[str, Any], common: dict[str, Any]) -> State:
@@ -462,6 +486,9 @@ class MetaState(Pending):
         return cls(state=State.deserialize(inner) if inner is not None else None, **common)
 
 
+_MetaState = MetaState  # the name Prefect 1 code imports
+
+
 class Submitted(MetaState):
     """The run was handed to an agent or an executor."""
 
@@ -491,8 +518,7 @@ class Queued(MetaState):
 
     def _extra_fields(self) -> dict[str, Any]:
         fields = super()._extra_fields()
-        st = self.start_time
-        fields["start_time"] = st.isoformat() if st is not None else None
+        fields["start_time"] = _iso(self.start_time)
         return fields
 
     @classmethod
@@ -566,9 +592,8 @@ class Cached(Success):
         self.hashed_inputs = hashed_inputs
 
     def _extra_fields(self) -> dict[str, Any]:
-        exp = self.cached_result_expiration
         return {
-            "cached_result_expiration": exp.isoformat() if exp is not None else None,
+            "cached_result_expiration": _iso(self.cached_result_expiration),
             "hashed_inputs": self.hashed_inputs,
         }
 

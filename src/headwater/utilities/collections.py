@@ -8,10 +8,10 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["DotDict", "as_nested_dict", "flatten_keys", "merge_dicts"]
+__all__ = ["DotDict", "as_nested_dict", "flatten_keys", "flatten_seq", "merge_dicts"]
 
 
 class DotDict(dict[str, Any]):
@@ -103,3 +103,12 @@ def flatten_keys(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[dotted] = value
     return flat
+
+
+def flatten_seq(seq: Iterable[Any]) -> Iterator[Any]:
+    """Yield the leaves of arbitrarily nested lists, tuples and sets (strings are leaves)."""
+    for item in seq:
+        if isinstance(item, (list, tuple, set, frozenset)):
+            yield from flatten_seq(item)
+        else:
+            yield item

@@ -256,3 +256,20 @@ def test_construction_is_cheap() -> None:
     # the engine's budget is 100 us per task; a state must cost a small fraction of it
     per_call = min(timeit.repeat(lambda: st.Success("done", result=1), number=2000, repeat=3))
     assert per_call / 2000 < 10e-6
+
+
+def test_serialize_makes_context_and_times_json_safe() -> None:
+    naive = datetime(2026, 1, 1, 12, 0)
+    state = st.Scheduled(
+        "m", start_time=naive, context={"tags": {"b", "a"}, "when": naive, "obj": object}
+    )
+    data = state.serialize()
+    assert data["start_time"] == "2026-01-01T12:00:00+00:00"
+    assert data["context"]["tags"] == ["a", "b"]
+    assert data["context"]["when"] == "2026-01-01T12:00:00+00:00"
+    assert isinstance(data["context"]["obj"], str)
+    json.dumps(data)
+
+
+def test_prefect1_meta_state_name() -> None:
+    assert st._MetaState is st.MetaState
