@@ -75,3 +75,14 @@ def test_signal_from_state_without_match(cls: type[st.State]) -> None:
 def test_signal_from_state_matches_by_name_for_deserialized_states() -> None:
     back = st.State.deserialize(st.Skipped("s").serialize())
     assert signals.signal_from_state(back) is signals.SKIP
+
+
+def test_signals_pickle_with_their_state() -> None:
+    import pickle
+
+    import cloudpickle
+
+    exc = signals.RETRY("again", run_count=2)
+    back = pickle.loads(cloudpickle.dumps(exc))
+    assert isinstance(back.state, st.Retrying) and back.state.run_count == 2
+    assert back.state.result is back
