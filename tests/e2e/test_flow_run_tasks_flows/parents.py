@@ -151,8 +151,19 @@ with Flow("fof-cancel") as cancel_parent:
     out(CancelFlowRun()(flow_run_id=later))
     out2(later)
 
+@task
+def linger() -> None:
+    # Keeps the run busy so that the cancellation, not the end of the flow, decides how
+    # the run ends.
+    import time
+
+    time.sleep(30)
+
+
 with Flow("fof-cancel-self") as cancel_self_parent:
-    out(CancelFlowRun()())
+    asked = CancelFlowRun()()
+    out(asked)
+    linger(upstream_tasks=[asked])
 
 with Flow("fof-parent-of-sleepy") as sleepy_parent:
     sleepy_id = create_flow_run(
