@@ -87,8 +87,10 @@ class Context(MutableMapping[str, Any]):
         if key.startswith("__"):
             raise AttributeError(key)
         try:
-            return self[key]
+            return _CURRENT.get()[key]
         except KeyError:
+            if key == "logger":
+                return self._default_logger()
             raise AttributeError(f"headwater.context has no value for {key!r}") from None
 
     def get(self, key: str, default: Any = None) -> Any:
