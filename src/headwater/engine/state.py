@@ -393,9 +393,12 @@ class Scheduled(Pending):
     @classmethod
     def _from_fields(cls, data: dict[str, Any], common: dict[str, Any]) -> State:
         state = cls(**common)
-        # an explicit null stays null (a Paused state may have no resume time)
         assert isinstance(state, Scheduled)
-        state.start_time = _parse_time(data.get("start_time"), "start_time")
+        parsed = _parse_time(data.get("start_time"), "start_time")
+        # Without a start time a scheduled run may start now (the constructor's default);
+        # only a Paused state keeps an explicit null, meaning "until resumed".
+        if parsed is not None or (cls is Paused and "start_time" in data):
+            state.start_time = parsed
         return state
 
 
@@ -525,7 +528,9 @@ class Queued(MetaState):
     def _from_fields(cls, data: dict[str, Any], common: dict[str, Any]) -> State:
         state = super()._from_fields(data, common)
         assert isinstance(state, Queued)
-        state.start_time = _parse_time(data.get("start_time"), "start_time")
+        parsed = _parse_time(data.get("start_time"), "start_time")
+        if parsed is not None:
+            state.start_time = parsed
         return state
 
 

@@ -273,3 +273,15 @@ def test_serialize_makes_context_and_times_json_safe() -> None:
 
 def test_prefect1_meta_state_name() -> None:
     assert st._MetaState is st.MetaState
+
+
+def test_missing_start_time_means_now_except_for_an_indefinite_pause() -> None:
+    before = datetime.now(UTC)
+    for type_name in ("Scheduled", "Retrying", "Resume", "Queued"):
+        for data in ({"type": type_name}, {"type": type_name, "start_time": None}):
+            back = st.State.deserialize(data)
+            assert back.start_time is not None and back.start_time >= before  # type: ignore[attr-defined]
+    paused = st.State.deserialize({"type": "Paused", "start_time": None})
+    assert isinstance(paused, st.Paused) and paused.start_time is None
+    default_pause = st.State.deserialize({"type": "Paused"})
+    assert isinstance(default_pause, st.Paused) and default_pause.start_time is not None
