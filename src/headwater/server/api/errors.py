@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from headwater.server.models.errors import DomainError
 
@@ -81,6 +81,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": f"A value in the request is out of range ({exc})."}, status_code=422
         )
+
+    @app.exception_handler(StatementError)
+    async def _statement(request: Request, exc: StatementError) -> JSONResponse:
+        if isinstance(exc, DBAPIError):
+            return await _database(request, exc)
+        if isinstance(exc.orig, OverflowError | ValueError):
+            return JSONResponse(
+                {"detail": f"A value in the request is out of range ({exc.orig})."},
+                status_code=422,
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:

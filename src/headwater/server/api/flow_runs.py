@@ -3,8 +3,6 @@ state, history, children)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter, Body, Query, Response, status
 
 from headwater.server import orchestration
@@ -42,10 +40,10 @@ async def list_flow_runs(
     label: list[str] | None = Query(None),
     parent_flow_run_id: str | None = None,
     name: str | None = None,
-    scheduled_before: dt.datetime | None = None,
-    scheduled_after: dt.datetime | None = None,
-    created_after: dt.datetime | None = None,
-    created_before: dt.datetime | None = None,
+    scheduled_before: schemas.UTCDateTime | None = None,
+    scheduled_after: schemas.UTCDateTime | None = None,
+    created_after: schemas.UTCDateTime | None = None,
+    created_before: schemas.UTCDateTime | None = None,
     limit: int = Query(200, ge=1, le=10_000),
     offset: int = Query(0, ge=0, le=10**9),
 ) -> object:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter, Query
 
 from headwater.server.api.dependencies import DbDep
@@ -29,8 +27,8 @@ async def read_logs(
     db: DbDep,
     flow_run_id: str,
     task_run_id: str | None = None,
-    after: dt.datetime | None = None,
-    before: dt.datetime | None = None,
+    after: schemas.UTCDateTime | None = None,
+    before: schemas.UTCDateTime | None = None,
     after_id: int | None = Query(None, ge=0, lt=2**63),
     limit: int = Query(1000, ge=1, le=logs.MAX_LIMIT),
 ) -> object:

@@ -9,9 +9,9 @@ field. Unknown extra request fields are ignored, so older servers accept newer c
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "Agent",
@@ -38,9 +38,23 @@ __all__ = [
     "StateSet",
     "TaskRun",
     "TaskRunCreate",
+    "UTCDateTime",
 ]
 
 Name = Field(min_length=1, max_length=255)
+
+
+def _to_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("timestamp is out of range once converted to UTC") from None
+
+
+#: A timestamp taken as UTC when naive and converted to UTC (422 when out of range).
+UTCDateTime = Annotated[dt.datetime, AfterValidator(_to_utc)]
 Label = str
 
 
@@ -88,7 +102,7 @@ class FlowRunCreate(_In):
     labels: list[Label] | None = None
     run_config: dict[str, Any] | None = None
     name: str | None = Field(default=None, max_length=255)
-    scheduled_start_time: dt.datetime | None = None
+    scheduled_start_time: UTCDateTime | None = None
     idempotency_key: str | None = Field(default=None, max_length=255)
     parent_flow_run_id: str | None = None
     parent_task_run_id: str | None = None
@@ -141,7 +155,7 @@ class LogCreate(_In):
 
     flow_run_id: str
     task_run_id: str | None = None
-    timestamp: dt.datetime | None = None
+    timestamp: UTCDateTime | None = None
     level: str | int = "INFO"
     name: str = Field(default="headwater", max_length=255)
     message: str
