@@ -34,6 +34,8 @@ def shipped() -> Iterator[ListHandler]:
 def test_logger_names() -> None:
     assert hw_logging.get_logger().name == "headwater"
     assert hw_logging.get_logger("my-task").name == "headwater.my-task"
+    assert hw_logging.get_logger("headwater.engine").name == "headwater.engine"
+    assert hw_logging.get_logger("headwater").name == "headwater"
 
 
 def test_configured_from_config(capsys: pytest.CaptureFixture[str]) -> None:

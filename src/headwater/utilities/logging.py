@@ -142,8 +142,10 @@ def get_logger(name: str | None = None) -> logging.Logger:
     """
     if not _configured:
         configure_logging()
-    if not name:
+    if not name or name == ROOT_NAME:
         return logging.getLogger(ROOT_NAME)
+    if name.startswith(ROOT_NAME + "."):
+        return logging.getLogger(name)  # already a full name under the headwater tree
     return logging.getLogger(f"{ROOT_NAME}.{name}")
 
 
