@@ -1,0 +1,40 @@
+"""Fixtures for end-to-end tests: real ``headwater server`` processes.
+
+- ``server``: a :class:`headwater.testing.TemporaryServer` on a fresh SQLite database in a
+  temporary home, started for the test and killed afterwards (process group included).
+- ``pg_server``: the same on a fresh PostgreSQL database (created and dropped around the
+  test). Skipped when PostgreSQL is unreachable, unless ``CI`` is ``"true"``.
+
+Point clients at ``server.api_url``; ``server.restart()`` restarts on the same port and
+database; ``server.log_tail()`` helps explain failures.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from headwater.testing import (
+    TemporaryServer,
+    postgres_available,
+    temporary_postgres_database,
+    temporary_server,
+)
+
+
+@pytest.fixture
+def server() -> Iterator[TemporaryServer]:
+    """A real server process on SQLite."""
+    with temporary_server() as running:
+        yield running
+
+
+@pytest.fixture
+def pg_server() -> Iterator[TemporaryServer]:
+    """A real server process on a fresh PostgreSQL database."""
+    if not postgres_available() and os.environ.get("CI") != "true":
+        pytest.skip("PostgreSQL is not reachable")
+    with temporary_postgres_database() as url, temporary_server(database_url=url) as running:
+        yield running
