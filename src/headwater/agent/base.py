@@ -162,6 +162,12 @@ class Agent:
         """
         raise NotImplementedError
 
+    def on_started(self) -> None:
+        """Called once the agent is registered, before it claims (no-op by default)."""
+
+    def on_stopped(self) -> None:
+        """Called when the agent has shut down its runs (no-op by default)."""
+
     # ------------------------------------------------------------------ public API
 
     @property
@@ -196,9 +202,11 @@ class Agent:
                 self.labels,
                 self.max_concurrent or "unlimited",
             )
+            self.on_started()
             self._loop()
         finally:
             self._shutdown()
+            self.on_stopped()
             self._stopped.set()
 
     def stop(self) -> None:

@@ -60,6 +60,11 @@ def local() -> None:
     "--show-flow-logs", "-f", is_flag=True, help="Show the flow-run processes' output here."
 )
 @click.option(
+    "--no-warm-spare",
+    is_flag=True,
+    help="Start every flow-run process on demand instead of keeping one warm.",
+)
+@click.option(
     "--cancel-grace",
     type=click.FloatRange(min=0),
     default=10.0,
@@ -95,6 +100,7 @@ def start(
     env: tuple[str, ...],
     import_paths: tuple[str, ...],
     show_flow_logs: bool,
+    no_warm_spare: bool,
     cancel_grace: float,
     shutdown_grace: float,
     claim_timeout: float,
@@ -125,6 +131,7 @@ def start(
             shutdown_grace=shutdown_grace,
             import_paths=import_paths,
             show_flow_logs=show_flow_logs,
+            warm_spare=not no_warm_spare,
         )
         instance.start(install_signal_handlers=True)
     except Exception as exc:

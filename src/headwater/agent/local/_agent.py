@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,6 +17,10 @@ __all__ = ["LocalAgent", "flow_run_environment"]
 # Variables that must never leak from the agent into a run: they would point the flow-run
 # process at another run or another server.
 _STRIPPED_PREFIXES = ("HEADWATER__BACKEND__", "HEADWATER__CONTEXT__")
+# Variables read when the interpreter starts: a warm spare cannot take them on later.
+_STARTUP_PREFIXES = ("PYTHON", "LD_")
+
+logger = logging.getLogger("headwater.agent")
 
 
 class LocalAgent(Agent):
@@ -23,6 +29,10 @@ class LocalAgent(Agent):
     Args:
         import_paths: Directories put on the flow-run process's ``PYTHONPATH``.
         show_flow_logs: Pass the flow-run processes' stdout/stderr through to the agent's.
+        warm_spare: Keep one flow-run process started ahead of time, with the engine and
+            client already imported, and hand the next run to it. It is used only for
+            runs whose run config sets no working directory and no variables that act at
+            interpreter start-up (``PYTHON*``, ``LD_*``); other runs get a fresh process.
         **kwargs: Passed to :class:`~headwater.agent.base.Agent`.
     """
 
@@ -33,11 +43,79 @@ class LocalAgent(Agent):
         *args: Any,
         import_paths: Iterable[str] | None = None,
         show_flow_logs: bool = False,
+        warm_spare: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.import_paths = [os.path.abspath(p) for p in import_paths or ()]
         self.show_flow_logs = show_flow_logs
+        self.warm_spare = warm_spare
+        self._spare: FlowRunProcess | None = None
+        self._spare_env: dict[str, str] = {}
+        self._spare_lock = threading.Lock()
+
+    def on_started(self) -> None:
+        """Start the first warm spare process."""
+        if self.warm_spare:
+            self._start_spare()
+
+    def on_stopped(self) -> None:
+        """Stop the warm spare (closing its stdin makes it exit)."""
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.terminate(grace=2.0)
+            spare.wait(5.0)
+
+    def _base_environment(self) -> dict[str, str]:
+        env = flow_run_environment(
+            {"id": ""},
+            base=os.environ,
+            agent_env=self.env_vars,
+            api_url=self.api_url or _client_attr(self, "api_url"),
+            api_key=self.api_key or _client_attr(self, "api_key"),
+            agent_id=self.agent_id,
+            import_paths=self.import_paths,
+        )
+        env.pop("HEADWATER__BACKEND__FLOW_RUN_ID", None)
+        return env
+
+    def _start_spare(self) -> None:
+        env = self._base_environment()
+        command = [sys.executable, "-m", "headwater.engine.backend", "--spare"]
+        try:
+            spare = FlowRunProcess(command, env, show_output=self.show_flow_logs, spare=True)
+        except OSError as exc:
+            logger.warning("Could not start a warm flow-run process: %s", exc)
+            return
+        with self._spare_lock:
+            old, self._spare, self._spare_env = self._spare, spare, env
+        if old is not None:
+            old.terminate(grace=0.0)
+
+    def _use_spare(
+        self, env: dict[str, str], working_dir: str | None, run_id: str
+    ) -> FlowRunProcess | None:
+        """Hand the run to the warm spare if it can take it; start the next spare."""
+        if not self.warm_spare or self._stopping.is_set():
+            return None
+        with self._spare_lock:
+            spare, spare_env, self._spare = self._spare, self._spare_env, None
+        if spare is None:
+            self._start_spare()
+            return None
+        changed = {k: v for k, v in env.items() if spare_env.get(k) != v}
+        compatible = (
+            working_dir is None
+            and all(k in env for k in spare_env)
+            and not any(k.startswith(_STARTUP_PREFIXES) for k in changed)
+        )
+        handed = compatible and spare.hand_over({"flow_run_id": run_id, "env": changed})
+        self._start_spare()
+        if handed:
+            return spare
+        spare.terminate(grace=0.0)
+        return None
 
     def deploy_flow(self, flow_run: dict[str, Any]) -> FlowRunProcess:
         """Start the flow-run process for a claimed run.
@@ -64,6 +142,9 @@ class LocalAgent(Agent):
             agent_id=self.agent_id,
             import_paths=self.import_paths,
         )
+        warm = self._use_spare(env, working_dir, str(flow_run["id"]))
+        if warm is not None:
+            return warm
         command = [sys.executable, "-m", "headwater.engine.backend", str(flow_run["id"])]
         return FlowRunProcess(command, env, cwd=working_dir, show_output=self.show_flow_logs)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = ["FlowRunProcess"]
 
@@ -32,6 +34,7 @@ class FlowRunProcess:
         env: The complete environment of the process.
         cwd: Working directory (None: the agent's).
         show_output: Pass the process's stdout through and echo its stderr.
+        spare: Start it as a warm spare that waits for :meth:`hand_over` on stdin.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class FlowRunProcess:
         env: Mapping[str, str],
         cwd: str | None = None,
         show_output: bool = False,
+        spare: bool = False,
     ) -> None:
         self._tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
         self._show_output = show_output
@@ -48,7 +52,7 @@ class FlowRunProcess:
             list(command),
             env=dict(env),
             cwd=cwd,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if spare else subprocess.DEVNULL,
             stdout=None if show_output else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -92,6 +96,22 @@ class FlowRunProcess:
                     "Flow run process %s ignored SIGTERM for %.1f s: killing it", self.pid, grace
                 )
             self._kill_group(signal.SIGKILL)
+
+    def hand_over(self, payload: dict[str, Any]) -> bool:
+        """Give a warm spare its flow run; False if the spare is no longer usable.
+
+        Args:
+            payload: ``{"flow_run_id": ..., "env": {changed variables}, "cwd": ...}``.
+        """
+        stdin = self._popen.stdin
+        if stdin is None or self._popen.poll() is not None:
+            return False
+        try:
+            stdin.write(json.dumps(payload).encode() + b"\n")
+            stdin.close()
+        except OSError:
+            return False
+        return True
 
     def stderr_tail(self) -> list[str]:
         """The last lines written to stderr."""

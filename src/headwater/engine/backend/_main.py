@@ -19,6 +19,7 @@ Contract:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from headwater.client import Client
     from headwater.engine.backend._runners import BackendFlowRunner
 
-__all__ = ["main", "run_flow_run"]
+__all__ = ["main", "run_flow_run", "serve_as_spare"]
 
 logger = logging.getLogger("headwater.engine.backend")
 
@@ -260,9 +261,36 @@ def run_flow_run(flow_run_id: str, client: Client | None = None) -> int:
         process.stop_services()
 
 
+def serve_as_spare() -> int:
+    """Wait, fully imported, for a flow run to be handed over on stdin; then run it.
+
+    The agent starts one such process ahead of time so that a run does not wait for the
+    interpreter and the engine to load. The hand-over is one JSON line:
+    ``{"flow_run_id": ..., "env": {variables to set}}``. End of input (the agent went
+    away or retired the spare) exits quietly.
+    """
+    # Everything a run needs, loaded before the run exists.
+    import headwater.client
+    import headwater.engine.backend._runners
+    import headwater.engine.results
+    import headwater.storage  # noqa: F401
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0
+    payload = json.loads(line)
+    os.environ.update({str(k): str(v) for k, v in (payload.get("env") or {}).items()})
+    from headwater.utilities.configuration import reload_configuration
+
+    reload_configuration()
+    return run_flow_run(str(payload["flow_run_id"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m headwater.engine.backend FLOW_RUN_ID``."""
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--spare"]:
+        return serve_as_spare()
     flow_run_id = args[0] if args else os.environ.get("HEADWATER__BACKEND__FLOW_RUN_ID")
     if not flow_run_id or len(args) > 1:
         print(
