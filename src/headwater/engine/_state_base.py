@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from headwater.engine.results._base import NoResult, Result, result_from_ref
+from headwater.engine.results._base import NoResult, Result, result_from_ref_lenient
 
 __all__ = ["State"]
 
@@ -303,13 +303,13 @@ class State:
             raise ValueError(f"state field 'context' must be an object, not {context!r}")
         cached = data.get("cached_inputs")
         cached_inputs = (
-            {str(k): result_from_ref(v) for k, v in cached.items()}
+            {str(k): result_from_ref_lenient(v) for k, v in cached.items()}
             if isinstance(cached, dict)
             else None
         )
         common: dict[str, Any] = {
             "message": message,
-            "result": result_from_ref(data.get("result")),
+            "result": result_from_ref_lenient(data.get("result")),
             "context": dict(context) if context else {},
             "cached_inputs": cached_inputs,
         }

@@ -244,7 +244,7 @@ def test_deserialize_keeps_server_timestamp_and_ignores_unknown_keys() -> None:
         ({"type": "Scheduled", "start_time": "not a time"}, "start_time"),
         ({"type": "Retrying", "run_count": "two"}, "run_count"),
         ({"type": "Success", "context": [1]}, "context"),
-        ({"type": "Success", "result": {"type": "Bogus"}}, "unknown result type"),
+        ({"type": "Success", "result": {"location": "x"}}, "invalid result reference"),
     ],
 )
 def test_deserialize_rejects_bad_input(data: object, match: str) -> None:
@@ -285,3 +285,12 @@ def test_missing_start_time_means_now_except_for_an_indefinite_pause() -> None:
     assert isinstance(paused, st.Paused) and paused.start_time is None
     default_pause = st.State.deserialize({"type": "Paused"})
     assert isinstance(default_pause, st.Paused) and default_pause.start_time is not None
+
+
+def test_unknown_result_types_survive_a_round_trip() -> None:
+    ref = {"type": "MyOwnResult", "location": "somewhere", "custom": 1}
+    back = st.State.deserialize({"type": "Success", "message": "m", "result": ref})
+    assert isinstance(back, st.Success) and back.result is None
+    assert back.serialize()["result"] == ref
+    with pytest.raises(ValueError, match="'MyOwnResult' is not known in this process"):
+        back.load_result()

@@ -7,7 +7,13 @@ Contract:
     ``docs/engine-states-results.md``.
 """
 
-from headwater.engine.results._base import NoResult, NoResultType, Result, result_from_ref
+from headwater.engine.results._base import (
+    NoResult,
+    NoResultType,
+    Result,
+    UnresolvedResult,
+    result_from_ref,
+)
 from headwater.engine.results._fsspec import FSSpecResult, GCSResult, S3Result
 from headwater.engine.results._headwater import HeadwaterResult
 from headwater.engine.results._local import LocalResult
@@ -23,5 +29,6 @@ __all__ = [
     "Result",
     "S3Result",
     "ServerResult",
+    "UnresolvedResult",
     "result_from_ref",
 ]

@@ -26,7 +26,15 @@ from typing import Any, ClassVar, TypeVar
 
 from headwater.engine.serializers import PickleSerializer, Serializer, serializer_from_ref
 
-__all__ = ["NoResult", "NoResultType", "Result", "register_result_type", "result_from_ref"]
+__all__ = [
+    "NoResult",
+    "NoResultType",
+    "Result",
+    "UnresolvedResult",
+    "register_result_type",
+    "result_from_ref",
+    "result_from_ref_lenient",
+]
 
 R = TypeVar("R", bound="Result")
 
@@ -286,6 +294,54 @@ _REGISTRY["NoResult"] = NoResultType
 _REGISTRY["Result"] = Result
 
 
+class UnresolvedResult(Result):
+    """A reference to a result whose type is not known in this process.
+
+    States read from the server keep such references intact (``to_ref()`` returns the
+    original reference), so reading a state never fails because of a result type the
+    reader has not imported; only reading the value does.
+
+    Args:
+        ref: the original reference.
+    """
+
+    def __init__(self, ref: dict[str, Any]) -> None:
+        super().__init__(location=ref.get("location"))
+        self.ref = dict(ref)
+
+    def _unavailable(self) -> ValueError:
+        return ValueError(
+            f"result type {self.ref.get('type')!r} is not known in this process; import the "
+            "module that defines it to read this result"
+        )
+
+    def read(self, location: str) -> UnresolvedResult:
+        raise self._unavailable()
+
+    def write(self, value_: Any, **kwargs: Any) -> UnresolvedResult:
+        raise self._unavailable()
+
+    def exists(self, location: str, **kwargs: Any) -> bool:
+        raise self._unavailable()
+
+    def to_ref(self) -> dict[str, Any]:
+        return dict(self.ref)
+
+
+def result_from_ref_lenient(ref: dict[str, Any] | None) -> Result:
+    """Like :func:`result_from_ref`, but an unknown type gives an :class:`UnresolvedResult`.
+
+    Raises:
+        ValueError: when the reference is malformed.
+    """
+    try:
+        return result_from_ref(ref)
+    except ValueError:
+        if isinstance(ref, dict) and isinstance(ref.get("type"), str):
+            return UnresolvedResult(ref)
+        raise
+
+
 def result_from_ref(ref: dict[str, Any] | None) -> Result:
     """Rebuild a Result from a reference made by :meth:`Result.to_ref`.
 
@@ -306,6 +362,6 @@ def result_from_ref(ref: dict[str, Any] | None) -> Result:
     import headwater.engine.results  # noqa: F401 - registers the built-in result types
 
     cls = _REGISTRY.get(ref["type"])
-    if cls is None:
+    if cls is None or cls.__name__ == "UnresolvedResult":
         raise ValueError(f"unknown result type: {ref['type']!r}")
     return cls._from_ref(ref)
