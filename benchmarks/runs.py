@@ -140,10 +140,12 @@ def _import_time() -> list[dict[str, Any]]:
 def run() -> list[dict[str, Any]]:
     """Run every benchmark of this module and return its rows."""
     from headwater.client import Client
-    from headwater.testing_agent import temporary_agent, temporary_server_process
+
+    from headwater.testing import temporary_server
+    from headwater.testing_agent import temporary_agent
 
     rows = _import_time()
-    with temporary_server_process() as server, temporary_agent(server.api_url) as agent:
+    with temporary_server() as server, temporary_agent(server.api_url) as agent:
         client = Client(api_server=server.api_url)
         client.create_project("benchmarks")
         trivial = _register(client, "trivial.py")

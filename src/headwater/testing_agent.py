@@ -5,8 +5,8 @@ exactly as in production), waits until the server lists it, and always stops it 
 SIGTERM first (the agent terminates the runs it still executes), SIGKILL if it does not
 exit within the timeout.
 
-``temporary_server_process()`` runs ``headwater server start`` the same way on a free
-loopback port, with a ``restart()`` for tests of what survives a server restart.
+``wait_for_flow_run_state()`` waits (by long-poll) until a run is finished or meets a
+condition. A temporary server comes from ``headwater.testing.temporary_server``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from typing import IO, Any
 
 __all__ = [
     "AgentProcess",
-    "ServerProcess",
     "temporary_agent",
-    "temporary_server_process",
     "wait_for_flow_run_state",
 ]
 
@@ -173,125 +171,6 @@ def _wait_registered(agent: AgentProcess, api_key: str | None, timeout: float) -
             pass
         time.sleep(0.05)
     raise RuntimeError(f"agent {agent.name!r} did not register in {timeout} s:\n{agent.output()}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-_CLI = "import sys; from headwater.cli import main; sys.exit(main())"
-
-
-@dataclass
-class ServerProcess:
-    """A ``headwater server start`` subprocess on a loopback port, restartable.
-
-    Attributes:
-        port: The port it listens on (kept across restarts).
-        env: The environment it runs with.
-        log_path: File that receives its output.
-        process: The current subprocess (None while stopped).
-    """
-
-    port: int
-    env: dict[str, str]
-    log_path: str
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def api_url(self) -> str:
-        """``http://127.0.0.1:<port>/api``."""
-        return f"http://127.0.0.1:{self.port}/api"
-
-    def start(self, timeout: float = 60.0) -> None:
-        """Start the server and wait until its health check answers."""
-        import httpx
-
-        command = [sys.executable, "-c", _CLI, "server", "start"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port)]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.process.returncode}:\n{self.output()}"
-                )
-            try:
-                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"server not healthy in {timeout} s:\n{self.output()}")
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 20.0) -> None:
-        """Stop the server (SIGTERM by default; SIGKILL if it does not exit)."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(sig)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-    def restart(self) -> None:
-        """Stop and start again on the same port and database."""
-        self.stop()
-        self.start()
-
-    def output(self) -> str:
-        """Everything the server printed so far."""
-        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-
-
-@contextlib.contextmanager
-def temporary_server_process(
-    database_url: str | None = None,
-    env: Mapping[str, str] | None = None,
-    home: str | None = None,
-) -> Iterator[ServerProcess]:
-    """Run ``headwater server start`` on a free loopback port for the block.
-
-    Args:
-        database_url: ``HEADWATER_DATABASE_URL`` (default: SQLite under ``home``).
-        env: Extra environment variables for the server (for example short reaper
-            thresholds: ``HEADWATER_HEARTBEAT_TIMEOUT``, ``HEADWATER_REAPER_INTERVAL``).
-        home: ``HEADWATER_HOME`` (default: a fresh temporary directory).
-
-    Yields:
-        The running server; it is always stopped afterwards.
-    """
-    import shutil
-
-    own_home = home is None
-    home_dir = home or tempfile.mkdtemp(prefix="headwater-server-")
-    full_env = dict(os.environ)
-    full_env["HEADWATER_HOME"] = home_dir
-    if database_url:
-        full_env["HEADWATER_DATABASE_URL"] = database_url
-    full_env.update(env or {})
-    server = ServerProcess(_free_port(), full_env, os.path.join(home_dir, "server.log"))
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        if own_home:
-            shutil.rmtree(home_dir, ignore_errors=True)
 
 
 def wait_for_flow_run_state(

@@ -7,6 +7,8 @@
 
 Point clients at ``server.api_url``; ``server.restart()`` restarts on the same port and
 database; ``server.log_tail()`` helps explain failures.
+
+- ``agent``: a real local agent process without labels serving ``server``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from headwater.testing import (
     temporary_postgres_database,
     temporary_server,
 )
+from headwater.testing_agent import AgentProcess, temporary_agent
 
 
 @pytest.fixture
@@ -37,4 +40,11 @@ def pg_server() -> Iterator[TemporaryServer]:
     if not postgres_available() and os.environ.get("CI") != "true":
         pytest.skip("PostgreSQL is not reachable")
     with temporary_postgres_database() as url, temporary_server(database_url=url) as running:
+        yield running
+
+
+@pytest.fixture
+def agent(server: TemporaryServer) -> Iterator[AgentProcess]:
+    """A real ``headwater agent local start`` process (no labels) serving ``server``."""
+    with temporary_agent(server.api_url) as running:
         yield running

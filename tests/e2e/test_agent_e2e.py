@@ -17,12 +17,8 @@ from typing import Any
 
 import pytest
 
-from headwater.testing_agent import (
-    ServerProcess,
-    temporary_agent,
-    temporary_server_process,
-    wait_for_flow_run_state,
-)
+from headwater.testing import TemporaryServer, temporary_server
+from headwater.testing_agent import temporary_agent, wait_for_flow_run_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -37,13 +33,13 @@ FAST_HEARTBEAT = {"HEADWATER__BACKEND__HEARTBEAT_INTERVAL": "0.5"}
 
 
 @pytest.fixture
-def server() -> Iterator[ServerProcess]:
-    with temporary_server_process(env=FAST_REAPER) as process:
+def server() -> Iterator[TemporaryServer]:
+    with temporary_server(env=FAST_REAPER) as process:
         yield process
 
 
 @pytest.fixture
-def client(server: ServerProcess) -> Any:
+def client(server: TemporaryServer) -> Any:
     from headwater.client import Client
 
     client = Client(api_server=server.api_url)
@@ -77,7 +73,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_flow_run_outlives_an_agent_killed_with_sigkill(
-    server: ServerProcess, client: Any, tmp_path: Path
+    server: TemporaryServer, client: Any, tmp_path: Path
 ) -> None:
     marker = tmp_path / "started"
     run_id = client.create_flow_run(
@@ -92,7 +88,7 @@ def test_a_flow_run_outlives_an_agent_killed_with_sigkill(
 
 
 def test_agent_and_flow_process_killed_the_reaper_ends_the_run(
-    server: ServerProcess, client: Any, tmp_path: Path
+    server: TemporaryServer, client: Any, tmp_path: Path
 ) -> None:
     marker = tmp_path / "started"
     run_id = client.create_flow_run(
@@ -108,7 +104,7 @@ def test_agent_and_flow_process_killed_the_reaper_ends_the_run(
 
 
 def test_a_server_restart_mid_run_loses_nothing(
-    server: ServerProcess, client: Any, tmp_path: Path
+    server: TemporaryServer, client: Any, tmp_path: Path
 ) -> None:
     marker = tmp_path / "started"
     run_id = client.create_flow_run(
@@ -128,7 +124,7 @@ def test_a_server_restart_mid_run_loses_nothing(
         assert wait_for_flow_run_state(client, second, timeout=60)["state_type"] == "Success"
 
 
-def test_two_agents_never_run_the_same_run(server: ServerProcess, client: Any) -> None:
+def test_two_agents_never_run_the_same_run(server: TemporaryServer, client: Any) -> None:
     flow_id = register(client, "trivial.py")
     with temporary_agent(server.api_url), temporary_agent(server.api_url):
         ids = [client.create_flow_run(flow_id=flow_id) for _ in range(12)]
@@ -151,7 +147,7 @@ def _parse(value: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def test_max_concurrent_is_respected(server: ServerProcess, client: Any) -> None:
+def test_max_concurrent_is_respected(server: TemporaryServer, client: Any) -> None:
     flow_id = register(client, "sleepy.py")
     with temporary_agent(server.api_url, max_concurrent=2):
         ids = [
@@ -171,7 +167,7 @@ def test_max_concurrent_is_respected(server: ServerProcess, client: Any) -> None
     assert peak == 2  # the limit is used, not just respected
 
 
-def test_labels_decide_which_agent_gets_a_run(server: ServerProcess, client: Any) -> None:
+def test_labels_decide_which_agent_gets_a_run(server: TemporaryServer, client: Any) -> None:
     flow_id = register(client, "trivial.py")
     with temporary_agent(server.api_url, labels=["gpu"]):
         plain = client.create_flow_run(flow_id=flow_id)
@@ -183,7 +179,7 @@ def test_labels_decide_which_agent_gets_a_run(server: ServerProcess, client: Any
 
 
 def test_agent_shutdown_terminates_runs_and_says_so(
-    server: ServerProcess, client: Any, tmp_path: Path
+    server: TemporaryServer, client: Any, tmp_path: Path
 ) -> None:
     marker = tmp_path / "started"
     run_id = client.create_flow_run(

@@ -7,11 +7,11 @@ back through the API.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,66 +19,37 @@ from typing import Any
 import cloudpickle
 import pytest
 
-from headwater.testing_agent import (
-    ServerProcess,
-    temporary_agent,
-    temporary_server_process,
-    wait_for_flow_run_state,
+from headwater.testing import (
+    TemporaryServer,
+    postgres_available,
+    temporary_postgres_database,
+    temporary_server,
 )
+from headwater.testing_agent import temporary_agent, wait_for_flow_run_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 FLOWS = Path(__file__).parent / "flows"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            return True
-    except Exception:
-        return False
-
-
-def temporary_pg_database() -> Iterator[str]:
-    """Create a uniquely named PostgreSQL database; drop it afterwards."""
-    import psycopg
-
-    name = f"hw_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(
     scope="module",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
-def stack(request: pytest.FixtureRequest) -> Iterator[tuple[ServerProcess, Any]]:
-    if request.param == "postgresql":
-        if not _pg_available():
-            pytest.skip("PostgreSQL is not reachable")
-        databases = temporary_pg_database()
-        database_url: str | None = next(databases)
-    else:
-        databases, database_url = None, None
-    try:
-        with temporary_server_process(database_url=database_url) as server:
-            with temporary_agent(server.api_url, extra_args=["--cancel-grace", "3"]):
-                from headwater.client import Client
+def stack(request: pytest.FixtureRequest) -> Iterator[tuple[TemporaryServer, Any]]:
+    with contextlib.ExitStack() as stack:
+        database_url: str | None = None
+        if request.param == "postgresql":
+            if not postgres_available() and os.environ.get("CI") != "true":
+                pytest.skip("PostgreSQL is not reachable")
+            database_url = stack.enter_context(temporary_postgres_database())
+        server = stack.enter_context(temporary_server(database_url=database_url))
+        stack.enter_context(temporary_agent(server.api_url, extra_args=["--cancel-grace", "3"]))
+        from headwater.client import Client
 
-                client = Client(api_server=server.api_url)
-                client.create_project("e2e")
-                yield server, client
-    finally:
-        if databases is not None:
-            next(databases, None)
+        client = Client(api_server=server.api_url)
+        client.create_project("e2e")
+        yield server, client
 
 
 def register(client: Any, file_name: str, path: Path | None = None) -> str:
@@ -100,7 +71,7 @@ def _result(client: Any, task_run_id: str) -> Any:
 
 
 def test_run_states_task_runs_mapped_children_results_and_logs(
-    stack: tuple[ServerProcess, Any],
+    stack: tuple[TemporaryServer, Any],
 ) -> None:
     _, client = stack
     flow_id = register(client, "basic.py")
@@ -143,7 +114,7 @@ def test_run_states_task_runs_mapped_children_results_and_logs(
     assert "total of [0, 2, 4, 6]" in messages
 
 
-def test_a_retried_task_keeps_its_task_run_id(stack: tuple[ServerProcess, Any]) -> None:
+def test_a_retried_task_keeps_its_task_run_id(stack: tuple[TemporaryServer, Any]) -> None:
     _, client = stack
     run_id = client.create_flow_run(flow_id=register(client, "retries.py"))
     run = wait_for_flow_run_state(client, run_id, timeout=60)
@@ -155,7 +126,7 @@ def test_a_retried_task_keeps_its_task_run_id(stack: tuple[ServerProcess, Any]) 
 
 
 def test_unloadable_storage_fails_the_run_saying_why(
-    stack: tuple[ServerProcess, Any], tmp_path: Path
+    stack: tuple[TemporaryServer, Any], tmp_path: Path
 ) -> None:
     _, client = stack
     script = tmp_path / "vanishing.py"
@@ -170,7 +141,7 @@ def test_unloadable_storage_fails_the_run_saying_why(
 
 
 def test_a_process_dying_without_a_final_state_fails_the_run(
-    stack: tuple[ServerProcess, Any],
+    stack: tuple[TemporaryServer, Any],
 ) -> None:
     _, client = stack
     run_id = client.create_flow_run(flow_id=register(client, "crash.py"))
@@ -191,7 +162,7 @@ def _pid_gone(pid: int) -> bool:
 
 
 def test_cancelling_a_sleeping_flow_ends_cancelled_and_its_process_is_gone(
-    stack: tuple[ServerProcess, Any], tmp_path: Path
+    stack: tuple[TemporaryServer, Any], tmp_path: Path
 ) -> None:
     _, client = stack
     marker = tmp_path / "started"
