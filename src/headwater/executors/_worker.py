@@ -1,0 +1,95 @@
+"""Code that runs on the far side of an executor: in pool processes and Dask workers.
+
+Contract:
+    Functions here are importable by name in any worker that has headwater installed,
+    import nothing heavy, and restore the submitting side's run context around the call
+    (workers start from an empty ``headwater.context``). Context snapshots travel as
+    cloudpickle bytes; values that cannot be pickled are left out of the snapshot rather
+    than failing the call, because a context value (a lock, an open file, a client) is
+    never worth failing a task for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from headwater.utilities.context import context
+
+__all__ = ["call_with_context", "dumps_snapshot", "run_payload"]
+
+
+def dumps_snapshot(snapshot: dict[str, Any]) -> bytes:
+    """Pickle a context snapshot, leaving out the values that cannot be pickled.
+
+    Args:
+        snapshot: the result of ``headwater.context.to_dict()``.
+
+    Returns:
+        cloudpickle bytes of the picklable part of ``snapshot``.
+    """
+    try:
+        return bytes(cloudpickle.dumps(snapshot))
+    except Exception:
+        kept: dict[str, Any] = {}
+        for key, value in snapshot.items():
+            try:
+                cloudpickle.dumps(value)
+            except Exception:
+                continue
+            kept[key] = value
+        return bytes(cloudpickle.dumps(kept))
+
+
+def call_with_context(
+    fn: Callable[..., Any], snapshot: bytes, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Call ``fn(*args, **kwargs)`` inside the run context pickled in ``snapshot``.
+
+    Args:
+        fn: the function to call.
+        snapshot: bytes from :func:`dumps_snapshot`.
+        args: positional arguments.
+        kwargs: keyword arguments.
+
+    Returns:
+        What ``fn`` returned.
+    """
+    values: dict[str, Any] = cloudpickle.loads(snapshot)
+    with context(values):
+        return fn(*args, **kwargs)
+
+
+def run_payload(payload: bytes) -> bytes:
+    """Run a pickled ``(fn, snapshot, args, kwargs)`` call; return its pickled outcome.
+
+    Both directions use cloudpickle, so functions defined in scripts, closures and lambdas
+    can run in a pool process. The outcome is ``(True, value)`` or ``(False, exception)``;
+    an exception that cannot be pickled is replaced by a ``RuntimeError`` carrying its
+    ``repr``, so the caller always learns what went wrong.
+
+    Args:
+        payload: cloudpickle bytes of ``(fn, snapshot_bytes, args, kwargs)``.
+
+    Returns:
+        cloudpickle bytes of ``(ok, value_or_exception)``.
+    """
+    fn, snapshot, args, kwargs = cloudpickle.loads(payload)
+    try:
+        outcome: tuple[bool, Any] = (True, call_with_context(fn, snapshot, args, kwargs))
+    except BaseException as exc:
+        outcome = (False, exc)
+    try:
+        return bytes(cloudpickle.dumps(outcome))
+    except Exception as exc:
+        error: Exception
+        if outcome[0]:
+            error = TypeError(
+                f"the result of {getattr(fn, '__qualname__', fn)!r} cannot be pickled "
+                f"to return it from a worker process: {exc}"
+            )
+        else:
+            error = RuntimeError(repr(outcome[1]))
+        return bytes(cloudpickle.dumps((False, error)))
