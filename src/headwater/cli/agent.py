@@ -112,10 +112,12 @@ def start(
     finish, then terminates them; their runs end Failed with a message saying so.
     """
     env_vars = _parse_env(env)
+    # Only the agent's own loggers follow --log-level; HTTP libraries stay at WARNING.
     logging.basicConfig(
-        level=log_level.upper(),
+        level=logging.WARNING,
         format="[%(asctime)s] %(levelname)s - %(name)s | %(message)s",
     )
+    logging.getLogger("headwater.agent").setLevel(log_level.upper())
     from headwater.agent.local import LocalAgent
 
     try:
