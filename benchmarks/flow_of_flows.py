@@ -98,10 +98,11 @@ def run() -> list[dict[str, Any]]:
     """Start a server and an agent, run the benchmarks, return the result rows."""
     from headwater.client import Client
 
-    from headwater.testing_agent import temporary_agent, temporary_server_process
+    from headwater.testing import temporary_server
+    from headwater.testing_agent import temporary_agent
 
     with (
-        temporary_server_process() as server,
+        temporary_server() as server,
         temporary_agent(server.api_url, max_concurrent=16),
     ):
         previous = os.environ.get("HEADWATER_API_URL")

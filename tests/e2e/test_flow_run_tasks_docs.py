@@ -24,9 +24,10 @@ PAGES = sorted(DOCS.glob("*.md"))
 
 @pytest.fixture(scope="module")
 def api_url() -> Iterator[str]:
-    from headwater.testing_agent import temporary_agent, temporary_server_process
+    from headwater.testing import temporary_server
+    from headwater.testing_agent import temporary_agent
 
-    with temporary_server_process() as server, temporary_agent(server.api_url):
+    with temporary_server() as server, temporary_agent(server.api_url):
         yield server.api_url
 
 

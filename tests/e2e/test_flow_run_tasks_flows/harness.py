@@ -11,54 +11,32 @@ import contextlib
 import runpy
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from headwater.testing_agent import (
-    ServerProcess,
-    temporary_agent,
-    temporary_server_process,
-    wait_for_flow_run_state,
+from headwater.testing import (
+    TemporaryServer,
+    postgres_available,
+    temporary_postgres_database,
+    temporary_server,
 )
+from headwater.testing_agent import temporary_agent, wait_for_flow_run_state
 
 HERE = Path(__file__).parent
 PROJECT = "fof"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            return True
-    except Exception:
-        return False
-
-
-@contextlib.contextmanager
-def temporary_pg_database() -> Iterator[str]:
-    """Create a uniquely named PostgreSQL database; drop it afterwards."""
-    import psycopg
-
-    name = f"hw_fof_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return postgres_available()
 
 
 @dataclass
 class Stack:
     """A running server and agent, a client, and the registered test flows."""
 
-    server: ServerProcess
+    server: TemporaryServer
     client: Any
     agent_home: str
     flow_ids: dict[str, str] = field(default_factory=dict)
@@ -123,8 +101,8 @@ def stack(database: str = "sqlite") -> Iterator[Stack]:
     with contextlib.ExitStack() as stack_:
         database_url = None
         if database == "postgresql":
-            database_url = stack_.enter_context(temporary_pg_database())
-        server = stack_.enter_context(temporary_server_process(database_url=database_url))
+            database_url = stack_.enter_context(temporary_postgres_database())
+        server = stack_.enter_context(temporary_server(database_url=database_url))
         agent_home = tempfile.mkdtemp(prefix="headwater-agent-home-")
         stack_.callback(shutil.rmtree, agent_home, True)
         stack_.enter_context(

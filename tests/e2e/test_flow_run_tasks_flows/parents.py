@@ -151,6 +151,7 @@ with Flow("fof-cancel") as cancel_parent:
     out(CancelFlowRun()(flow_run_id=later))
     out2(later)
 
+
 @task
 def linger() -> None:
     # Keeps the run busy so that the cancellation, not the end of the flow, decides how
