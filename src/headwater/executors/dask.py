@@ -14,8 +14,9 @@ Contract:
     ``DaskExecutor`` submits every call to a ``distributed.Client``: to the scheduler at
     ``address``, or to a temporary cluster made from ``cluster_class(**cluster_kwargs)``
     that lives exactly as long as the ``start()`` block. The temporary cluster defaults to
-    ``distributed.LocalCluster(processes=False, dashboard_address=None)``: one worker
-    process-free cluster with a thread per core, which starts in well under a second.
+    ``distributed.LocalCluster(processes=False, dashboard_address=":0")``: one
+    in-process worker with a thread per core and the dashboard on a free port, which
+    starts in well under a second.
     Pass ``cluster_kwargs={"processes": True, "n_workers": N}`` for process isolation.
 """
 
@@ -281,7 +282,7 @@ class DaskExecutor(Executor):
 
         if factory is LocalCluster:
             kwargs.setdefault("processes", False)
-            kwargs.setdefault("dashboard_address", None)
+            kwargs.setdefault("dashboard_address", ":0")
             if not self.debug:
                 kwargs.setdefault("silence_logs", logging.CRITICAL)
         return factory, kwargs
