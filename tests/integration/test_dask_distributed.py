@@ -1,0 +1,189 @@
+"""DaskExecutor against a real cluster: ``dask scheduler`` and ``dask worker`` as processes.
+
+The scheduler and one worker (two threads, no nanny) are started with the ``dask`` command
+on loopback with a free port, once for this module; they are always killed afterwards.
+Task code runs in the worker process: the worker gets this directory on its PYTHONPATH so
+functions defined here are importable there, as they would be in a real deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headwater.executors import DaskExecutor
+from headwater.utilities.context import context
+
+pytestmark = [pytest.mark.dask, pytest.mark.slow, pytest.mark.xdist_group("dask-cluster")]
+
+HERE = Path(__file__).resolve().parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _dask_command(role: str) -> list[str]:
+    cli = Path(sys.executable).parent / "dask"
+    if cli.exists():
+        return [str(cli), role]
+    found = shutil.which("dask")
+    if found:
+        return [found, role]
+    module = {
+        "scheduler": "distributed.cli.dask_scheduler",
+        "worker": "distributed.cli.dask_worker",
+    }
+    return [sys.executable, "-m", module[role]]
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dask scheduler exited with status {proc.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"dask scheduler did not listen on port {port}")
+
+
+class Cluster:
+    """Addresses and processes of the running test cluster."""
+
+    def __init__(self, address: str, worker: subprocess.Popen[bytes], logs: Path) -> None:
+        self.address = address
+        self.worker = worker
+        self.logs = logs
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    from distributed import Client
+
+    workdir = tmp_path_factory.mktemp("dask-cluster")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with open(workdir / "scheduler.log", "wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *_dask_command("scheduler"),
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--no-dashboard",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=workdir,
+                    env=env,
+                    start_new_session=True,
+                )
+            )
+        _wait_for_port(port, procs[0], time.monotonic() + 60)
+        with open(workdir / "worker.log", "wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *_dask_command("worker"),
+                        address,
+                        "--nthreads",
+                        "2",
+                        "--nworkers",
+                        "1",
+                        "--no-nanny",
+                        "--no-dashboard",
+                        "--local-directory",
+                        str(workdir / "worker-space"),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=workdir,
+                    env=env,
+                    start_new_session=True,
+                )
+            )
+        with Client(address, timeout="30s", set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=60)
+        yield Cluster(address, procs[1], workdir)
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+def worker_pid() -> int:
+    return os.getpid()
+
+
+def inc(x: int) -> int:
+    return x + 1
+
+
+def total(values: list[int]) -> int:
+    return sum(values)
+
+
+def read_context() -> Any:
+    return (context.get("flow_name"), context.get("flow_run_id"))
+
+
+def explode(x: int) -> int:
+    raise RuntimeError(f"exploded on {x}")
+
+
+def test_calls_run_in_the_worker_process(cluster: Cluster) -> None:
+    ex = DaskExecutor(address=cluster.address)
+    with ex.start():
+        pids = ex.wait([ex.submit(worker_pid) for _ in range(4)])
+    assert set(pids) == {cluster.worker.pid}
+    assert os.getpid() not in pids
+
+
+def test_dependencies_nesting_context_and_errors_across_processes(cluster: Cluster) -> None:
+    ex = DaskExecutor(address=cluster.address)
+    with context(flow_name="remote-flow", flow_run_id="abc"), ex.start():
+        mapped = [ex.submit(inc, i) for i in range(10)]
+        summed = ex.submit(total, mapped)
+        ctx = ex.submit(read_context)
+        failed = ex.submit(explode, 3)
+        after_failure = ex.submit(inc, failed)
+        assert ex.wait({"sum": summed, "ctx": ctx}) == {
+            "sum": sum(range(1, 11)),
+            "ctx": ("remote-flow", "abc"),
+        }
+        with pytest.raises(RuntimeError, match="exploded on 3"):
+            ex.wait(after_failure)
+    # the executor only disconnected: the cluster is still there for the next run
+    assert cluster.worker.poll() is None
