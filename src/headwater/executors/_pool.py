@@ -134,7 +134,9 @@ class PoolRunner:
                     outer.set_exception(RuntimeError("the executor was shut down"))
                     return
                 self._ensure_dispatcher()
-            self._ready.put(item)
+                # Enqueued under the lock, so close() cannot slip its stop marker in
+                # ahead of this item and leave the future pending forever.
+                self._ready.put(item)
 
         for dep in pending:
             dep.add_done_callback(on_done)
