@@ -23,7 +23,7 @@ def child_parameters(number: int) -> dict[str, Any]:
     return {"x": number}
 
 
-@task(slug="total")
+@task
 def add_up(squares: list[int]) -> int:
     """Combine the children's results."""
     return sum(squares)
@@ -42,7 +42,7 @@ with Flow("orchestrator") as orchestrator_flow:
     squares = get_task_run_result.map(
         child_ids, task_slug=unmapped("square-result"), upstream_tasks=[finished]
     )
-    total = add_up(squares)
+    total = add_up(squares, task_args={"slug": "total"})
 
 FLOWS = [orchestrator_flow]
 
