@@ -1,0 +1,148 @@
+"""Background services with short intervals: the reaper and the late-run reporter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from _push_support import Live, live, until
+
+from headwater.server.services.late_runs import LOGGER_NAME, describe_late_run
+from headwater.server.services.reaper import MAX_RESURRECTIONS
+
+pytestmark = pytest.mark.xdist_group("push")
+
+FAST = {
+    "reaper_interval": 0.05,
+    "heartbeat_timeout": 1.5,
+    "submitted_timeout": 0.4,
+    "late_runs_interval": 0.05,
+    "late_after": 0.2,
+}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[Live]:
+    async with live(request.param, **FAST) as srv:
+        yield srv
+
+
+async def state_of(server: Live, run_id: str) -> dict[str, Any]:
+    run: dict[str, Any] = await server.call("GET", f"/flow-runs/{run_id}")
+    return run
+
+
+async def test_running_run_without_heartbeat_is_failed(server: Live) -> None:
+    flow = await server.flow()
+    run = await server.run(flow["id"])
+    await server.set_state(run["id"], {"type": "Running"})
+
+    async def failed() -> dict[str, Any] | None:
+        current = await state_of(server, run["id"])
+        return current if current["state_type"] == "Failed" else None
+
+    current = await until(failed)
+    assert current["state_message"] == "No heartbeat detected from the flow run; marking it Failed."
+    logs = await server.logs(run["id"])
+    assert any(
+        log["level"] == "ERROR" and "No heartbeat detected" in log["message"] for log in logs
+    )
+
+
+async def test_heartbeats_keep_a_run_alive(server: Live) -> None:
+    flow = await server.flow()
+    alive = await server.run(flow["id"])
+    dead = await server.run(flow["id"])
+    await server.set_state(alive["id"], {"type": "Running"})
+    await server.set_state(dead["id"], {"type": "Running"})
+
+    async def dead_is_reaped() -> bool:
+        # Keep the other run beating while waiting, as a flow-run process would.
+        await server.call("POST", f"/flow-runs/{alive['id']}/heartbeat", expect=204)
+        return bool((await state_of(server, dead["id"]))["state_type"] == "Failed")
+
+    await until(dead_is_reaped, interval=0.05)
+    assert (await state_of(server, alive["id"]))["state_type"] == "Running"
+
+
+async def test_cancelling_run_without_heartbeat_is_failed(server: Live) -> None:
+    flow = await server.flow()
+    run = await server.run(flow["id"])
+    await server.set_state(run["id"], {"type": "Running"})
+    await server.call("POST", f"/flow-runs/{run['id']}/cancel", json={"cascade": True})
+
+    async def failed() -> bool:
+        return bool((await state_of(server, run["id"]))["state_type"] == "Failed")
+
+    await until(failed)
+
+
+async def test_submitted_run_that_never_starts_is_requeued_then_failed(server: Live) -> None:
+    flow = await server.flow()
+    run = await server.run(flow["id"])
+    agent = await server.agent("flaky")
+    for attempt in range(1, MAX_RESURRECTIONS + 1):
+
+        async def claimed() -> bool:
+            got = await server.call(
+                "POST", f"/agents/{agent}/claim", json={"timeout": 5, "limit": 1}
+            )
+            return bool([r["id"] for r in got["flow_runs"]] == [run["id"]])
+
+        await until(claimed)
+
+        async def requeued() -> dict[str, Any] | None:
+            current = await state_of(server, run["id"])
+            return current if current["state_type"] == "Scheduled" else None
+
+        current = await until(requeued)
+        assert current["times_resurrected"] == attempt
+        assert "reaper" in current["state_message"]
+    await until(claimed)
+
+    async def failed() -> dict[str, Any] | None:
+        current = await state_of(server, run["id"])
+        return current if current["state_type"] == "Failed" else None
+
+    current = await until(failed)
+    assert "never started" in current["state_message"]
+    messages = [log["message"] for log in await server.logs(run["id"])]
+    assert sum("did not start within" in m for m in messages) == MAX_RESURRECTIONS
+
+
+async def test_late_run_is_reported_once(server: Live) -> None:
+    flow = await server.flow()
+    cpu = await server.agent("cpu-agent", ["cpu"])
+    # A claim with limit 0 takes nothing but marks the agent healthy.
+    await server.call("POST", f"/agents/{cpu}/claim", json={"timeout": 0, "limit": 0})
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    orphan = await server.run(flow["id"], labels=["gpu"], start=past)
+    served = await server.run(flow["id"], labels=["cpu"], start=past)
+
+    async def warnings(run_id: str) -> list[dict[str, Any]]:
+        return [log for log in await server.logs(run_id) if log["name"] == LOGGER_NAME]
+
+    async def reported() -> list[dict[str, Any]]:
+        return await warnings(orphan["id"])
+
+    first = await until(reported)
+    assert first[0]["level"] == "WARNING"
+    assert "gpu" in first[0]["message"] and "cpu-agent" in first[0]["message"]
+    # Prove more passes ran: a second late run gets reported after the first.
+    second = await server.run(flow["id"], labels=["gpu", "x"], start=past)
+
+    async def second_reported() -> list[dict[str, Any]]:
+        return await warnings(second["id"])
+
+    await until(second_reported)
+    assert len(await warnings(orphan["id"])) == 1
+    # A healthy agent fits the other run: it is merely waiting, not reported.
+    assert await warnings(served["id"]) == []
+
+
+def test_late_run_message_without_agents() -> None:
+    now = dt.datetime.now(dt.UTC)
+    text = describe_late_run(labels=[], due=now - dt.timedelta(seconds=90), now=now, agents=[])
+    assert "no labels" in text and "No agents are registered" in text and "90 s" in text
