@@ -86,25 +86,25 @@ def test_run_states_task_runs_mapped_children_results_and_logs(
     assert history[-1] == "Success"
 
     task_runs = _task_runs(client, run_id)
-    by_slug: dict[str, list[dict[str, Any]]] = {}
+    by_name: dict[str, list[dict[str, Any]]] = {}
     for task_run in task_runs:
-        by_slug.setdefault(task_run["task_slug"], []).append(task_run)
-    doubles = sorted(by_slug["double"], key=lambda t: t["map_index"])
+        by_name.setdefault(task_run["task_name"], []).append(task_run)
+    doubles = sorted(by_name["double"], key=lambda t: t["map_index"])
     assert [t["map_index"] for t in doubles] == [-1, 0, 1, 2, 3]
     assert doubles[0]["state_type"] == "Mapped"
     assert all(t["state_type"] == "Success" for t in doubles[1:])
     assert [_result(client, t["id"]) for t in doubles[1:]] == [0, 2, 4, 6]
-    (total,) = by_slug["total"]
+    (total,) = by_name["total"]
     assert total["state_type"] == "Success"
     assert _result(client, total["id"]) == 12
 
-    (info_run,) = by_slug["run_context"]
+    (info_run,) = by_name["run_context"]
     info = _result(client, info_run["id"])
     assert info["running_with_backend"] is True
     assert info["flow_run_id"] == run_id
     assert info["flow_run_name"] == run["name"]
     assert info["task_run_id"] == info_run["id"]
-    assert info["task_slug"] == "run_context"
+    assert info["task_slug"] == info_run["task_slug"]
     assert info["task_run_count"] == 1
     assert info["from_run_context"] == "yes"
 
