@@ -10,7 +10,8 @@ Contract:
   are checkpointed by default into the server's result store (``ServerResult``) unless the
   task or flow has its own Result.
 - Ships every ``headwater`` log record to the run's logs (batches, at least every 0.5 s,
-  flushed at exit) and heartbeats the run from a thread.
+  flushed at exit) and heartbeats the run from a thread; each heartbeat also checks for
+  a cancel, so a run is stopped even when its agent is gone.
 - On SIGTERM (the agent cancelling the run, or shutting down) it sets the run
   ``Cancelled`` when a cancel was requested, else ``Failed`` saying the process was
   terminated; task runs still in flight are ended the same way; then it exits.
@@ -103,10 +104,23 @@ class _FlowRunProcess:
             )
             add_log_handler(self.log_handler)
         interval = _env_float("HEADWATER__BACKEND__HEARTBEAT_INTERVAL", 10.0)
-        self.heartbeat = HeartbeatThread(
-            lambda: self.client.update_flow_run_heartbeat(self.flow_run_id), interval
-        )
+        self.heartbeat = HeartbeatThread(self._beat, interval)
         self.heartbeat.start()
+
+    def _beat(self) -> None:
+        """Heartbeat, and stop the run if it is being cancelled.
+
+        The agent normally terminates a cancelled run at once; this check covers a run
+        whose agent is gone (a flow-run process outlives an agent killed with SIGKILL).
+        """
+        self.client.update_flow_run_heartbeat(self.flow_run_id)
+        state_type = self.client.get_flow_run(self.flow_run_id).get("state_type")
+        if state_type in ("Cancelling", "Cancelled"):
+            logger.info("Flow run %s is being cancelled", self.flow_run_id)
+            if os.getpgid(0) == os.getpid():
+                os.killpg(os.getpid(), signal.SIGTERM)  # the flow's own subprocesses too
+            else:
+                os.kill(os.getpid(), signal.SIGTERM)
 
     def stop_services(self) -> None:
         from headwater.utilities.logging import remove_log_handler
