@@ -192,3 +192,22 @@ def test_agent_shutdown_terminates_runs_and_says_so(
     assert run["state_type"] == "Failed"
     assert "SIGTERM" in run["state_message"]
     assert not _alive(pid)
+
+
+def test_a_run_whose_agent_is_gone_still_stops_when_cancelled(
+    server: TemporaryServer, client: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    run_id = client.create_flow_run(
+        flow_id=register(client, "sleepy.py"), parameters={"seconds": 60, "marker": str(marker)}
+    )
+    with temporary_agent(server.api_url, process_env=FAST_HEARTBEAT) as agent:
+        pid = _wait_marker(marker)
+        agent.kill()
+    client.cancel_flow_run(run_id)
+    run = wait_for_flow_run_state(client, run_id, timeout=30)
+    assert run["state_type"] == "Cancelled"
+    deadline = time.monotonic() + 15
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"flow-run process {pid} still alive"
+        time.sleep(0.05)
