@@ -154,11 +154,13 @@ def test_a_process_dying_without_a_final_state_fails_the_run(
 
 
 def _pid_gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie awaiting its reaper counts as gone)."""
+    import psutil
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return True
-    return False
 
 
 def test_cancelling_a_sleeping_flow_ends_cancelled_and_its_process_is_gone(
