@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     from headwater.server.events import Event, EventBus
 
-__all__ = ["Database", "normalize_url", "queue_event"]
+__all__ = ["Database", "insert_unique", "normalize_url", "queue_event"]
 
 _EVENTS_KEY = "headwater_events"
 
@@ -81,6 +81,28 @@ def queue_event(session: AsyncSession | Session, event: Event) -> None:
     """Publish ``event`` once ``session``'s current transaction commits."""
     target = session.sync_session if isinstance(session, AsyncSession) else session
     target.info.setdefault(_EVENTS_KEY, []).append(event)
+
+
+async def insert_unique(session: AsyncSession, row: object) -> bool:
+    """Insert ``row``; False (and the row discarded) when a unique constraint refuses it.
+
+    On PostgreSQL the insert runs in a savepoint so that the transaction stays usable for
+    re-reading the winner. On SQLite writers are serialised (``BEGIN IMMEDIATE``), so the
+    caller's check just before cannot be overtaken and no savepoint is needed.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    if session.get_bind().dialect.name == "sqlite":
+        session.add(row)
+        await session.flush()
+        return True
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 class Database:

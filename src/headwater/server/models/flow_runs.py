@@ -18,10 +18,10 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
+from headwater.server.database.engine import insert_unique
 from headwater.server.models._names import random_run_name
 from headwater.server.models.errors import Conflict, InvalidInput, NotFound
 from headwater.server.models.flows import newest_unarchived_flow
@@ -215,17 +215,13 @@ async def create_flow_run(
         created=now,
         updated=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(run)
-            await session.flush()
-    except IntegrityError:
+    if not await insert_unique(session, run):
         if idempotency_key is None:
-            raise
+            raise Conflict(f"Flow run {run.id} could not be created; retry the request.")
         # Another request with the same key won the race: hand back its run.
         existing = await _existing_by_key(session, flow.flow_group_id, idempotency_key)
         if existing is None:
-            raise
+            raise Conflict("A concurrent request created this run; retry the request.")
         return existing, False
     session.add_all(orm.FlowRunLabel(flow_run_id=run.id, label=label) for label in run_labels)
     await write_state(

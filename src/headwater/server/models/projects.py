@@ -6,10 +6,10 @@ Contract: project names are unique; creating a duplicate raises :class:`Conflict
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm
+from headwater.server.database.engine import insert_unique
 from headwater.server.models.errors import Conflict, NotFound
 
 __all__ = ["create_project", "read_project", "read_project_by_name", "read_projects"]
@@ -26,11 +26,8 @@ async def create_project(
     if await read_project_by_name(session, name) is not None:
         raise Conflict(f"Project {name!r} already exists.")
     project = orm.Project(id=orm.new_id(), name=name, description=description)
-    try:
-        async with session.begin_nested():
-            session.add(project)
-    except IntegrityError:
-        raise Conflict(f"Project {name!r} already exists.") from None
+    if not await insert_unique(session, project):
+        raise Conflict(f"Project {name!r} already exists.")
     return project
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm
-from headwater.server.models.errors import NotFound
+from headwater.server.database.engine import insert_unique
+from headwater.server.models.errors import Conflict, NotFound
 from headwater.server.models.flow_runs import require_flow_run
 from headwater.server.models.states import read_history, write_state
 
@@ -71,15 +71,11 @@ async def get_or_create_task_run(
         created=now,
         updated=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(task_run)
-            await session.flush()
-    except IntegrityError:
+    if not await insert_unique(session, task_run):
         # A concurrent request created it first.
         existing = await _by_key(session, flow_run_id, task_slug, map_index)
         if existing is None:
-            raise
+            raise Conflict(f"Task run {task_slug!r} could not be created; retry the request.")
         return existing, False
     await write_state(
         session, task_run, {"type": "Pending", "message": "Task run created"}, now=now
