@@ -1,8 +1,55 @@
-"""Headwater: a self-hosted workflow orchestrator with Prefect 1's authoring API."""
+"""Headwater: a self-hosted workflow orchestrator with Prefect 1's authoring API.
 
+Contract:
+    This module is the public surface users import from (``from headwater import Flow,
+    task, Parameter``). Importing it stays fast and loads no server, client or Dask code:
+    :class:`Client` is loaded on first access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from headwater import triggers
+from headwater.core.edge import flatten, mapped, unmapped
+from headwater.core.flow import Flow
+from headwater.core.parameter import DateTimeParameter, Parameter
+from headwater.core.task import Task
+from headwater.engine import signals
+from headwater.tasks.control_flow import case, merge
 from headwater.utilities.configuration import config
 from headwater.utilities.context import context
+from headwater.utilities.tasks import tags, task
+
+if TYPE_CHECKING:
+    from headwater.client import Client
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "config", "context"]
+__all__ = [
+    "Client",
+    "DateTimeParameter",
+    "Flow",
+    "Parameter",
+    "Task",
+    "__version__",
+    "case",
+    "config",
+    "context",
+    "flatten",
+    "mapped",
+    "merge",
+    "signals",
+    "tags",
+    "task",
+    "triggers",
+    "unmapped",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Client":
+        from headwater.client import Client
+
+        return Client
+    raise AttributeError(f"module 'headwater' has no attribute {name!r}")

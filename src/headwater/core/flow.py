@@ -1,0 +1,655 @@
+"""The Flow: a graph of tasks joined by edges, and the entry point for running it.
+
+Contract:
+    A flow holds tasks, edges and per-task constants (plain values bound as inputs).
+    Build it functionally (``with Flow("name") as flow:`` and call tasks) or imperatively
+    (``add_task``, ``add_edge``, ``set_dependencies``). Every task added gets a slug that
+    is unique in the flow and stable for the same build order: an explicit ``slug`` is
+    kept (a duplicate is a ValueError), otherwise ``<name>[-<sorted tags>]-<n>`` with
+    ``n`` counting from 1 per base. The slug is written to ``task.slug``; the backend
+    matches task runs by it.
+
+    ``sorted_tasks()`` is a topological order (ties broken by insertion order), computed
+    once per graph change; a cycle is a ValueError naming the tasks in it.
+    ``serialize()`` gives the JSON-able description the server stores. ``run()`` runs the
+    flow in this process and returns its final state, whose ``result`` maps each task to
+    its state.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import Token
+from typing import TYPE_CHECKING, Any
+
+from headwater.core._active import ACTIVE_FLOW
+from headwater.core.edge import Edge, EdgeAnnotation
+from headwater.core.task import Task
+
+if TYPE_CHECKING:
+    from headwater.core.parameter import Parameter
+    from headwater.engine.state import State
+
+__all__ = ["Flow"]
+
+_RUNNER_KWARGS = frozenset({"task_states", "return_tasks", "task_contexts", "state"})
+
+
+def _json_safe(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+def _ref(obj: Any) -> Any:
+    """A JSON-safe reference to a configuration object (result, run config, storage)."""
+    if obj is None:
+        return None
+    for attr in ("to_ref", "serialize"):
+        fn = getattr(obj, attr, None)
+        if callable(fn):
+            try:
+                return fn()
+            except Exception:  # a reference is informative; never fail serialization
+                break
+    return {"type": type(obj).__name__}
+
+
+def _qualname(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or ""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if name is None:
+        name = type(obj).__qualname__
+    return f"{module}.{name}" if module else str(name)
+
+
+class Flow:
+    """A graph of tasks.
+
+    Args:
+        name: the flow's name.
+        schedule: when the flow runs (used by ``run(run_on_schedule=True)`` and the server).
+        executor: default executor for ``run()`` (default: ``LocalExecutor``).
+        environment: accepted for Prefect 1 compatibility; unused.
+        run_config: how agents run the flow (``LocalRun``/``UniversalRun``).
+        storage: where the registered flow's code is kept.
+        tasks: tasks to add.
+        edges: edges to add.
+        reference_tasks: tasks whose states decide the flow's state (default: terminal).
+        state_handlers: ``fn(flow, old_state, new_state) -> State | None``.
+        result: default Result for checkpointing every task's value.
+        validate: accepted for compatibility; graphs are validated when sorted.
+
+    Raises:
+        TypeError: when ``name`` is not a string or a handler is not callable.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        schedule: Any = None,
+        executor: Any = None,
+        environment: Any = None,
+        run_config: Any = None,
+        storage: Any = None,
+        tasks: Iterable[Task] | None = None,
+        edges: Iterable[Edge] | None = None,
+        reference_tasks: Iterable[Task] | None = None,
+        state_handlers: Iterable[Callable[..., Any]] | None = None,
+        validate: bool | None = None,
+        result: Any = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"A flow name must be a non-empty string, got {name!r}.")
+        self.name = name
+        self.schedule = schedule
+        self.executor = executor
+        self.environment = environment
+        self.run_config = run_config
+        self.storage = storage
+        self.result = result
+        self.state_handlers: list[Callable[..., Any]] = list(state_handlers or [])
+        for handler in self.state_handlers:
+            if not callable(handler):
+                raise TypeError(f"Flow {name!r}: state handler {handler!r} is not callable.")
+        self.tasks: set[Task] = set()
+        self.edges: set[Edge] = set()
+        self.constants: defaultdict[Task, dict[str, Any]] = defaultdict(dict)
+        self.slugs: dict[Task, str] = {}
+        self._slug_counters: dict[str, int] = {}
+        self._upstream: dict[Task, set[Edge]] = {}
+        self._downstream: dict[Task, set[Edge]] = {}
+        self._reference_tasks: set[Task] = set()
+        self._sorted: list[Task] | None = None
+        self._tokens: list[Token[Flow | None]] = []
+        for t in tasks or ():
+            self.add_task(t)
+        for e in edges or ():
+            self.add_edge(e.upstream_task, e.downstream_task, e.key, e.mapped, e.flattened)
+        self.set_reference_tasks(reference_tasks or [])
+
+    def __repr__(self) -> str:
+        return f'<Flow: name="{self.name}">'
+
+    def __enter__(self) -> Flow:
+        self._tokens.append(ACTIVE_FLOW.set(self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        ACTIVE_FLOW.reset(self._tokens.pop())
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.sorted_tasks())
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_tokens"] = []  # context tokens belong to the building thread
+        return state
+
+    # ------------------------------------------------------------------ building
+
+    def _changed(self) -> None:
+        self._sorted = None
+
+    def _generate_slug(self, task: Task) -> str:
+        base = task.name
+        if task.tags:
+            base = f"{base}-{'-'.join(sorted(task.tags))}"
+        n = self._slug_counters.get(base, 0)
+        existing = {t.slug for t in self.tasks}
+        while True:
+            n += 1
+            slug = f"{base}-{n}"
+            if slug not in existing:
+                break
+        self._slug_counters[base] = n
+        return slug
+
+    def add_task(self, task: Task) -> Task:
+        """Add a task (no edges).
+
+        Returns:
+            The task.
+
+        Raises:
+            TypeError: when ``task`` is not a Task.
+            ValueError: when another task of this flow has the same explicit slug.
+        """
+        if not isinstance(task, Task):
+            raise TypeError(f"Flow {self.name!r}: tasks must be Task instances, got {task!r}.")
+        if task in self.tasks:
+            return task
+        if task.slug and not getattr(task, "_auto_slug", False):
+            if any(t.slug == task.slug for t in self.tasks):
+                raise ValueError(
+                    f'Flow {self.name!r}: a task with the slug "{task.slug}" already exists'
+                    f" in this flow ({task})."
+                )
+            slug = task.slug
+        else:
+            slug = self._generate_slug(task)
+            task._auto_slug = True  # type: ignore[attr-defined]
+        task.slug = slug
+        self.slugs[task] = slug
+        self.tasks.add(task)
+        self._upstream[task] = set()
+        self._downstream[task] = set()
+        self._changed()
+        return task
+
+    def add_edge(
+        self,
+        upstream_task: Any,
+        downstream_task: Task,
+        key: str | None = None,
+        mapped: bool = False,
+        flattened: bool = False,
+        validate: bool | None = None,
+    ) -> Edge | None:
+        """Add an edge, adding its tasks as needed.
+
+        A plain value as ``upstream_task`` becomes a constant input (or a Constant task
+        when mapped or flattened). Collections that contain tasks become collection tasks.
+
+        Returns:
+            The edge, or ``None`` when the value was stored as a constant.
+
+        Raises:
+            ValueError: when ``key`` is already bound for the downstream task, or is not
+                an input of its ``run()``.
+        """
+        from headwater.utilities.tasks import as_task
+
+        if isinstance(upstream_task, EdgeAnnotation):
+            for name, value in upstream_task.annotations.items():
+                if name == "mapped":
+                    mapped = value
+                else:
+                    flattened = value
+            upstream_task = upstream_task.task
+        if not isinstance(downstream_task, Task):
+            raise TypeError(
+                f"Flow {self.name!r}: downstream_task must be a Task, got {downstream_task!r}."
+            )
+        if key is not None:
+            inputs = downstream_task._run_signature().parameters
+            if key not in inputs and not any(p.kind == p.VAR_KEYWORD for p in inputs.values()):
+                raise ValueError(
+                    f"Flow {self.name!r}: task {downstream_task.name!r} has no input {key!r}"
+                    f" (its run() takes: {', '.join(inputs) or 'nothing'})."
+                )
+            if key in self.constants.get(downstream_task, {}) or any(
+                e.key == key for e in self._upstream.get(downstream_task, ())
+            ):
+                raise ValueError(
+                    f"Flow {self.name!r}: argument {key!r} of task {downstream_task.name!r}"
+                    " has already been assigned in this flow."
+                )
+        is_task = isinstance(upstream_task, Task)
+        if not is_task:
+            from headwater.tasks.core.constants import Constant
+
+            converted = as_task(upstream_task, flow=self)
+            if isinstance(converted, Constant) and not mapped and not flattened:
+                if key is None:
+                    raise ValueError(
+                        f"Flow {self.name!r}: the value {upstream_task!r} can only be bound"
+                        f" to task {downstream_task.name!r} as a keyword input."
+                    )
+                self.add_task(downstream_task)
+                self.constants[downstream_task][key] = converted.value
+                self._changed()
+                return None
+            upstream_task = converted
+        self.add_task(upstream_task)
+        self.add_task(downstream_task)
+        edge = Edge(upstream_task, downstream_task, key=key, mapped=mapped, flattened=flattened)
+        if edge not in self.edges:
+            self.edges.add(edge)
+            self._upstream[downstream_task].add(edge)
+            self._downstream[upstream_task].add(edge)
+            self._changed()
+        return edge
+
+    def set_dependencies(
+        self,
+        task: Task,
+        upstream_tasks: Iterable[Any] | None = None,
+        downstream_tasks: Iterable[Any] | None = None,
+        keyword_tasks: dict[str, Any] | None = None,
+        mapped: bool = False,
+        validate: bool | None = None,
+    ) -> None:
+        """Add ``task`` with edges from ``upstream_tasks``/``keyword_tasks`` and to
+        ``downstream_tasks``; with ``mapped=True`` the incoming edges are mapped unless
+        wrapped in :class:`~headwater.unmapped`.
+        """
+        from headwater.core.edge import unmapped
+
+        self.add_task(task)
+        for t in upstream_tasks or ():
+            self.add_edge(t, task, mapped=mapped and not isinstance(t, unmapped))
+        for t in downstream_tasks or ():
+            self.add_edge(task, t)
+        for key, t in (keyword_tasks or {}).items():
+            self.add_edge(t, task, key=key, mapped=mapped and not isinstance(t, unmapped))
+
+    def chain(self, *tasks: Task) -> list[Edge]:
+        """Add edges so that ``tasks`` run one after another."""
+        edges = []
+        for a, b in itertools.pairwise(tasks):
+            edge = self.add_edge(a, b)
+            if edge is not None:
+                edges.append(edge)
+        return edges
+
+    def update(
+        self, flow: Flow, merge_parameters: bool = False, validate: bool | None = None
+    ) -> None:
+        """Add every task, edge and constant of ``flow`` to this flow."""
+        for t in flow.sorted_tasks() if flow.tasks else []:
+            if t not in self.tasks:
+                self.add_task(t)
+        for e in flow.edges:
+            if e not in self.edges:
+                self.add_edge(e.upstream_task, e.downstream_task, e.key, e.mapped, e.flattened)
+        for t, consts in flow.constants.items():
+            self.constants[t].update(consts)
+        self._changed()
+
+    def copy(self) -> Flow:
+        """A copy with its own task, edge and constant containers (tasks are shared)."""
+        new = _copy.copy(self)
+        new.tasks = set(self.tasks)
+        new.edges = set(self.edges)
+        new.constants = defaultdict(dict, {t: dict(c) for t, c in self.constants.items()})
+        new.slugs = dict(self.slugs)
+        new._slug_counters = dict(self._slug_counters)
+        new._upstream = {t: set(e) for t, e in self._upstream.items()}
+        new._downstream = {t: set(e) for t, e in self._downstream.items()}
+        new._reference_tasks = set(self._reference_tasks)
+        new.state_handlers = list(self.state_handlers)
+        new._tokens = []
+        new._sorted = None
+        return new
+
+    # ------------------------------------------------------------------ reading the graph
+
+    def edges_to(self, task: Task) -> set[Edge]:
+        """Edges whose downstream end is ``task``."""
+        return set(self._upstream.get(task, ()))
+
+    def edges_from(self, task: Task) -> set[Edge]:
+        """Edges whose upstream end is ``task``."""
+        return set(self._downstream.get(task, ()))
+
+    def upstream_tasks(self, task: Task) -> set[Task]:
+        """Tasks with an edge into ``task``."""
+        return {e.upstream_task for e in self._upstream.get(task, ())}
+
+    def downstream_tasks(self, task: Task) -> set[Task]:
+        """Tasks with an edge from ``task``."""
+        return {e.downstream_task for e in self._downstream.get(task, ())}
+
+    def root_tasks(self) -> set[Task]:
+        """Tasks with no upstream edges."""
+        return {t for t in self.tasks if not self._upstream[t]}
+
+    def terminal_tasks(self) -> set[Task]:
+        """Tasks with no downstream edges."""
+        return {t for t in self.tasks if not self._downstream[t]}
+
+    def reference_tasks(self) -> set[Task]:
+        """Tasks whose states decide the flow's state (default: the terminal tasks)."""
+        return set(self._reference_tasks) or self.terminal_tasks()
+
+    def set_reference_tasks(self, tasks: Iterable[Task]) -> None:
+        """Choose the tasks whose states decide the flow's state.
+
+        Raises:
+            ValueError: when a task is not in this flow.
+        """
+        tasks = set(tasks)
+        missing = tasks - self.tasks
+        if missing:
+            names = ", ".join(sorted(t.name for t in missing))
+            raise ValueError(f"Flow {self.name!r}: reference tasks not in the flow: {names}.")
+        self._reference_tasks = tasks
+
+    def parameters(self) -> set[Parameter]:
+        """The flow's Parameter tasks."""
+        from headwater.core.parameter import Parameter
+
+        return {t for t in self.tasks if isinstance(t, Parameter)}
+
+    def get_tasks(
+        self,
+        name: str | None = None,
+        slug: str | None = None,
+        tags: Iterable[str] | None = None,
+        task_type: type | None = None,
+    ) -> list[Task]:
+        """Tasks matching every given criterion (all tasks when none is given)."""
+        wanted_tags = set(tags or ())
+        return [
+            t
+            for t in self.slugs
+            if (name is None or t.name == name)
+            and (slug is None or t.slug == slug)
+            and wanted_tags <= t.tags
+            and (task_type is None or isinstance(t, task_type))
+        ]
+
+    def sorted_tasks(self, root_tasks: Iterable[Task] | None = None) -> tuple[Task, ...]:
+        """Tasks in dependency order (upstream first); ties keep insertion order.
+
+        Args:
+            root_tasks: only these tasks and everything downstream of them.
+
+        Raises:
+            ValueError: when the graph has a cycle; the message names its tasks.
+        """
+        if self._sorted is None:
+            order = list(self.slugs)  # insertion order
+            indegree = {t: len({e.upstream_task for e in self._upstream[t]}) for t in order}
+            ready = [t for t in order if indegree[t] == 0]
+            position = {t: i for i, t in enumerate(order)}
+            result: list[Task] = []
+            import heapq
+
+            heap = [(position[t], t.slug or "", id(t)) for t in ready]
+            by_id = {id(t): t for t in order}
+            heapq.heapify(heap)
+            while heap:
+                _, _, tid = heapq.heappop(heap)
+                t = by_id[tid]
+                result.append(t)
+                for down in {e.downstream_task for e in self._downstream[t]}:
+                    indegree[down] -= 1
+                    if indegree[down] == 0:
+                        heapq.heappush(heap, (position[down], down.slug or "", id(down)))
+            if len(result) != len(order):
+                stuck = sorted(t.slug or t.name for t in order if indegree[t] > 0)
+                raise ValueError(
+                    f"Flow {self.name!r} has a cycle among the tasks: {', '.join(stuck)}."
+                )
+            self._sorted = result
+        if root_tasks is None:
+            return tuple(self._sorted)
+        keep: set[Task] = set()
+        stack = list(root_tasks)
+        while stack:
+            t = stack.pop()
+            if t not in keep:
+                keep.add(t)
+                stack.extend(e.downstream_task for e in self._downstream.get(t, ()))
+        return tuple(t for t in self._sorted if t in keep)
+
+    def validate(self) -> None:
+        """Check the graph: no cycles, edges and reference tasks inside the flow.
+
+        Raises:
+            ValueError: naming what is wrong.
+        """
+        self.sorted_tasks()
+        for e in self.edges:
+            if e.upstream_task not in self.tasks or e.downstream_task not in self.tasks:
+                raise ValueError(f"Flow {self.name!r}: edge {e} joins a task outside the flow.")
+        if self._reference_tasks - self.tasks:
+            raise ValueError(f"Flow {self.name!r}: reference tasks must be in the flow.")
+
+    # ------------------------------------------------------------------ description
+
+    def serialize(self, build: bool = False) -> dict[str, Any]:
+        """A JSON-able description of the flow (what the server stores).
+
+        Args:
+            build: accepted for compatibility; storage is built by ``register``.
+        """
+        from headwater import __version__
+
+        sorted_tasks = self.sorted_tasks()
+        mapped_tasks = {e.downstream_task for e in self.edges if e.mapped}
+        tasks = []
+        for t in sorted_tasks:
+            tasks.append(
+                {
+                    "slug": t.slug,
+                    "name": t.name,
+                    "type": _qualname(type(t)),
+                    "tags": sorted(t.tags),
+                    "max_retries": t.max_retries,
+                    "retry_delay": t.retry_delay.total_seconds() if t.retry_delay else None,
+                    "timeout": t.timeout,
+                    "trigger": _qualname(t.trigger),
+                    "mapped": t in mapped_tasks,
+                    "checkpoint": t.checkpoint,
+                    "result": _ref(t.result),
+                }
+            )
+        edges = sorted(
+            (
+                {
+                    "upstream_task": e.upstream_task.slug,
+                    "downstream_task": e.downstream_task.slug,
+                    "key": e.key,
+                    "mapped": e.mapped,
+                    "flattened": e.flattened,
+                }
+                for e in self.edges
+            ),
+            key=lambda d: (d["upstream_task"], d["downstream_task"], d["key"] or ""),
+        )
+        params = sorted(
+            (
+                {
+                    "name": p.name,
+                    "slug": p.slug,
+                    "required": p.required,
+                    "default": _json_safe(p.default),
+                }
+                for p in self.parameters()
+            ),
+            key=lambda d: d["name"],
+        )
+        return {
+            "name": self.name,
+            "tasks": tasks,
+            "edges": edges,
+            "parameters": params,
+            "reference_tasks": sorted(t.slug or "" for t in self.reference_tasks()),
+            "schedule": None,
+            "run_config": _ref(self.run_config),
+            "storage": _ref(self.storage),
+            "environment": None,
+            "__version__": __version__,
+        }
+
+    # ------------------------------------------------------------------ running
+
+    def run(
+        self,
+        parameters: dict[str, Any] | None = None,
+        executor: Any = None,
+        context: dict[str, Any] | None = None,
+        run_on_schedule: bool | None = None,
+        runner_cls: type | None = None,
+        **kwargs: Any,
+    ) -> State:
+        """Run the flow in this process and return its final state.
+
+        Args:
+            parameters: values for the flow's Parameters.
+            executor: the executor (default: the flow's, else ``LocalExecutor``).
+            context: values for ``headwater.context`` overriding the run defaults.
+            run_on_schedule: with a schedule, run once per scheduled time (waiting for
+                each) until the schedule has no more times; off by default.
+            runner_cls: the flow runner class (default ``FlowRunner``).
+            **kwargs: keyword values for Parameters, or ``task_states``,
+                ``return_tasks``, ``task_contexts`` for the runner.
+
+        Returns:
+            The final flow state; ``state.result`` maps each task to its state.
+
+        Raises:
+            ValueError: for unknown parameter names or missing required parameters.
+            TypeError: for unknown keyword arguments.
+        """
+        from headwater.engine.flow_runner import FlowRunner
+
+        params = dict(parameters or {})
+        param_names = {p.name for p in self.parameters()}
+        runner_kwargs: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            if key in param_names:
+                params[key] = value
+            elif key in _RUNNER_KWARGS:
+                runner_kwargs[key] = value
+            else:
+                raise TypeError(
+                    f"Flow.run() got an unexpected keyword argument {key!r} (flow"
+                    f" {self.name!r} has no parameter of that name)."
+                )
+        self.check_parameters(params)
+        runner = (runner_cls or FlowRunner)(self)
+        exec_ = executor if executor is not None else self.executor
+        if run_on_schedule and self.schedule is not None:
+            return self._run_on_schedule(runner, params, exec_, context, runner_kwargs)
+        return runner.run(  # type: ignore[no-any-return]
+            parameters=params, executor=exec_, context=context, **runner_kwargs
+        )
+
+    def check_parameters(self, params: dict[str, Any]) -> None:
+        """Check parameter values against the flow's Parameters.
+
+        Raises:
+            ValueError: naming unknown parameters or missing required ones.
+        """
+        declared = {p.name: p for p in self.parameters()}
+        unknown = sorted(set(params) - set(declared))
+        if unknown:
+            raise ValueError(
+                f"Flow {self.name!r} received unexpected parameters: {', '.join(unknown)}"
+                f" (its parameters: {', '.join(sorted(declared)) or 'none'})."
+            )
+        missing = sorted(n for n, p in declared.items() if p.required and n not in params)
+        if missing:
+            raise ValueError(
+                f"Flow {self.name!r} did not receive the required parameters: {', '.join(missing)}."
+            )
+
+    def _run_on_schedule(
+        self,
+        runner: Any,
+        params: dict[str, Any],
+        executor: Any,
+        context: dict[str, Any] | None,
+        runner_kwargs: dict[str, Any],
+    ) -> State:
+        import time
+        from datetime import UTC, datetime
+
+        state: Any = None
+        after = datetime.now(UTC)
+        while True:
+            upcoming = self.schedule.next(1, after=after)
+            if not upcoming:
+                return state  # type: ignore[no-any-return]
+            when = upcoming[0]
+            delay = (when - datetime.now(UTC)).total_seconds()
+            if delay > 0:
+                time.sleep(delay)
+            ctx = dict(context or {})
+            ctx.setdefault("scheduled_start_time", when)
+            state = runner.run(parameters=params, executor=executor, context=ctx, **runner_kwargs)
+            after = when
+
+    def register(
+        self,
+        project_name: str | None = None,
+        build: bool = True,
+        labels: list[str] | None = None,
+        idempotency_key: str | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """Register this flow with the server through :class:`headwater.client.Client`.
+
+        Returns:
+            The id of the registered flow version.
+        """
+        from headwater.client import Client
+
+        return Client().register(  # type: ignore[no-any-return]
+            self,
+            project_name=project_name,
+            build=build,
+            labels=labels,
+            idempotency_key=idempotency_key,
+            **kwargs,
+        )

@@ -1,0 +1,6 @@
+"""Control flow: run parts of a flow conditionally, then merge the branches."""
+
+from headwater.tasks.control_flow.case import case
+from headwater.tasks.control_flow.conditional import CompareValue, Merge, ifelse, merge, switch
+
+__all__ = ["CompareValue", "Merge", "case", "ifelse", "merge", "switch"]

@@ -1,0 +1,140 @@
+"""Helpers for writing tasks: ``@task``, ``defaults_from_attrs``, ``as_task``, ``tags``.
+
+Contract:
+    ``@task`` (bare or with options) turns a function into a :class:`FunctionTask` whose
+    ``run`` is the function. ``defaults_from_attrs("a", "b")`` decorates a ``run`` method
+    so that any of those keywords *not passed by the caller* is filled from the instance
+    attribute of the same name (an explicit ``None`` still wins, as in Prefect 1).
+    ``as_task`` turns a value into a task: a task stays itself, a collection holding
+    tasks becomes a collection task bound to them, anything else becomes a Constant.
+    ``with tags("a", "b"):`` adds tags to every task created or bound in the block.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from headwater.core._active import ACTIVE_TAGS
+from headwater.core.edge import EdgeAnnotation, flatten, mapped, unmapped
+from headwater.core.task import Task
+
+if TYPE_CHECKING:
+    from headwater.core.flow import Flow
+    from headwater.tasks.core.function import FunctionTask
+
+__all__ = [
+    "as_task",
+    "defaults_from_attrs",
+    "flatten",
+    "mapped",
+    "tags",
+    "task",
+    "unmapped",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def task(fn: Callable[..., Any], **task_init_kwargs: Any) -> FunctionTask: ...
+
+
+@overload
+def task(
+    fn: None = None, **task_init_kwargs: Any
+) -> Callable[[Callable[..., Any]], FunctionTask]: ...
+
+
+def task(
+    fn: Callable[..., Any] | None = None, **task_init_kwargs: Any
+) -> FunctionTask | Callable[[Callable[..., Any]], FunctionTask]:
+    """Turn a function into a task; use bare (``@task``) or with options (``@task(...)``).
+
+    Args:
+        fn: the function whose body is the task's work.
+        **task_init_kwargs: :class:`~headwater.Task` options (name, max_retries, ...).
+
+    Returns:
+        A :class:`FunctionTask`, or a decorator producing one.
+    """
+    from headwater.tasks.core.function import FunctionTask
+
+    if fn is None:
+        return lambda f: FunctionTask(fn=f, **task_init_kwargs)
+    return FunctionTask(fn=fn, **task_init_kwargs)
+
+
+def defaults_from_attrs(*attr_args: str) -> Callable[[F], F]:
+    """Fill keyword arguments of ``run()`` from instance attributes when not passed.
+
+    Args:
+        *attr_args: attribute names that double as ``run()`` keywords.
+
+    Returns:
+        A decorator for a ``run`` method.
+    """
+
+    def decorator(method: F) -> F:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            for attr in attr_args:
+                if attr not in kwargs:
+                    kwargs[attr] = getattr(self, attr)
+            return method(self, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def _contains_task(value: Any) -> bool:
+    if isinstance(value, (Task, EdgeAnnotation)):
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_contains_task(v) for v in value)
+    if isinstance(value, dict):
+        return any(_contains_task(k) or _contains_task(v) for k, v in value.items())
+    return False
+
+
+def as_task(x: Any, flow: Flow | None = None) -> Task:
+    """Return ``x`` as a task.
+
+    Args:
+        x: a task, a collection (possibly holding tasks) or any value.
+        flow: the flow collection tasks are bound into (default: the active flow).
+
+    Returns:
+        ``x`` itself, a bound collection task, or a :class:`Constant`.
+    """
+    from headwater.tasks.core import collections as col
+    from headwater.tasks.core.constants import Constant
+
+    if isinstance(x, Task):
+        return x
+    if isinstance(x, EdgeAnnotation):
+        return as_task(x.task, flow=flow)
+    if not _contains_task(x):
+        return Constant(x)
+    if isinstance(x, list):
+        return col.List().bind(*x, flow=flow)
+    if isinstance(x, tuple):
+        return col.Tuple().bind(*x, flow=flow)
+    if isinstance(x, (set, frozenset)):
+        return col.Set().bind(*x, flow=flow)
+    # a dict holding tasks
+    keys = list(x.keys())
+    return col.Dict().bind(keys=keys, values=[x[k] for k in keys], flow=flow)
+
+
+@contextmanager
+def tags(*tags: str) -> Iterator[None]:
+    """Add ``tags`` to every task created or bound inside the ``with`` block."""
+    token = ACTIVE_TAGS.set(ACTIVE_TAGS.get() | frozenset(tags))
+    try:
+        yield
+    finally:
+        ACTIVE_TAGS.reset(token)
