@@ -347,7 +347,7 @@ class TaskRunner(Runner):
     def _success(self, value: Any, ctx: dict[str, Any]) -> State:
         state = Success("Task run succeeded.", result=value)
         task = self.task
-        if ctx.get("checkpointing") and task.checkpoint is not False:
+        if _context.get("checkpointing") and task.checkpoint is not False:
             result = task.result if task.result is not None else self.flow_result
             if result is not None:
                 try:
