@@ -203,3 +203,43 @@ async def test_state_changes_publish_events_after_commit(app: Any, api: Api) -> 
         await api.call("POST", f"/flow-runs/{run['id']}/name", json={"name": "n"})
         event = await sub.wait(5)
         assert event is not None and event.kind == "flow_run.updated"
+
+
+async def test_concurrent_submissions_accept_exactly_one(api: Api) -> None:
+    import asyncio
+
+    run = await _run(api)
+
+    async def submit(agent: str) -> dict[str, Any]:
+        response = await api.client.post(
+            f"flow-runs/{run['id']}/state",
+            json={"state": {"type": "Submitted"}, "agent_id": agent},
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    results = await asyncio.gather(*(submit(f"agent-{i}") for i in range(10)))
+    assert [r["status"] for r in results].count("accepted") == 1
+    winner = next(i for i, r in enumerate(results) if r["status"] == "accepted")
+    assert (await api.call("GET", f"/flow-runs/{run['id']}"))["agent_id"] == f"agent-{winner}"
+    history = await api.call("GET", f"/flow-runs/{run['id']}/states")
+    assert [h["state"]["type"] for h in history] == ["Scheduled", "Submitted"]
+
+
+async def test_concurrent_writes_with_one_expected_version(api: Api) -> None:
+    import asyncio
+
+    run = await _run(api)
+    responses = await asyncio.gather(
+        *(
+            api.client.post(
+                f"flow-runs/{run['id']}/state",
+                json={"state": {"type": "Running", "message": str(i)}, "expected_version": 1},
+            )
+            for i in range(8)
+        )
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [409] * 7
+    assert (await api.call("GET", f"/flow-runs/{run['id']}"))["version"] == 2
