@@ -105,6 +105,16 @@ async def test_resume_from_every_cursor_loses_and_repeats_nothing(server: Live) 
         assert shape(rest) == shape(full[i + 1 :])
 
 
+async def test_last_event_id_header_resumes(server: Live) -> None:
+    run_id = await finished_run(server)
+    full = await events(server, run_id)
+    response = await server.client.get(
+        f"/flow-runs/{run_id}/events", headers={"Last-Event-ID": full[-3]["id"]}
+    )
+    kinds = [line[7:] for line in response.text.splitlines() if line.startswith("event: ")]
+    assert kinds == [item["event"] for item in full[-2:]]
+
+
 async def test_filters(server: Live) -> None:
     run_id = await finished_run(server)
     only_states = shape(await events(server, run_id, logs=False))

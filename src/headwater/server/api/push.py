@@ -298,7 +298,8 @@ async def stream_flow_run_events(
     logs: bool = Query(True, description="Send log events."),
 ) -> StreamingResponse:
     """Stream the flow run's states and logs as server-sent events."""
-    position = _parse_cursor(cursor)
+    # Browsers' EventSource resends the last id it saw in this header on reconnect.
+    position = _parse_cursor(cursor or request.headers.get("last-event-id"))
     await _read_run(request, flow_run_id)  # 404 before the stream starts
     stream = _Stream(request, flow_run_id, position, states, logs)
     return StreamingResponse(
