@@ -187,3 +187,72 @@ def test_dependencies_nesting_context_and_errors_across_processes(cluster: Clust
             ex.wait(after_failure)
     # the executor only disconnected: the cluster is still there for the next run
     assert cluster.worker.poll() is None
+
+
+# --- flows on the cluster -------------------------------------------------------------
+
+
+def _flow_tasks() -> Any:
+    from headwater import task
+
+    @task
+    def numbers(n: int) -> list[int]:
+        return list(range(n))
+
+    @task
+    def square(x: int) -> int:
+        return x * x
+
+    @task
+    def where() -> int:
+        return os.getpid()
+
+    @task
+    def flaky() -> int:
+        run_count = int(context.get("task_run_count", 1))
+        if run_count < 2:
+            raise RuntimeError("first attempt fails")
+        return run_count
+
+    @task
+    def broken(values: list[int]) -> None:
+        raise ValueError(f"cannot handle {len(values)} values")
+
+    return numbers, square, where, flaky, broken
+
+
+def test_flow_runs_on_the_cluster(cluster: Cluster) -> None:
+    import datetime
+
+    from headwater import Flow, Parameter
+
+    numbers, square, where, flaky, broken = _flow_tasks()
+    with Flow("on-dask") as flow:
+        n = Parameter("n", default=4)
+        squares = square.map(numbers(n))
+        pid = where()
+        retried = flaky.copy(max_retries=1, retry_delay=datetime.timedelta(seconds=0))()
+        failed = broken(squares)
+    state = flow.run(parameters={"n": 6}, executor=DaskExecutor(address=cluster.address))
+    assert state.is_failed()
+    assert state.result[squares].is_mapped()
+    assert state.result[squares].result == [0, 1, 4, 9, 16, 25]
+    assert [child.result for child in state.result[squares].map_states] == [0, 1, 4, 9, 16, 25]
+    assert state.result[pid].result == cluster.worker.pid
+    assert state.result[retried].is_successful()
+    assert state.result[retried].result == 2
+    assert state.result[failed].is_failed()
+    assert "cannot handle 6 values" in str(state.result[failed].message)
+
+
+def test_same_flow_twice_on_one_cluster(cluster: Cluster) -> None:
+    from headwater import Flow
+
+    numbers, square, _, _, _ = _flow_tasks()
+    with Flow("twice") as flow:
+        squares = square.map(numbers(3))
+    executor = DaskExecutor(address=cluster.address)
+    first = flow.run(executor=executor)
+    second = flow.run(executor=executor)
+    assert first.result[squares].result == second.result[squares].result == [0, 1, 4]
+    assert cluster.worker.poll() is None
