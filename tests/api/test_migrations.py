@@ -36,3 +36,9 @@ async def test_result_store_on_an_fsspec_url() -> None:
     location = await store.write("abc", b"bytes")
     assert location == "memory://headwater-results/abc"
     assert await store.read(location) == b"bytes"
+
+
+def test_head_constant_matches_the_migration_scripts() -> None:
+    from headwater.server.database.migrate import HEAD, head_revision
+
+    assert head_revision() == HEAD

@@ -12,7 +12,11 @@ from typing import Any
 
 from headwater.server.database.engine import Database
 
-__all__ = ["current_revision", "reset", "upgrade"]
+__all__ = ["HEAD", "current_revision", "head_revision", "reset", "upgrade"]
+
+#: The newest revision in ``migrations/versions``; a test keeps it in step with Alembic.
+#: Knowing it lets a server whose database is current start without importing Alembic.
+HEAD = "0001"
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # Arbitrary constant: every server process takes this advisory lock while migrating.
@@ -59,8 +63,31 @@ async def _run(db: Database, fn: Any) -> None:
 
 
 async def upgrade(db: Database) -> None:
-    """Apply every pending migration to ``db``."""
+    """Apply every pending migration to ``db`` (a quick no-op when it is current)."""
+    if await _stored_revision(db) == HEAD:
+        return
     await _run(db, _upgrade_sync)
+
+
+async def _stored_revision(db: Database) -> str | None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    except DBAPIError:
+        return None  # no table yet: a new database
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+def head_revision() -> str | None:
+    """The head revision according to Alembic's script directory."""
+    from alembic.script import ScriptDirectory
+
+    config = _config(None)
+    head: str | None = ScriptDirectory.from_config(config).get_current_head()
+    return head
 
 
 async def reset(db: Database) -> None:
