@@ -1,0 +1,136 @@
+"""The public names of headwater and its public modules, pinned.
+
+Each module's ``__all__`` must equal the list below: adding or removing a public name is
+a deliberate change made here too (and in the changelog). Every listed name must resolve,
+and the Prefect 1 import paths must reach the same objects as the top-level shortcuts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import pytest
+
+PUBLIC: dict[str, list[str]] = {
+    "headwater": [
+        "Client", "DateTimeParameter", "Flow", "Parameter", "Task", "__version__", "case",
+        "config", "context", "flatten", "mapped", "merge", "signals", "tags", "task",
+        "triggers", "unmapped",
+    ],
+    "headwater.core": [
+        "DateTimeParameter", "Edge", "Flow", "Parameter", "Task", "flatten", "mapped",
+        "unmapped",
+    ],
+    "headwater.core.edge": ["Edge", "EdgeAnnotation", "flatten", "mapped", "unmapped"],
+    "headwater.engine": ["FlowRunner", "TaskRunner", "signals", "state"],
+    "headwater.engine.flow_runner": ["FlowRunner"],
+    "headwater.engine.task_runner": ["TaskRunner", "mappable_values"],
+    "headwater.engine.state": [
+        "Cached", "Cancelled", "Cancelling", "ClientFailed", "Failed", "Finished", "Looped",
+        "Mapped", "MetaState", "Paused", "Pending", "Queued", "Resume", "Retrying", "Running",
+        "Scheduled", "Skipped", "State", "Submitted", "Success", "TimedOut", "TriggerFailed",
+        "ValidationFailed",
+    ],
+    "headwater.engine.signals": [
+        "ENGINESIGNAL", "FAIL", "HeadwaterStateSignal", "LOOP", "PAUSE", "RETRY", "SKIP",
+        "SUCCESS", "TRIGGERFAIL", "VALIDATIONFAIL", "signal_from_state",
+    ],
+    "headwater.engine.results": [
+        "FSSpecResult", "GCSResult", "HeadwaterResult", "LocalResult", "NoResult",
+        "NoResultType", "Result", "S3Result", "ServerResult", "UnresolvedResult",
+        "result_from_ref",
+    ],
+    "headwater.engine.serializers": [
+        "DateTimeSerializer", "JSONSerializer", "PickleSerializer", "Serializer",
+        "serializer_from_ref",
+    ],
+    "headwater.triggers": [
+        "all_failed", "all_finished", "all_successful", "always_run", "any_failed",
+        "any_successful", "manual_only", "not_all_skipped", "some_failed", "some_successful",
+    ],
+    "headwater.executors": ["DaskExecutor", "Executor", "LocalDaskExecutor", "LocalExecutor"],
+    "headwater.executors.base": ["Executor"],
+    "headwater.executors.local": ["LocalExecutor"],
+    "headwater.executors.dask": ["DaskExecutor", "LocalDaskExecutor"],
+    "headwater.utilities.context": ["Context", "context"],
+    "headwater.utilities.logging": [
+        "ContextFilter", "add_log_handler", "configure_logging", "get_logger",
+        "redirect_stdout_to_logger", "remove_log_handler",
+    ],
+    "headwater.utilities.configuration": [
+        "Config", "config", "load_configuration", "reload_configuration",
+        "set_temporary_config", "string_to_type",
+    ],
+    "headwater.utilities.collections": [
+        "DotDict", "as_nested_dict", "flatten_keys", "flatten_seq", "merge_dicts",
+    ],
+    "headwater.utilities.tasks": [
+        "as_task", "defaults_from_attrs", "flatten", "mapped", "tags", "task", "unmapped",
+    ],
+    "headwater.exceptions": [
+        "AuthorizationError", "ClientError", "ConflictError", "FlowStorageError",
+        "HeadwaterException", "ObjectNotFound", "ServerUnavailable", "TaskTimeoutError",
+    ],
+    "headwater.tasks.control_flow": ["CompareValue", "Merge", "case", "ifelse", "merge", "switch"],
+    "headwater.tasks.core": ["Constant", "Dict", "FunctionTask", "List", "Set", "Tuple"],
+    "headwater.tasks.headwater": [
+        "CancelFlowRun", "RenameFlowRun", "StartFlowRun", "create_flow_run",
+        "get_task_run_result", "wait_for_flow_run",
+    ],
+    "headwater.tasks.headwater.flow_run": [
+        "StartFlowRun", "create_flow_run", "get_task_run_result", "wait_for_flow_run",
+    ],
+    "headwater.tasks.headwater.flow_run_rename": ["RenameFlowRun"],
+    "headwater.tasks.headwater.flow_run_cancel": ["CancelFlowRun"],
+    "headwater.backend": ["FlowRunLog", "FlowRunView", "FlowView", "TaskRunView", "watch_flow_run"],
+}  # fmt: skip
+
+# Names loaded lazily from a module that is optional in a given installation.
+_LAZY_SOURCES = {("headwater", "Client"): "headwater.client"}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_all_is_pinned(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = list(getattr(module, "__all__", []))
+    assert len(exported) == len(set(exported)), f"{module_name}.__all__ has duplicates"
+    assert sorted(exported) == sorted(PUBLIC[module_name])
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_every_public_name_resolves(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    for name in PUBLIC[module_name]:
+        source = _LAZY_SOURCES.get((module_name, name))
+        if source is not None and importlib.util.find_spec(source) is None:
+            continue
+        assert getattr(module, name) is not None, f"{module_name}.{name}"
+
+
+def test_top_level_shortcuts_are_the_prefect1_path_objects() -> None:
+    import headwater
+    from headwater import core, executors, tasks, triggers, utilities
+    from headwater.engine import signals
+    from headwater.executors import dask, local
+
+    assert headwater.Flow is core.Flow
+    assert headwater.Task is core.Task
+    assert headwater.Parameter is core.Parameter
+    assert headwater.context is utilities.context.context
+    assert headwater.config is utilities.configuration.config
+    assert headwater.signals is signals
+    assert headwater.triggers is triggers
+    assert headwater.case is tasks.control_flow.case
+    assert headwater.merge is tasks.control_flow.merge
+    assert headwater.task is utilities.tasks.task
+    assert headwater.unmapped is core.unmapped
+    assert executors.LocalExecutor is local.LocalExecutor
+    assert executors.LocalDaskExecutor is dask.LocalDaskExecutor
+    assert executors.DaskExecutor is dask.DaskExecutor
+
+
+def test_no_private_names_are_exported() -> None:
+    for module_name, names in PUBLIC.items():
+        leaked = [n for n in names if n.startswith("_") and n != "__version__"]
+        assert leaked == [], module_name
