@@ -5,33 +5,37 @@ Contract (contracts.md section 5):
 - :class:`BackendFlowRunner` writes each flow-run state through
   ``Client.set_flow_run_state``. When the server refuses a state (for example ``Running``
   for a run that was cancelled before it started), it raises :class:`RunRefused`, which
-  ends the run without further writes.
+  propagates out of ``run()`` and ends the run without further writes.
 - :class:`BackendTaskRunner` gets-or-creates the task run by (flow run, slug, map index)
-  in ``initialize_run`` and puts ``task_run_id``, ``task_slug``, ``map_index`` and
-  ``task_run_count`` into the context; every task state is written with
+  in ``initialize_run`` and puts the server's ``task_run_id`` into the context (results
+  are checkpointed under it); every task state is written with
   ``Client.set_task_run_state``. A retried task asks for the same (slug, map index), so it
   keeps its task-run id.
-- Both keep a registry of the task runs in flight, so that a terminated process can mark
-  them as ended (see ``_main``).
+- Task runners hold no client or other unpicklable state: executors that ship runners to
+  other processes (Dask) get a runner that opens its own client there. The flow run id
+  comes from the run context.
+- Writes are retried through a server outage (see ``_retry``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from headwater.engine.backend._retry import with_retries
 from headwater.engine.flow_runner import FlowRunner
 from headwater.engine.task_runner import TaskRunner
+from headwater.utilities.context import context as _context
 
 if TYPE_CHECKING:
     from headwater.client import Client
     from headwater.core.flow import Flow
-    from headwater.core.task import Task
     from headwater.engine.state import State
 
-__all__ = ["BackendFlowRunner", "BackendTaskRunner", "RunRefused", "TaskRunRegistry"]
+__all__ = ["BackendFlowRunner", "BackendTaskRunner", "RunRefused", "TaskRunRegistry", "registry"]
 
 logger = logging.getLogger("headwater.engine.backend")
 
@@ -58,6 +62,25 @@ class TaskRunRegistry:
             return [i for i, t in self._states.items() if t not in finished_types]
 
 
+#: The task runs of this process (a flow-run process runs exactly one flow run).
+registry = TaskRunRegistry()
+
+_clients: dict[int, Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _process_client() -> Client:
+    """One client per process (task runners may run in executor worker processes)."""
+    pid = os.getpid()
+    with _clients_lock:
+        client = _clients.get(pid)
+        if client is None:
+            from headwater.client import Client
+
+            client = _clients[pid] = Client()
+        return client
+
+
 def _state_type(state: Any) -> str:
     return type(state).__name__
 
@@ -67,59 +90,43 @@ class BackendTaskRunner(TaskRunner):
 
     Args:
         task: The task to run.
-        state_handlers: User state handlers.
+        state_handlers: Runner-level state handlers.
         flow_result: The flow's default Result (the server result store by default).
-        client: Client used for the writes.
-        flow_run_id: The flow run the task run belongs to.
-        registry: Shared registry of task runs in flight.
     """
 
-    def __init__(
-        self,
-        task: Task,
-        state_handlers: Any = None,
-        flow_result: Any = None,
-        *,
-        client: Client,
-        flow_run_id: str,
-        registry: TaskRunRegistry,
-    ) -> None:
-        super().__init__(task, state_handlers=state_handlers, flow_result=flow_result)
-        self.client = client
-        self.flow_run_id = flow_run_id
-        self.registry = registry
-        self.task_run_id: str | None = None
+    task_run_id: str | None = None
 
-    def initialize_run(self, state: Any, context: dict[str, Any]) -> Any:
-        """Get-or-create the task run and put its identity into the context."""
+    def initialize_run(self, state: State | None, context: dict[str, Any]) -> Any:
+        """Get-or-create the task run and put the server's task run id into the context."""
+        flow_run_id = context.get("flow_run_id") or _context.get("flow_run_id")
+        if not flow_run_id:
+            raise ValueError(f"task {self.task.name!r}: no flow_run_id in the run context")
         raw_index = context.get("map_index")
         map_index = -1 if raw_index is None else int(raw_index)
+        client = _process_client()
+        slug, name = self.task.slug, self.task.name
         task_run = with_retries(
-            lambda: self.client.get_or_create_task_run(
-                self.flow_run_id, self.task.slug, map_index=map_index, task_name=self.task.name
+            lambda: client.get_or_create_task_run(
+                str(flow_run_id), slug, map_index=map_index, task_name=name
             ),
             "create a task run",
         )
         self.task_run_id = str(task_run["id"])
-        context.update(
-            task_run_id=self.task_run_id,
-            task_slug=self.task.slug,
-            map_index=None if map_index == -1 and raw_index is None else map_index,
-            task_run_version=task_run.get("version"),
-        )
-        context.setdefault("task_run_count", int(task_run.get("run_count") or 0) + 1)
+        context["task_run_id"] = self.task_run_id
+        context["task_run_version"] = task_run.get("version")
         return super().initialize_run(state, context)
 
     def call_runner_target_handlers(self, old_state: State, new_state: State) -> State:
-        """Run user handlers, then write the resulting state to the server."""
+        """Run the task's state handlers, then write the resulting state to the server."""
         new_state = super().call_runner_target_handlers(old_state, new_state)
-        if self.task_run_id is None or new_state is None:
+        task_run_id = self.task_run_id
+        if task_run_id is None or new_state is None:
             return new_state
-        self.registry.update(self.task_run_id, _state_type(new_state))
+        registry.update(task_run_id, _state_type(new_state))
+        client = _process_client()
         try:
-            task_run_id = self.task_run_id
             with_retries(
-                lambda: self.client.set_task_run_state(task_run_id, new_state),
+                lambda: client.set_task_run_state(task_run_id, new_state),
                 "record a task state",
             )
         except Exception as exc:
@@ -128,7 +135,7 @@ class BackendTaskRunner(TaskRunner):
             logger.warning(
                 "Could not record state %s of task run %s: %s",
                 _state_type(new_state),
-                self.task_run_id,
+                task_run_id,
                 exc,
             )
         return new_state
@@ -141,7 +148,7 @@ class BackendFlowRunner(FlowRunner):
         flow: The flow to run.
         client: Client used for the writes.
         flow_run_id: The flow run this process executes.
-        state_handlers: User state handlers.
+        state_handlers: Runner-level state handlers.
     """
 
     def __init__(
@@ -149,31 +156,16 @@ class BackendFlowRunner(FlowRunner):
         flow: Flow,
         client: Client,
         flow_run_id: str,
-        state_handlers: Any = None,
+        state_handlers: Iterable[Callable[..., Any]] | None = None,
     ) -> None:
+        super().__init__(flow, task_runner_cls=BackendTaskRunner, state_handlers=state_handlers)
         self.client = client
         self.flow_run_id = flow_run_id
-        self.registry = TaskRunRegistry()
+        self.registry = registry
         self.last_reported: State | None = None
-        registry = self.registry
-
-        class _TaskRunner(BackendTaskRunner):
-            def __init__(
-                self, task: Task, state_handlers: Any = None, flow_result: Any = None
-            ) -> None:
-                super().__init__(
-                    task,
-                    state_handlers=state_handlers,
-                    flow_result=flow_result,
-                    client=client,
-                    flow_run_id=flow_run_id,
-                    registry=registry,
-                )
-
-        super().__init__(flow, task_runner_cls=_TaskRunner, state_handlers=state_handlers)
 
     def call_runner_target_handlers(self, old_state: State, new_state: State) -> State:
-        """Run user handlers, then write the state; raise RunRefused when refused."""
+        """Run the flow's state handlers, then write the state; RunRefused if refused."""
         new_state = super().call_runner_target_handlers(old_state, new_state)
         if new_state is None:
             return new_state
