@@ -192,3 +192,25 @@ async def test_rename_labels_heartbeat_delete(api: Api) -> None:
     assert (await api.call("GET", f"/flow-runs/{child['id']}"))["parent_flow_run_id"] is None
     assert await api.call("GET", "/logs", params={"flow_run_id": run["id"]}) == []
     await api.call("DELETE", f"/flow-runs/{run['id']}", 404)
+
+
+async def test_flow_group_settings_feed_new_runs(api: Api) -> None:
+    flow = await api.flow(
+        parameters=[{"name": "x", "default": 1}, {"name": "y", "default": 1}],
+        run_config={"type": "LocalRun", "labels": ["flow-rc"]},
+    )
+    group_path = f"/flow-groups/{flow['flow_group_id']}"
+    group = await api.call(
+        "PATCH", group_path, json={"labels": ["g"], "default_parameters": {"x": 2}}
+    )
+    assert group["labels"] == ["g"] and group["default_parameters"] == {"x": 2}
+    run = await api.run(flow_id=flow["id"], parameters={"y": 3})
+    assert run["labels"] == ["g"] and run["parameters"] == {"x": 2, "y": 3}
+    await api.call("PATCH", group_path, json={"labels": []})
+    assert (await api.run(flow_id=flow["id"]))["labels"] == []
+    await api.call("PATCH", group_path, json={"labels": None, "run_config": {"labels": ["grc"]}})
+    run = await api.run(flow_id=flow["id"])
+    assert run["labels"] == ["grc"] and run["run_config"] == {"labels": ["grc"]}
+    kept = await api.call("GET", group_path)
+    assert kept["default_parameters"] == {"x": 2} and kept["labels"] is None
+    await api.call("PATCH", "/flow-groups/missing", 404, json={})

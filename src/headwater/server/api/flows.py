@@ -79,3 +79,14 @@ async def read_flow_group(flow_group_id: str, db: DbDep) -> object:
     if group is None:
         raise NotFound(f"Flow group {flow_group_id} not found.")
     return group
+
+
+@router.patch("/flow-groups/{flow_group_id}", response_model=schemas.FlowGroup)
+async def update_flow_group(flow_group_id: str, body: schemas.FlowGroupUpdate, db: DbDep) -> object:
+    """Change a flow group's labels, default parameters or run config (fields given only)."""
+    async with db.session() as session:
+        group = await flows.update_flow_group(
+            session, flow_group_id, **body.model_dump(exclude_unset=True)
+        )
+        await session.commit()
+        return group

@@ -31,6 +31,7 @@ __all__ = [
     "read_flow_group",
     "read_flows",
     "register_flow",
+    "update_flow_group",
 ]
 
 
@@ -256,3 +257,39 @@ async def archive_flow(session: AsyncSession, flow_id: str) -> orm.Flow:
     flow.archived = True
     await session.flush()
     return flow
+
+
+_UNSET: Any = object()
+
+
+async def update_flow_group(
+    session: AsyncSession,
+    flow_group_id: str,
+    *,
+    labels: Any = _UNSET,
+    default_parameters: Any = _UNSET,
+    run_config: Any = _UNSET,
+) -> orm.FlowGroup:
+    """Change settings shared by every version of a flow; arguments left out stay.
+
+    Args:
+        session: Database session.
+        flow_group_id: The flow group.
+        labels: Labels for new runs (``None``: not set, fall back to run configs).
+        default_parameters: Parameter values overlaid on the flows' declared defaults.
+        run_config: Run config for new runs (``None``: use the flow's).
+
+    Raises:
+        NotFound: No such flow group.
+    """
+    group = await session.get(orm.FlowGroup, flow_group_id)
+    if group is None:
+        raise NotFound(f"Flow group {flow_group_id} not found.")
+    if labels is not _UNSET:
+        group.labels = sorted(set(labels)) if labels is not None else None
+    if default_parameters is not _UNSET:
+        group.default_parameters = dict(default_parameters or {})
+    if run_config is not _UNSET:
+        group.run_config = run_config
+    await session.flush()
+    return group

@@ -21,6 +21,7 @@ __all__ = [
     "Flow",
     "FlowCreate",
     "FlowGroup",
+    "FlowGroupUpdate",
     "FlowRun",
     "FlowRunCreate",
     "Health",
@@ -88,6 +89,18 @@ class FlowCreate(_In):
     description: str | None = None
     idempotency_key: str | None = Field(default=None, max_length=255)
     core_version: str | None = Field(default=None, max_length=64)
+
+
+class FlowGroupUpdate(_In):
+    """``PATCH /flow-groups/{id}``: fields present in the body are changed.
+
+    ``labels: null`` means "not set" (runs fall back to run-config labels); ``[]`` means
+    "explicitly no labels".
+    """
+
+    labels: list[Label] | None = None
+    default_parameters: dict[str, Any] | None = None
+    run_config: dict[str, Any] | None = None
 
 
 class FlowRunCreate(_In):
