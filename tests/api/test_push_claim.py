@@ -13,8 +13,6 @@ from _push_support import Live, live
 
 from headwater.server.models.claims import labels_fit
 
-pytestmark = pytest.mark.xdist_group("push")
-
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def server(request: pytest.FixtureRequest) -> AsyncIterator[Live]:

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from _push_support import Live, live, until
 
-pytestmark = pytest.mark.xdist_group("push")
-
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def server(request: pytest.FixtureRequest) -> AsyncIterator[Live]:

@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 import pytest
 from _push_support import Live, live
 
-pytestmark = pytest.mark.xdist_group("push")
-
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def server(request: pytest.FixtureRequest) -> AsyncIterator[Live]:

@@ -12,8 +12,6 @@ from _push_support import Live, live, until
 from headwater.server.services.late_runs import LOGGER_NAME, describe_late_run
 from headwater.server.services.reaper import MAX_RESURRECTIONS
 
-pytestmark = pytest.mark.xdist_group("push")
-
 FAST = {
     "reaper_interval": 0.05,
     "heartbeat_timeout": 1.5,

@@ -20,7 +20,7 @@ from headwater.testing import (
     temporary_server,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("push-e2e")]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
