@@ -18,6 +18,7 @@ import copy as _copy
 import datetime
 import inspect
 import logging
+import typing
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -234,19 +235,25 @@ class Task:
             ``{name: {"required": bool, "type": annotation}}`` per argument.
         """
         out: dict[str, dict[str, Any]] = {}
+        hints = self._type_hints()
         for p in self._run_signature().parameters.values():
             if p.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
                 continue
             out[p.name] = {
                 "required": p.default is inspect.Parameter.empty,
-                "type": p.annotation if p.annotation is not inspect.Parameter.empty else Any,
+                "type": hints.get(p.name, Any),
             }
         return out
 
+    def _type_hints(self) -> dict[str, Any]:
+        try:
+            return typing.get_type_hints(self.run)
+        except Exception:  # unresolvable string annotations: report them as Any
+            return {}
+
     def outputs(self) -> Any:
         """The return annotation of ``run()`` (``Any`` when absent)."""
-        ann = self._run_signature().return_annotation
-        return Any if ann is inspect.Signature.empty else ann
+        return self._type_hints().get("return", Any)
 
     # ------------------------------------------------------------------ copying and binding
 
