@@ -56,12 +56,12 @@ def test_imperative_api() -> None:
 def test_edge_keys_are_checked() -> None:
     flow = Flow("f")
     a, b = Noop(name="a"), Noop(name="b")
-    with pytest.raises(ValueError, match="task 'b' has no input 'nope'"):
+    with pytest.raises(ValueError, match=r"task 'b' has no input 'nope'"):
         flow.add_edge(a, b, key="nope")
     flow.add_edge(a, b, key="x")
-    with pytest.raises(ValueError, match="argument 'x' of task 'b' has already been assigned"):
+    with pytest.raises(ValueError, match=r"argument 'x' of task 'b' has already been assigned"):
         flow.add_edge(Noop(name="c"), b, key="x")
-    with pytest.raises(TypeError, match="tasks must be Task instances"):
+    with pytest.raises(TypeError, match=r"tasks must be Task instances"):
         flow.add_task("a")  # type: ignore[arg-type]
 
 
@@ -97,12 +97,12 @@ def test_sorted_tasks_and_cycles() -> None:
     assert list(flow) == [a, b, c]
     flow.add_edge(c, a)
     with pytest.raises(
-        ValueError, match="Flow 'cyclic' has a cycle among the tasks: a-1, b-1, c-1"
+        ValueError, match=r"Flow 'cyclic' has a cycle among the tasks: a-1, b-1, c-1"
     ):
         flow.sorted_tasks()
-    with pytest.raises(ValueError, match="cycle"):
+    with pytest.raises(ValueError, match=r"cycle"):
         flow.validate()
-    with pytest.raises(ValueError, match="cycle"):
+    with pytest.raises(ValueError, match=r"cycle"):
         flow.run()
 
 
@@ -113,7 +113,7 @@ def test_reference_tasks() -> None:
     assert flow.reference_tasks() == {b}
     flow.set_reference_tasks([a])
     assert flow.reference_tasks() == {a}
-    with pytest.raises(ValueError, match="reference tasks not in the flow: stray"):
+    with pytest.raises(ValueError, match=r"reference tasks not in the flow: stray"):
         flow.set_reference_tasks([Noop(name="stray")])
 
 
@@ -190,16 +190,16 @@ def test_flow_options_are_stored_and_flows_pickle() -> None:
         inc(1)
     copy = cloudpickle.loads(cloudpickle.dumps(flow))
     assert len(copy.tasks) == 1 and copy.run().is_successful()
-    with pytest.raises(TypeError, match="non-empty string"):
+    with pytest.raises(TypeError, match=r"non-empty string"):
         Flow("")
-    with pytest.raises(TypeError, match="is not callable"):
+    with pytest.raises(TypeError, match=r"is not callable"):
         Flow("x", state_handlers=[3])  # type: ignore[list-item]
 
 
 def test_run_rejects_unknown_keywords() -> None:
     with Flow("f") as flow:
         inc(1)
-    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'bogus'"):
         flow.run(bogus=1)
 
 

@@ -22,7 +22,7 @@ def test_required_follows_the_default() -> None:
     assert Parameter("d", default=1, required=True).required is True
     p = Parameter("e")
     assert p.slug == "e" and repr(p) == "<Parameter: e>"
-    with pytest.raises(TypeError, match="non-empty string"):
+    with pytest.raises(TypeError, match=r"non-empty string"):
         Parameter("")
 
 
@@ -40,14 +40,14 @@ def test_missing_required_parameter_is_a_value_error_naming_it() -> None:
     with Flow("f") as flow:
         echo(Parameter("needed"))
         echo(Parameter("optional", default=1))
-    with pytest.raises(ValueError, match="did not receive the required parameters: needed"):
+    with pytest.raises(ValueError, match=r"did not receive the required parameters: needed"):
         flow.run()
 
 
 def test_unknown_parameter_is_a_value_error_naming_it() -> None:
     with Flow("f") as flow:
         echo(Parameter("x", default=1))
-    with pytest.raises(ValueError, match="unexpected parameters: typo"):
+    with pytest.raises(ValueError, match=r"unexpected parameters: typo"):
         flow.run(parameters={"typo": 1})
 
 
@@ -69,7 +69,7 @@ def test_two_parameters_cannot_share_a_name() -> None:
 
 def test_copy_needs_a_new_name() -> None:
     p = Parameter("x", default=1)
-    with pytest.raises(ValueError, match="'x': a copy needs a new name"):
+    with pytest.raises(ValueError, match=r"'x': a copy needs a new name"):
         p.copy()
     q = p.copy(name="y")
     assert q.name == "y" and q.slug == "y"

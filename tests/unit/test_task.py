@@ -50,11 +50,11 @@ def test_task_decorator_bare_and_with_options() -> None:
 
 
 def test_retries_need_a_retry_delay() -> None:
-    with pytest.raises(ValueError, match="'flaky'.*retry_delay"):
+    with pytest.raises(ValueError, match=r"'flaky'.*retry_delay"):
         Task(name="flaky", max_retries=1)
-    with pytest.raises(TypeError, match="retry_delay must be a datetime.timedelta"):
+    with pytest.raises(TypeError, match=r"retry_delay must be a datetime.timedelta"):
         Task(name="x", max_retries=1, retry_delay=5)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="max_retries must be >= 0"):
+    with pytest.raises(ValueError, match=r"max_retries must be >= 0"):
         Task(name="x", max_retries=-1)
 
 
@@ -62,33 +62,33 @@ def test_timeout_accepts_seconds_and_timedelta_and_rejects_nonsense() -> None:
     assert Task(timeout=3).timeout == 3
     assert Task(timeout=datetime.timedelta(seconds=2)).timeout == 2
     assert Task(timeout=0.5).timeout == 0.5
-    with pytest.raises(ValueError, match="'slow': timeout must be positive"):
+    with pytest.raises(ValueError, match=r"'slow': timeout must be positive"):
         Task(name="slow", timeout=0)
-    with pytest.raises(TypeError, match="timeout must be seconds"):
+    with pytest.raises(TypeError, match=r"timeout must be seconds"):
         Task(timeout="10")  # type: ignore[arg-type]
 
 
 def test_other_bad_options_name_the_task() -> None:
-    with pytest.raises(TypeError, match="'t': tags must be a collection"):
+    with pytest.raises(TypeError, match=r"'t': tags must be a collection"):
         Task(name="t", tags="abc")
-    with pytest.raises(TypeError, match="'t': trigger must be callable"):
+    with pytest.raises(TypeError, match=r"'t': trigger must be callable"):
         Task(name="t", trigger=1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="'t': nout"):
+    with pytest.raises(ValueError, match=r"'t': nout"):
         Task(name="t", nout=-1)
-    with pytest.raises(TypeError, match="not callable"):
+    with pytest.raises(TypeError, match=r"not callable"):
         Task(name="t", state_handlers=[1])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="FunctionTask needs a callable"):
+    with pytest.raises(TypeError, match=r"FunctionTask needs a callable"):
         FunctionTask(3)  # type: ignore[arg-type]
 
 
 def test_run_signatures_with_reserved_names_or_varargs_are_refused() -> None:
-    with pytest.raises(ValueError, match="reserved argument name 'mapped'"):
+    with pytest.raises(ValueError, match=r"reserved argument name 'mapped'"):
 
         class Bad(Task):
             def run(self, mapped: int) -> None:  # type: ignore[override]
                 pass
 
-    with pytest.raises(ValueError, match="variable positional"):
+    with pytest.raises(ValueError, match=r"variable positional"):
 
         @task
         def star(*xs: int) -> None:
@@ -100,9 +100,9 @@ def test_copy_replaces_options_and_keeps_the_original() -> None:
     c = t.copy(name="b", tags=["y"], timeout=datetime.timedelta(seconds=4))
     assert c is not t and c.name == "b" and c.tags == {"x", "y"} and c.timeout == 4
     assert t.name == "a" and t.tags == {"x"}
-    with pytest.raises(AttributeError, match="does not have 'nope'"):
+    with pytest.raises(AttributeError, match=r"does not have 'nope'"):
         t.copy(nope=1)
-    with pytest.raises(ValueError, match="retry_delay"):
+    with pytest.raises(ValueError, match=r"retry_delay"):
         t.copy(max_retries=3)
     explicit = AddTask(slug="mine")
     assert explicit.copy().slug == "mine-copy"
@@ -119,15 +119,15 @@ def test_calling_inside_a_flow_binds_a_copy_with_keyword_edges() -> None:
 
 
 def test_calling_outside_a_flow_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="active Flow context.*'add'.*run"):
+    with pytest.raises(ValueError, match=r"active Flow context.*'add'.*run"):
         add(1, 2)
 
 
 def test_missing_or_unknown_arguments_name_the_task() -> None:
     with Flow("f"):
-        with pytest.raises(TypeError, match="Task 'add' could not bind its inputs: missing"):
+        with pytest.raises(TypeError, match=r"Task 'add' could not bind its inputs: missing"):
             add(1)
-        with pytest.raises(TypeError, match="Task 'add' could not bind.*'z'"):
+        with pytest.raises(TypeError, match=r"Task 'add' could not bind.*'z'"):
             add(1, 2, z=3)
 
 
@@ -147,7 +147,7 @@ def test_bind_set_upstream_and_set_downstream() -> None:
     c.set_upstream(b, flow=flow, key="x")
     a.set_downstream(c, flow=flow)
     assert flow.upstream_tasks(c) == {a, b}
-    with pytest.raises(ValueError, match="No Flow was passed"):
+    with pytest.raises(ValueError, match=r"No Flow was passed"):
         a.set_upstream(b)
 
 
@@ -160,7 +160,7 @@ def test_nout_unpacks_into_getitem_tasks() -> None:
         one, two = pair()
     state = flow.run()
     assert state.result[one].result == 1 and state.result[two].result == 2
-    with Flow("g"), pytest.raises(TypeError, match="'add' is not iterable.*nout"):
+    with Flow("g"), pytest.raises(TypeError, match=r"'add' is not iterable.*nout"):
         tuple(add(1, 2))
 
 

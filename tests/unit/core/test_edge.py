@@ -33,11 +33,11 @@ def test_edge_repr_names_both_ends() -> None:
 
 
 def test_bad_edges_are_type_errors() -> None:
-    with pytest.raises(TypeError, match="upstream_task must be a Task"):
+    with pytest.raises(TypeError, match=r"upstream_task must be a Task"):
         Edge(1, Task())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="downstream_task must be a Task"):
+    with pytest.raises(TypeError, match=r"downstream_task must be a Task"):
         Edge(Task(), "b")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="key must be a string"):
+    with pytest.raises(TypeError, match=r"key must be a string"):
         Edge(Task(), Task(), key=3)  # type: ignore[arg-type]
 
 
