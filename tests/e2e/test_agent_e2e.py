@@ -6,6 +6,7 @@ it kills or restarts them. Both are real subprocesses on a free loopback port.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import runpy
@@ -18,7 +19,8 @@ from typing import Any
 import pytest
 
 from headwater.testing import TemporaryServer, temporary_server
-from headwater.testing_agent import temporary_agent, wait_for_flow_run_state
+from headwater.testing_agent import AgentProcess, wait_for_flow_run_state
+from headwater.testing_agent import temporary_agent as _temporary_agent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -30,6 +32,12 @@ FAST_REAPER = {
 }
 # Flow-run processes heartbeat every half second, well inside the 3 s timeout above.
 FAST_HEARTBEAT = {"HEADWATER__BACKEND__HEARTBEAT_INTERVAL": "0.5"}
+
+
+def temporary_agent(api_url: str, **kwargs: Any) -> contextlib.AbstractContextManager[AgentProcess]:
+    """An agent whose flow-run processes heartbeat well inside the reaper's timeout."""
+    kwargs.setdefault("process_env", FAST_HEARTBEAT)
+    return _temporary_agent(api_url, **kwargs)
 
 
 @pytest.fixture
@@ -81,7 +89,7 @@ def test_a_flow_run_outlives_an_agent_killed_with_sigkill(
     run_id = client.create_flow_run(
         flow_id=register(client, "sleepy.py"), parameters={"seconds": 2, "marker": str(marker)}
     )
-    with temporary_agent(server.api_url, process_env=FAST_HEARTBEAT) as agent:
+    with temporary_agent(server.api_url) as agent:
         pid = _wait_marker(marker)
         agent.kill()
     run = wait_for_flow_run_state(client, run_id, timeout=60)
@@ -96,7 +104,7 @@ def test_agent_and_flow_process_killed_the_reaper_ends_the_run(
     run_id = client.create_flow_run(
         flow_id=register(client, "sleepy.py"), parameters={"seconds": 60, "marker": str(marker)}
     )
-    with temporary_agent(server.api_url, process_env=FAST_HEARTBEAT) as agent:
+    with temporary_agent(server.api_url) as agent:
         pid = _wait_marker(marker)
         agent.kill()
         os.killpg(pid, signal.SIGKILL)  # the machine is gone: nothing reports any more
@@ -112,7 +120,7 @@ def test_a_server_restart_mid_run_loses_nothing(
     run_id = client.create_flow_run(
         flow_id=register(client, "sleepy.py"), parameters={"seconds": 3, "marker": str(marker)}
     )
-    with temporary_agent(server.api_url, process_env=FAST_HEARTBEAT):
+    with temporary_agent(server.api_url):
         _wait_marker(marker)
         server.restart()
         run = wait_for_flow_run_state(client, run_id, timeout=90)
@@ -204,7 +212,7 @@ def test_a_run_whose_agent_is_gone_still_stops_when_cancelled(
     run_id = client.create_flow_run(
         flow_id=register(client, "sleepy.py"), parameters={"seconds": 60, "marker": str(marker)}
     )
-    with temporary_agent(server.api_url, process_env=FAST_HEARTBEAT) as agent:
+    with temporary_agent(server.api_url) as agent:
         pid = _wait_marker(marker)
         agent.kill()
     client.cancel_flow_run(run_id)

@@ -67,6 +67,7 @@ def test_environment_precedence_and_backend_variables() -> None:
             "A": "base",
             "C": "base",
             "HEADWATER__BACKEND__FLOW_RUN_ID": "stale",
+            "HEADWATER__BACKEND__HEARTBEAT_INTERVAL": "2",
             "PYTHONPATH": "/x",
         },
         agent_env={"A": "agent", "B": "agent", "D": "agent"},
@@ -78,6 +79,7 @@ def test_environment_precedence_and_backend_variables() -> None:
     assert env["A"] == "run" and env["B"] == "run"
     assert env["C"] == "base" and env["D"] == "agent"
     assert env["HEADWATER__BACKEND__FLOW_RUN_ID"] == "run-1"
+    assert env["HEADWATER__BACKEND__HEARTBEAT_INTERVAL"] == "2"
     assert env["HEADWATER__BACKEND__AGENT_ID"] == "agent-1"
     assert env["HEADWATER_API_URL"] == "http://127.0.0.1:1/api"
     assert env["HEADWATER_API_KEY"] == "secret"

@@ -14,9 +14,16 @@ from headwater.agent.local._process import FlowRunProcess
 
 __all__ = ["LocalAgent", "flow_run_environment"]
 
-# Variables that must never leak from the agent into a run: they would point the flow-run
-# process at another run or another server.
-_STRIPPED_PREFIXES = ("HEADWATER__BACKEND__", "HEADWATER__CONTEXT__")
+# Variables that must never leak from the agent's environment into a run: they name one
+# particular run (settings such as HEADWATER__BACKEND__HEARTBEAT_INTERVAL do pass).
+_STRIPPED = frozenset(
+    {
+        "HEADWATER__BACKEND__FLOW_RUN_ID",
+        "HEADWATER__BACKEND__AGENT_ID",
+        "HEADWATER__CONTEXT__FLOW_RUN_ID",
+        "HEADWATER__CONTEXT__FLOW_RUN_NAME",
+    }
+)
 # Variables read when the interpreter starts: a warm spare cannot take them on later.
 _STARTUP_PREFIXES = ("PYTHON", "LD_")
 
@@ -176,7 +183,7 @@ def flow_run_environment(
     Returns:
         The complete environment.
     """
-    env = {k: v for k, v in base.items() if not k.startswith(_STRIPPED_PREFIXES)}
+    env = {k: v for k, v in base.items() if k not in _STRIPPED}
     env.update(agent_env)
     run_config = flow_run.get("run_config") or {}
     run_env = run_config.get("env") if isinstance(run_config, dict) else None
