@@ -36,6 +36,11 @@ async def test_running_run_without_heartbeat_is_failed(server: Live) -> None:
     flow = await server.flow()
     run = await server.run(flow["id"])
     await server.set_state(run["id"], {"type": "Running"})
+    body = {"flow_run_id": run["id"], "task_slug": "t-1"}
+    task_run = await server.call("POST", "/task-runs", json=body)
+    await server.call(
+        "POST", f"/task-runs/{task_run['id']}/state", json={"state": {"type": "Running"}}
+    )
 
     async def failed() -> dict[str, Any] | None:
         current = await state_of(server, run["id"])
@@ -43,6 +48,9 @@ async def test_running_run_without_heartbeat_is_failed(server: Live) -> None:
 
     current = await until(failed)
     assert current["state_message"] == "No heartbeat detected from the flow run; marking it Failed."
+    task_run = await server.call("GET", f"/task-runs/{task_run['id']}")
+    assert task_run["state_type"] == "Failed"
+    assert "No heartbeat detected" in task_run["state_message"]
     logs = await server.logs(run["id"])
     assert any(
         log["level"] == "ERROR" and "No heartbeat detected" in log["message"] for log in logs

@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from headwater.server.database import orm, queue_event
 from headwater.server.events import Event
@@ -31,6 +31,7 @@ LOGGER_NAME = "headwater.server.late_runs"
 #: An agent counts as healthy when it asked for work within this many seconds.
 HEALTHY_WITHIN = 120.0
 _BATCH = 100
+_MAX_PAGES = 10
 
 
 def _ago(now: dt.datetime, then: dt.datetime | None) -> str:
@@ -101,38 +102,48 @@ class LateRunReporter(Service):
     async def run_once(self) -> None:
         """Report every late run found now that has not been reported yet."""
         now = dt.datetime.now(dt.UTC)
+        agents: list[tuple[str, list[str], dt.datetime | None]] | None = None
+        after: tuple[dt.datetime, str] | None = None
+        # Runs that a healthy agent fits stay late but unreported; page past them (by
+        # due time, then id) so that they cannot hide runs behind them.
+        for _ in range(_MAX_PAGES):
+            async with self.db.read_session() as session:
+                runs = await self._late_runs(session, now, after)
+                if runs and agents is None:
+                    agents = await self._agents(session)
+            if not runs or agents is None:
+                return
+            after = (runs[-1][2], runs[-1][0])
+            healthy_since = now - dt.timedelta(seconds=HEALTHY_WITHIN)
+            healthy = [al for _, al, seen in agents if seen is not None and seen >= healthy_since]
+            for run_id, labels, due_at in runs:
+                run_labels = list(labels or [])
+                if any(labels_fit(run_labels, al) for al in healthy):
+                    continue  # a fitting agent is alive; it is merely busy
+                message = describe_late_run(labels=run_labels, due=due_at, now=now, agents=agents)
+                await self._report(run_id, message)
+            if len(runs) < _BATCH:
+                return
+
+    async def _late_runs(
+        self, session: Any, now: dt.datetime, after: tuple[dt.datetime, str] | None
+    ) -> list[Any]:
         fr, lg = orm.FlowRun, orm.Log
         due = func.coalesce(fr.state_start_time, fr.scheduled_start_time)
         reported = select(lg.id).where(and_(lg.flow_run_id == fr.id, lg.name == LOGGER_NAME))
-        async with self.db.read_session() as session:
-            runs = (
-                await session.execute(
-                    select(fr.id, fr.labels, due)
-                    .where(
-                        fr.state_type == "Scheduled",
-                        due < now - dt.timedelta(seconds=self.late_after),
-                        ~reported.exists(),
-                    )
-                    .order_by(due)
-                    .limit(_BATCH)
-                )
-            ).all()
-            if not runs:
-                return
-            agents = [
-                (a.name, list(a.labels or []), a.last_seen)
-                for a in (await session.execute(select(orm.Agent).order_by(orm.Agent.name)))
-                .scalars()
-                .all()
-            ]
-        healthy_since = now - dt.timedelta(seconds=HEALTHY_WITHIN)
-        healthy = [al for _, al, seen in agents if seen is not None and seen >= healthy_since]
-        for run_id, labels, due_at in runs:
-            run_labels = list(labels or [])
-            if any(labels_fit(run_labels, al) for al in healthy):
-                continue  # a fitting agent is alive; it is merely busy
-            message = describe_late_run(labels=run_labels, due=due_at, now=now, agents=agents)
-            await self._report(run_id, message)
+        stmt = select(fr.id, fr.labels, due).where(
+            fr.state_type == "Scheduled",
+            due < now - dt.timedelta(seconds=self.late_after),
+            ~reported.exists(),
+        )
+        if after is not None:
+            stmt = stmt.where(or_(due > after[0], and_(due == after[0], fr.id > after[1])))
+        rows = await session.execute(stmt.order_by(due, fr.id).limit(_BATCH))
+        return list(rows.all())
+
+    async def _agents(self, session: Any) -> list[tuple[str, list[str], dt.datetime | None]]:
+        rows = await session.execute(select(orm.Agent).order_by(orm.Agent.name))
+        return [(a.name, list(a.labels or []), a.last_seen) for a in rows.scalars().all()]
 
     async def _report(self, run_id: str, message: str) -> None:
         async with self.db.session() as session:

@@ -4,7 +4,8 @@ Contract (one pass, every ``settings.reaper_interval`` seconds):
 
 - A flow run ``Running`` or ``Cancelling`` whose last sign of life (heartbeat, else its
   state's timestamp) is older than ``settings.heartbeat_timeout`` is set ``Failed``
-  ("No heartbeat detected from the flow run; marking it Failed.").
+  ("No heartbeat detected from the flow run; marking it Failed."), and so are its task
+  runs that were still running.
 - A flow run ``Submitted`` to an agent that has not started within
   ``settings.submitted_timeout`` (or whose heartbeat is stale) goes back to ``Scheduled``
   so any fitting agent can claim it again; ``times_resurrected`` counts these, and after
@@ -35,6 +36,7 @@ logger = logging.getLogger("headwater.server.services.reaper")
 MAX_RESURRECTIONS = 3
 _LOGGER_NAME = "headwater.server.reaper"
 _BATCH = 200
+_TASK_RUN_MESSAGE = "No heartbeat detected from the flow run; marking the task run Failed."
 
 
 class Reaper(Service):
@@ -92,7 +94,8 @@ class Reaper(Service):
                 f"{message} It was {state_type} and sent no heartbeat for more than "
                 f"{self.heartbeat_timeout:g} seconds."
             )
-            if await self._set(run_id, version, {"type": "Failed", "message": message}, detail):
+            failed = {"type": "Failed", "message": message}
+            if await self._set(run_id, version, failed, detail, fail_task_runs=True):
                 self.failed += 1
         for run_id, version, resurrected, agent_id in stuck:
             agent = f" (agent {agent_id})" if agent_id else ""
@@ -126,6 +129,7 @@ class Reaper(Service):
         log_message: str | None = None,
         *,
         resurrect: bool = False,
+        fail_task_runs: bool = False,
     ) -> bool:
         from headwater.server import orchestration
 
@@ -138,6 +142,8 @@ class Reaper(Service):
                 if result.status != "accepted":
                     await session.rollback()
                     return False
+                if fail_task_runs:
+                    await self._fail_task_runs(session, run_id)
                 run = await session.get(orm.FlowRun, run_id)
                 if run is not None and resurrect:
                     run.times_resurrected = (run.times_resurrected or 0) + 1
@@ -163,3 +169,21 @@ class Reaper(Service):
             return False
         logger.info("Reaper: flow run %s -> %s", run_id, state["type"])
         return True
+
+    async def _fail_task_runs(self, session: Any, flow_run_id: str) -> None:
+        """Fail the task runs that were running in a flow run whose process is gone."""
+        from headwater.server import orchestration
+
+        running = (
+            await session.execute(
+                select(orm.TaskRun.id, orm.TaskRun.version).where(
+                    orm.TaskRun.flow_run_id == flow_run_id,
+                    orm.TaskRun.state_type.in_(("Running", "Cancelling")),
+                )
+            )
+        ).all()
+        state = {"type": "Failed", "message": _TASK_RUN_MESSAGE}
+        for task_run_id, version in running:
+            await orchestration.set_task_run_state(
+                session, task_run_id, state, expected_version=version
+            )
