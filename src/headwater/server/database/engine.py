@@ -83,8 +83,8 @@ def queue_event(session: AsyncSession | Session, event: Event) -> None:
     target.info.setdefault(_EVENTS_KEY, []).append(event)
 
 
-async def insert_unique(session: AsyncSession, row: object) -> bool:
-    """Insert ``row``; False (and the row discarded) when a unique constraint refuses it.
+async def insert_unique(session: AsyncSession, *rows: object) -> bool:
+    """Insert ``rows`` together; False (all discarded) when a constraint refuses them.
 
     On PostgreSQL the insert runs in a savepoint so that the transaction stays usable for
     re-reading the winner. On SQLite writers are serialised (``BEGIN IMMEDIATE``), so the
@@ -93,12 +93,12 @@ async def insert_unique(session: AsyncSession, row: object) -> bool:
     from sqlalchemy.exc import IntegrityError
 
     if session.get_bind().dialect.name == "sqlite":
-        session.add(row)
+        session.add_all(rows)
         await session.flush()
         return True
     try:
         async with session.begin_nested():
-            session.add(row)
+            session.add_all(rows)
             await session.flush()
     except IntegrityError:
         return False

@@ -25,7 +25,7 @@ from headwater.server.database.engine import insert_unique
 from headwater.server.models._names import random_run_name
 from headwater.server.models.errors import Conflict, InvalidInput, NotFound
 from headwater.server.models.flows import newest_unarchived_flow
-from headwater.server.models.states import read_history, write_state
+from headwater.server.models.states import apply_state, read_history
 
 __all__ = [
     "create_flow_run",
@@ -215,21 +215,15 @@ async def create_flow_run(
         created=now,
         updated=now,
     )
-    if not await insert_unique(session, run):
-        if idempotency_key is None:
-            raise Conflict(f"Flow run {run.id} could not be created; retry the request.")
-        # Another request with the same key won the race: hand back its run.
-        existing = await _existing_by_key(session, flow.flow_group_id, idempotency_key)
-        if existing is None:
-            raise Conflict("A concurrent request created this run; retry the request.")
-        return existing, False
-    session.add_all(orm.FlowRunLabel(flow_run_id=run.id, label=label) for label in run_labels)
-    await write_state(
-        session,
+    # The run, its first state, labels and task runs go in with one flush.
+    rows: list[object] = [run]
+    _, history = apply_state(
         run,
         {"type": "Scheduled", "message": "Flow run scheduled.", "start_time": start.isoformat()},
         now=now,
     )
+    rows.append(history)
+    rows.extend(orm.FlowRunLabel(flow_run_id=run.id, label=label) for label in run_labels)
     for task in flow.tasks or []:
         task_run = orm.TaskRun(
             id=orm.new_id(),
@@ -242,11 +236,18 @@ async def create_flow_run(
             created=now,
             updated=now,
         )
-        session.add(task_run)
-        await write_state(
-            session, task_run, {"type": "Pending", "message": "Task run created"}, now=now
+        _, task_history = apply_state(
+            task_run, {"type": "Pending", "message": "Task run created"}, now=now
         )
-    await session.flush()
+        rows.extend((task_run, task_history))
+    if not await insert_unique(session, *rows):
+        if idempotency_key is None:
+            raise Conflict(f"Flow run {run.id} could not be created; retry the request.")
+        # Another request with the same key won the race: hand back its run.
+        existing = await _existing_by_key(session, flow.flow_group_id, idempotency_key)
+        if existing is None:
+            raise Conflict("A concurrent request created this run; retry the request.")
+        return existing, False
     queue_event(session, _event("flow_run.created", run.id, version=run.version))
     queue_event(
         session, _event("flow_run.state", run.id, version=run.version, state_type="Scheduled")

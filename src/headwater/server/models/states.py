@@ -20,7 +20,7 @@ from headwater.server.database import orm
 from headwater.server.models.errors import InvalidInput
 from headwater.server.schemas.states import ALL_TYPES, FINISHED, SCHEDULED
 
-__all__ = ["parse_time", "read_history", "write_state"]
+__all__ = ["apply_state", "parse_time", "read_history", "validate_state", "write_state"]
 
 
 def parse_time(value: Any, what: str) -> dt.datetime:
@@ -67,6 +67,24 @@ async def write_state(
     Returns:
         The state as stored (with ``timestamp`` and, for scheduled states, ``start_time``).
     """
+    stored, history = apply_state(run, state, now=now)
+    session.add(history)
+    return stored
+
+
+def apply_state(
+    run: orm.FlowRun | orm.TaskRun,
+    state: dict[str, Any],
+    *,
+    now: dt.datetime | None = None,
+) -> tuple[dict[str, Any], orm.FlowRunState | orm.TaskRunState]:
+    """Set the run's state columns and build its history row, without a session.
+
+    Run creators use this to insert a run together with its first state in one go.
+
+    Returns:
+        The state as stored, and the history row (not added to any session).
+    """
     validate_state(state)
     now = now or orm.utcnow()
     state_type: str = state["type"]
@@ -100,30 +118,26 @@ async def write_state(
         run.state_start_time = state_start
         if state_type == "Submitted":
             run.heartbeat = now
-        session.add(
-            orm.FlowRunState(
-                flow_run_id=run.id,
-                version=run.version,
-                timestamp=now,
-                type=state_type,
-                message=message,
-                serialized=stored,
-            )
+        history: orm.FlowRunState | orm.TaskRunState = orm.FlowRunState(
+            flow_run_id=run.id,
+            version=run.version,
+            timestamp=now,
+            type=state_type,
+            message=message,
+            serialized=stored,
         )
     else:
         if state_type == "Running":
             run.run_count = (run.run_count or 0) + 1
-        session.add(
-            orm.TaskRunState(
-                task_run_id=run.id,
-                version=run.version,
-                timestamp=now,
-                type=state_type,
-                message=message,
-                serialized=stored,
-            )
+        history = orm.TaskRunState(
+            task_run_id=run.id,
+            version=run.version,
+            timestamp=now,
+            type=state_type,
+            message=message,
+            serialized=stored,
         )
-    return stored
+    return stored, history
 
 
 async def read_history(

@@ -15,7 +15,7 @@ from headwater.server.database import orm
 from headwater.server.database.engine import insert_unique
 from headwater.server.models.errors import Conflict, NotFound
 from headwater.server.models.flow_runs import require_flow_run
-from headwater.server.models.states import read_history, write_state
+from headwater.server.models.states import apply_state, read_history
 
 __all__ = [
     "get_or_create_task_run",
@@ -71,16 +71,13 @@ async def get_or_create_task_run(
         created=now,
         updated=now,
     )
-    if not await insert_unique(session, task_run):
+    _, history = apply_state(task_run, {"type": "Pending", "message": "Task run created"}, now=now)
+    if not await insert_unique(session, task_run, history):
         # A concurrent request created it first.
         existing = await _by_key(session, flow_run_id, task_slug, map_index)
         if existing is None:
             raise Conflict(f"Task run {task_slug!r} could not be created; retry the request.")
         return existing, False
-    await write_state(
-        session, task_run, {"type": "Pending", "message": "Task run created"}, now=now
-    )
-    await session.flush()
     return task_run, True
 
 
