@@ -73,3 +73,21 @@ async def test_many_waiters_wake_together(server: Live) -> None:
     await server.set_state(run["id"], {"type": "Failed", "message": "boom"})
     answers = await asyncio.wait_for(asyncio.gather(*waiters), 30)
     assert all(a["finished"] and a["flow_run"]["state_type"] == "Failed" for a in answers)
+
+
+async def test_shutdown_releases_parked_long_polls(server: Live) -> None:
+    flow = await server.flow()
+    run = await server.run(flow["id"])
+    agent = await server.agent("parked")
+    waiter = asyncio.create_task(
+        server.call("GET", f"/flow-runs/{run['id']}/wait", params={"timeout": 300})
+    )
+    claimer = asyncio.create_task(
+        server.call("POST", f"/agents/{agent}/claim", json={"timeout": 300, "limit": 0})
+    )
+    done, _ = await asyncio.wait({waiter, claimer}, timeout=0.2)
+    assert not done
+    server.app.state.events.begin_shutdown()
+    answer, claimed = await asyncio.wait_for(asyncio.gather(waiter, claimer), 10)
+    assert answer["finished"] is False and answer["flow_run"]["id"] == run["id"]
+    assert claimed == {"flow_runs": [], "cancel": []}

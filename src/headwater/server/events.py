@@ -15,6 +15,8 @@ Contract:
 - When the LISTEN connection drops, it is re-established with backoff; events from other
   processes may have been missed meanwhile, so every subscriber then receives a
   ``bus.resync`` event (regardless of its filters) telling it to re-read the database.
+- ``begin_shutdown()`` (also called by ``stop()``) sets ``closing`` and sends every
+  subscriber a ``bus.closing`` event: long-polls answer with what they have, streams end.
 
 The bus imports asyncpg lazily and only for PostgreSQL URLs; on SQLite (one server
 process per database file) the in-process fan-out is all there is.
@@ -34,6 +36,7 @@ from typing import Any
 
 __all__ = [
     "CHANNEL",
+    "CLOSING",
     "KINDS",
     "RESYNC",
     "Event",
@@ -61,6 +64,9 @@ KINDS = frozenset(
 
 #: Kind of the synthetic event sent to every subscriber after a LISTEN reconnect.
 RESYNC = "bus.resync"
+#: Kind of the synthetic event sent to every subscriber when the server shuts down.
+CLOSING = "bus.closing"
+_BROADCAST = frozenset({RESYNC, CLOSING})
 
 # PostgreSQL rejects NOTIFY payloads of 8000 bytes or more; stay well below.
 _MAX_PAYLOAD = 7500
@@ -113,7 +119,7 @@ class Subscription:
 
     def matches(self, event: Event) -> bool:
         """Whether ``event`` passes this subscription's filters."""
-        if event.kind == RESYNC:
+        if event.kind in _BROADCAST:
             return True
         if self.kinds is not None and event.kind not in self.kinds:
             return False
@@ -270,6 +276,7 @@ class EventBus:
         self.published = 0
         self.received = 0
         self.reconnects = 0
+        self.closing = False
 
     @property
     def is_distributed(self) -> bool:
@@ -299,8 +306,19 @@ class EventBus:
         except TimeoutError:
             logger.warning("Event bus: no LISTEN connection yet; retrying in the background.")
 
+    def begin_shutdown(self) -> None:
+        """Tell every waiter the server is going away (idempotent).
+
+        Sets :attr:`closing` and sends a ``bus.closing`` event to every subscriber, so
+        long-polls answer at once and streams end instead of holding up shutdown.
+        """
+        if not self.closing:
+            self.closing = True
+            self._deliver(Event(kind=CLOSING))
+
     async def stop(self) -> None:
-        """Stop the bus: flush pending NOTIFYs briefly, close the connection."""
+        """Stop the bus: release waiters, flush pending NOTIFYs briefly, close the connection."""
+        self.begin_shutdown()
         self._stopping = True
         task, self._task = self._task, None
         if task is not None:
@@ -364,7 +382,7 @@ class EventBus:
                 del self._by_run[sub.flow_run_id]
 
     def _deliver(self, event: Event) -> None:
-        if event.kind == RESYNC:
+        if event.kind in _BROADCAST:
             targets = [s for subs in self._by_run.values() for s in subs]
         else:
             targets = list(self._by_run.get(None, ()))

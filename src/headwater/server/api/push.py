@@ -13,7 +13,8 @@ Contract (docs/internals/contracts.md section 3 and 3.1):
 
 Every endpoint subscribes to the event bus *before* reading the database and then waits
 for an event, so a change committed between the read and the wait is never missed.
-Sessions are never held open across a wait.
+Sessions are never held open across a wait. When the bus begins shutting down, waits
+answer with what they have and streams end, so they never hold up a server's exit.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from headwater.server.database import orm
-from headwater.server.events import RESYNC, Event, EventBus
+from headwater.server.events import CLOSING, RESYNC, Event, EventBus
 from headwater.server.models import claims
 from headwater.server.models.errors import InvalidInput, NotFound
 from headwater.server.schemas import api as schemas
@@ -118,7 +119,7 @@ async def wait_for_flow_run(
             if families.is_finished(run.state_type):
                 return WaitResponse(finished=True, flow_run=run)
             remaining = deadline - _loop_time()
-            if remaining <= 0:
+            if remaining <= 0 or _bus(request).closing:
                 return WaitResponse(finished=False, flow_run=run)
             event = await sub.wait(remaining)
             while event is not None and _skippable_run_event(event):
@@ -128,6 +129,8 @@ async def wait_for_flow_run(
 
 
 def _skippable_run_event(event: Event) -> bool:
+    if event.kind == CLOSING:
+        return False
     state_type = event.data.get("state_type")
     return (
         event.kind == "flow_run.state"
@@ -275,6 +278,8 @@ class _Stream:
                     }
                     yield _sse("end", self.cursor, data)
                     return
+                if bus.closing:
+                    return  # the server is shutting down; the client resumes elsewhere
                 idle = PING_INTERVAL - (_loop_time() - last_sent)
                 if idle <= 0:
                     yield ": ping\n\n"
@@ -314,7 +319,7 @@ async def stream_flow_run_events(
 
 def _claim_relevant(event: Event, running: set[str]) -> bool:
     """Whether ``event`` may change what a claim finds (trimmed events always may)."""
-    if event.kind in ("flow_run.created", RESYNC):
+    if event.kind in ("flow_run.created", RESYNC, CLOSING):
         return True
     if event.flow_run_id is not None and event.flow_run_id in running:
         return True
@@ -337,7 +342,7 @@ async def claim_flow_runs(
             if found.flow_runs or found.cancel:
                 return found
             remaining = deadline - _loop_time()
-            if remaining <= 0:
+            if remaining <= 0 or _bus(request).closing:
                 return found
             wait = remaining
             if next_due is not None:
