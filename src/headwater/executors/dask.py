@@ -46,6 +46,10 @@ _SCHEDULERS: dict[str, Literal["threads", "processes", "synchronous"]] = {
 }
 
 _DEFAULT_CLUSTER = "distributed.LocalCluster"
+_ALREADY_STARTED = (
+    "{name} is already started: an executor runs one flow run at a time; give each "
+    "concurrent flow run its own executor instance"
+)
 
 
 def _check_workers(num_workers: Any) -> int | None:
@@ -122,6 +126,8 @@ class LocalDaskExecutor(Executor):
         if self.scheduler != "synchronous":
             from headwater.executors._pool import PoolRunner
 
+            if self._runner is not None:
+                raise RuntimeError(_ALREADY_STARTED.format(name="LocalDaskExecutor"))
             self._runner = PoolRunner(self.scheduler, self.num_workers or os.cpu_count() or 1)
         self._started = True
         try:
@@ -303,7 +309,10 @@ class DaskExecutor(Executor):
             raise ImportError(
                 "DaskExecutor needs dask.distributed: pip install 'headwater[dask]'"
             ) from exc
+        if self._stack is not None:
+            raise RuntimeError(_ALREADY_STARTED.format(name="DaskExecutor"))
         stack = ExitStack()
+        self._stack = stack
         try:
             if self.address is not None:
                 try:
