@@ -142,7 +142,9 @@ class FlowRunner(Runner):
         ctx.setdefault("flow_run_id", str(uuid.uuid4()))
         if not ctx.get("flow_run_name"):
             ctx["flow_run_name"] = str(uuid.uuid4())
-        params = dict(ctx.get("parameters") or {})
+        # Defaults first, so that tasks reading context.parameters see every value.
+        params = {p.name: p.default for p in self.flow.parameters() if p.default is not None}
+        params.update(ctx.get("parameters") or {})
         params.update(parameters or {})
         ctx["parameters"] = params
         return (state if state is not None else Pending()), ctx

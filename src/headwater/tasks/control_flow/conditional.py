@@ -78,11 +78,8 @@ def switch(condition: Any, cases: Mapping[Any, Task], mapped: bool = False) -> N
     if flow is None:
         raise ValueError("switch() must be called inside a `with Flow(...)` block.")
     for value, branch in cases.items():
-        cond = CompareValue(value)
-        if mapped:
-            cond.map(value=condition)
-        else:
-            cond.bind(value=condition)
+        guard = CompareValue(value)
+        cond = guard.map(value=condition) if mapped else guard.bind(value=condition)
         branch.set_upstream(cond, flow=flow, mapped=mapped)
 
 
