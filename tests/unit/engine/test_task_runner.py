@@ -296,7 +296,7 @@ def test_checkpointing_writes_the_result(tmp_path: Any) -> None:
 
 def test_initialize_run_sets_run_count_from_a_retrying_state() -> None:
     ctx: dict[str, Any] = {}
-    state, ctx = TaskRunner(Task()).initialize_run(Retrying(run_count=2), ctx)
+    _, ctx = TaskRunner(Task()).initialize_run(Retrying(run_count=2), ctx)
     assert ctx["task_run_count"] == 3
     ctx = {"task_run_count": 7}
     TaskRunner(Task()).initialize_run(Pending(), ctx)
