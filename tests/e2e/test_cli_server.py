@@ -113,3 +113,11 @@ def test_api_key_from_environment(tmp_path: Path) -> None:
         assert httpx.get(running.api_url + "/projects").status_code == 401
         ok = httpx.get(running.api_url + "/projects", headers={"Authorization": "Bearer k"})
         assert ok.status_code == 200
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    url = "postgresql://postgres@127.0.0.1:1/nowhere"
+    result = _cli("server", "start", "--database-url", url, home=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the database" in lines[0]

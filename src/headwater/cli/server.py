@@ -87,6 +87,9 @@ def start(
             f"refusing to listen on {settings.host} without an API key; set --api-key "
             "(or HEADWATER_API_KEY), or pass --insecure to allow it."
         )
+    # Migrate before serving so that an unreachable or broken database is one clear line.
+    _run_migration(settings.database_url, "upgrade")
+    settings = settings.replace(run_migrations=False)
     import logging
 
     import uvicorn
@@ -106,7 +109,17 @@ def start(
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    uvicorn_server = uvicorn.Server(config)
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # Release parked long-polls and streams first, so the graceful shutdown does
+            # not wait for them.
+            events = getattr(app.state, "events", None)
+            if events is not None:
+                events.begin_shutdown_threadsafe()
+            super().handle_exit(sig, frame)
+
+    uvicorn_server = _Server(config)
     click.echo(
         f"Headwater server on http://{settings.host}:{settings.port}/api "
         f"(database: {_redacted(settings.resolved_database_url)})",
@@ -147,9 +160,14 @@ def _run_migration(database_url: str | None, action: str) -> None:
     try:
         asyncio.run(run())
     except OSError as exc:
-        _fail(f"cannot reach the database at {_redacted(url)}: {exc}")
+        _fail(f"cannot reach the database at {_redacted(url)}: {_first_line(exc)}")
     except Exception as exc:
-        _fail(f"{action} of {_redacted(url)} failed: {type(exc).__name__}: {exc}")
+        _fail(f"{action} of {_redacted(url)} failed: {type(exc).__name__}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @database.command()
