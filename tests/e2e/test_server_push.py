@@ -189,3 +189,20 @@ def test_restart_loses_nothing_sqlite() -> None:
 def test_restart_loses_nothing_postgres(pg_url: str) -> None:
     with temporary_server(database_url=pg_url) as server:
         _restart_keeps_everything(server)
+
+
+async def test_stopping_a_server_answers_parked_long_polls() -> None:
+    with temporary_server() as server:
+        async with httpx.AsyncClient(base_url=server.api_url, timeout=60) as client:
+            flow_id = await make_flow(client)
+            run_id = await make_run(client, flow_id)
+            waiter = asyncio.create_task(
+                client.get(f"/flow-runs/{run_id}/wait", params={"timeout": 300})
+            )
+            done, _ = await asyncio.wait({waiter}, timeout=0.3)
+            assert not done
+            await asyncio.to_thread(server.stop)
+            response = await asyncio.wait_for(waiter, 30)
+            # An answer, not a dropped connection.
+            assert response.status_code == 200
+            assert response.json()["finished"] is False

@@ -277,6 +277,7 @@ class EventBus:
         self.received = 0
         self.reconnects = 0
         self.closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def is_distributed(self) -> bool:
@@ -295,6 +296,7 @@ class EventBus:
         has started does not miss events published afterwards by other processes. If
         PostgreSQL is unreachable the bus keeps retrying in the background.
         """
+        self._loop = asyncio.get_running_loop()
         if self._dsn is None or self._task is not None:
             return
         self._stopping = False
@@ -315,6 +317,16 @@ class EventBus:
         if not self.closing:
             self.closing = True
             self._deliver(Event(kind=CLOSING))
+
+    def begin_shutdown_threadsafe(self) -> None:
+        """:meth:`begin_shutdown` from a signal handler or another thread.
+
+        Does nothing before :meth:`start` (no loop is known yet).
+        """
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.begin_shutdown)
 
     async def stop(self) -> None:
         """Stop the bus: release waiters, flush pending NOTIFYs briefly, close the connection."""
