@@ -23,6 +23,7 @@ Contract:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import uuid
@@ -60,6 +61,12 @@ def _check_workers(num_workers: Any) -> int | None:
     if num_workers < 1:
         raise ValueError(f"num_workers must be at least 1, got {num_workers}")
     return num_workers
+
+
+def _logger() -> logging.Logger:
+    from headwater.utilities.logging import get_logger
+
+    return get_logger("executors")
 
 
 def _make_client(distributed: Any, address: Any, kwargs: dict[str, Any]) -> Any:
@@ -201,6 +208,8 @@ class DaskExecutor(Executor):
             (``set_as_default`` defaults to False).
         debug: when False (default), a temporary ``LocalCluster`` only logs critical
             messages.
+        performance_report_path: when given, a Dask performance report (HTML) of each
+            flow run is written to this path.
 
     Raises:
         ValueError: when ``address`` is combined with cluster options, or an argument
@@ -216,6 +225,7 @@ class DaskExecutor(Executor):
         adapt_kwargs: dict[str, Any] | None = None,
         client_kwargs: dict[str, Any] | None = None,
         debug: bool = False,
+        performance_report_path: str | None = None,
     ) -> None:
         super().__init__()
         if address is not None:
@@ -255,6 +265,11 @@ class DaskExecutor(Executor):
         self.client_kwargs = dict(client_kwargs or {})
         self.client_kwargs.setdefault("set_as_default", False)
         self.debug = bool(debug)
+        if performance_report_path is not None and not isinstance(performance_report_path, str):
+            raise ValueError(
+                f"performance_report_path must be a path string, got {performance_report_path!r}"
+            )
+        self.performance_report_path = performance_report_path
         self.client: Any = None
         self.cluster: Any = None
         self._stack: ExitStack | None = None
@@ -311,10 +326,15 @@ class DaskExecutor(Executor):
             ) from exc
         if self._stack is not None:
             raise RuntimeError(_ALREADY_STARTED.format(name="DaskExecutor"))
+        if self.performance_report_path is not None and importlib.util.find_spec("bokeh") is None:
+            raise ImportError(
+                "DaskExecutor(performance_report_path=...) needs bokeh: pip install bokeh"
+            )
         stack = ExitStack()
         self._stack = stack
         try:
             if self.address is not None:
+                _logger().info("Connecting to the Dask scheduler at %s", self.address)
                 try:
                     self.client = stack.enter_context(
                         _make_client(distributed, self.address, self.client_kwargs)
@@ -326,12 +346,26 @@ class DaskExecutor(Executor):
                     ) from exc
             else:
                 factory, kwargs = self._cluster_factory()
+                _logger().info(
+                    "Creating a temporary Dask cluster: %s(%s)",
+                    getattr(factory, "__qualname__", factory),
+                    ", ".join(f"{k}={v!r}" for k, v in sorted(kwargs.items())),
+                )
                 self.cluster = stack.enter_context(factory(**kwargs))
                 if self.adapt_kwargs is not None:
                     self.cluster.adapt(**self.adapt_kwargs)
                 self.client = stack.enter_context(
                     _make_client(distributed, self.cluster, self.client_kwargs)
                 )
+            link = getattr(self.client, "dashboard_link", None)
+            if link:
+                _logger().info("The Dask dashboard is available at %s", link)
+            if self.performance_report_path is not None:
+                # The report finds its client as the "current" one, which a client made
+                # with set_as_default=False is not until as_current() says so.
+                stack.enter_context(self.client.as_current())
+                report: Any = distributed.performance_report
+                stack.enter_context(report(filename=self.performance_report_path))
         except BaseException:
             stack.close()
             self._reset_runtime()

@@ -87,3 +87,27 @@ def test_unreachable_scheduler_is_a_connection_error_naming_it() -> None:
         pass
     assert time.monotonic() - started < 20
     assert ex.client is None
+
+
+def test_performance_report_is_written(tmp_path: Any) -> None:
+    import importlib.util
+
+    report = tmp_path / "report.html"
+    ex = DaskExecutor(performance_report_path=str(report))
+    if importlib.util.find_spec("bokeh") is None:
+        with pytest.raises(ImportError, match="needs bokeh"), ex.start():
+            pass
+        assert ex.client is None
+        return
+    with ex.start():
+        assert ex.wait(ex.submit(square, 5)) == 25
+    assert report.exists() and report.stat().st_size > 0
+
+
+def test_start_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="headwater.executors"), DaskExecutor().start():
+        pass
+    messages = [r.getMessage() for r in caplog.records if r.name == "headwater.executors"]
+    assert any("Creating a temporary Dask cluster: LocalCluster(" in m for m in messages)
