@@ -243,3 +243,18 @@ async def test_concurrent_writes_with_one_expected_version(api: Api) -> None:
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] + [409] * 7
     assert (await api.call("GET", f"/flow-runs/{run['id']}"))["version"] == 2
+
+
+async def test_task_run_cached_inputs_carry_over(api: Api) -> None:
+    run = await _run(api)
+    await api.set_state(run["id"], "Running")
+    task_run = await _task_run(api, run["id"])
+    await api.set_task_state(task_run["id"], "Running")
+    inputs = {"x": {"type": "LocalResult", "location": "/r/x"}}
+    await api.set_task_state(task_run["id"], "Retrying", state={"cached_inputs": inputs})
+    carried = await api.set_task_state(task_run["id"], "Running")
+    assert carried["state"]["cached_inputs"] == inputs
+    replaced = await api.set_task_state(
+        task_run["id"], "Success", state={"cached_inputs": {"y": 1}}
+    )
+    assert replaced["state"]["cached_inputs"] == {"y": 1}

@@ -7,6 +7,7 @@ Contract:
   :mod:`.rules` (a rejection is returned, not raised), write the state with the server's
   timestamp and queue a ``flow_run.state`` / ``task_run.state`` event.
 - A flow run that becomes Cancelled takes its unfinished task runs with it.
+- A task-run state without ``cached_inputs`` inherits those of the previous state.
 - :func:`cancel_flow_run`: finished runs are left as they are, running ones become
   Cancelling, others Cancelled; unfinished children follow recursively unless
   ``cascade=False``.
@@ -172,6 +173,10 @@ async def set_task_run_state(
     reason = check(ctx, rules)
     if reason is not None:
         return SetStateResult("rejected", task_run.state, task_run.version, reason)
+    previous = task_run.state or {}
+    if previous.get("cached_inputs") and not state.get("cached_inputs"):
+        # A retry needs the inputs of the failed attempt (Prefect 1 carries them over).
+        state = {**state, "cached_inputs": previous["cached_inputs"]}
     stored = await write_state(session, task_run, state)
     await session.flush()
     queue_event(
