@@ -2,18 +2,20 @@
 
 Contract:
 
-- A flow run is *due* when its state is ``Scheduled`` and its ``scheduled_start_time`` is
-  not in the future. It *fits* an agent when the run's labels are a subset of the agent's
-  labels; a run without labels fits only an agent without labels.
-- :func:`claim_flow_runs` moves up to ``limit`` due, fitting runs (oldest scheduled start
-  first) to ``Submitted`` for the agent through the orchestration rules, each with the
-  version it read as ``expected_version``. On PostgreSQL the candidate rows are read with
+- A flow run is *due* when its state is ``Scheduled`` and its start time (the Scheduled
+  state's own ``start_time``, else the run's ``scheduled_start_time``) is not in the
+  future. It *fits* an agent when the run's labels are a subset of the agent's labels; a
+  run without labels fits only an agent without labels (the ``flow_run_labels`` mirror
+  table makes this one portable SQL filter).
+- :func:`claim_flow_runs` moves up to ``limit`` due, fitting runs (oldest start first) to
+  ``Submitted`` for the agent through the orchestration rules, each with the version it
+  read as ``expected_version``. On PostgreSQL the candidate rows are read with
   ``FOR UPDATE SKIP LOCKED``, so concurrent claimers in any number of server processes
   never pick the same row; on SQLite (one server process per database file) writing
-  sessions are serialised by the database layer and the version check guards the rest. Either
-  way a run is claimed by at most one agent, ever.
-- The caller owns the transaction: it commits, then publishes ``flow_run.state`` events
-  for the returned runs.
+  sessions are serialised by the database layer and the version check guards the rest.
+  Either way a run is claimed by at most one agent, ever.
+- The caller owns the transaction and commits it; the orchestration layer queues the
+  ``flow_run.state`` events, which are published once the commit succeeded.
 """
 
 from __future__ import annotations
