@@ -34,6 +34,10 @@ def read_context(key: str) -> Any:
     return context.get(key)
 
 
+def read_context_after(upstream: Any, key: str) -> Any:
+    return upstream, context.get(key)
+
+
 def fail(message: str) -> None:
     raise ValueError(message)
 
@@ -91,8 +95,9 @@ def test_run_context_reaches_the_call(executor: Executor) -> None:
     with context(flow_name="my-flow", flow_run_id="run-1"):
         future = executor.submit(read_context, "flow_name")
         upstream = executor.submit(add, 1, 1)
-        dependent = executor.submit(read_context, "flow_run_id", extra_context={"x": upstream})
-    assert executor.wait([future, dependent]) == ["my-flow", "run-1"]
+        # released later, from another thread, yet still sees the submitter's context
+        dependent = executor.submit(read_context_after, upstream, "flow_run_id")
+    assert executor.wait([future, dependent]) == ["my-flow", (2, "run-1")]
 
 
 def test_failure_reaches_wait_and_dependents() -> None:
