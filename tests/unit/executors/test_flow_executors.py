@@ -50,3 +50,26 @@ def test_stateless_executors_may_be_started_concurrently() -> None:
     for ex in (LocalExecutor(), LocalDaskExecutor("sync")):
         with ex.start(), ex.start():
             assert ex.submit(pow, 2, 2) == 4
+
+
+@task
+def make_lock() -> object:
+    import threading
+
+    return threading.Lock()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "engine gap: an error raised by executor.wait (here: a task result that cannot be "
+        "pickled back from a worker process) escapes flow.run(); Prefect 1 ends the flow "
+        "run Failed('Unexpected error while running flow: ...') instead"
+    ),
+)
+def test_a_result_that_cannot_leave_the_worker_fails_the_flow_run() -> None:
+    with Flow("unpicklable") as flow:
+        make_lock()
+    state = flow.run(executor=LocalDaskExecutor("processes", num_workers=1))
+    assert state.is_failed()
+    assert "cannot be pickled" in str(state.message)
