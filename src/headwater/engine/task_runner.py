@@ -34,6 +34,7 @@ from headwater.core.task import Task
 from headwater.engine import signals
 from headwater.engine.runner import ENDRUN, Runner
 from headwater.engine.state import (
+    Cached,
     Failed,
     Looped,
     Mapped,
@@ -206,6 +207,10 @@ class TaskRunner(Runner):
                 state = self._check_trigger(state, upstream)
                 self._check_start_time(state)
                 inputs = self._inputs(upstream, constants)
+                if task.cache_for is not None or task.target is not None:
+                    cached = self._check_cached(inputs)
+                    if cached is not None:
+                        raise ENDRUN(cached)
                 state = self._run_with_loops(state, inputs, ctx)
             except ENDRUN as exc:
                 if exc.state is not state:
@@ -336,7 +341,7 @@ class TaskRunner(Runner):
             if isinstance(exc, TaskTimeoutError):
                 return TimedOut("Task timed out during execution.", result=exc)
             return Failed(f"Error during execution of task: {exc!r}", result=exc)
-        return self._success(value, ctx)
+        return self._success(value, ctx, inputs)
 
     def _invoke(self, inputs: dict[str, Any]) -> Any:
         task = self.task
@@ -344,19 +349,71 @@ class TaskRunner(Runner):
             return task.run(**inputs)
         return _TimeoutCall(task.run, inputs)(task.timeout)
 
-    def _success(self, value: Any, ctx: dict[str, Any]) -> State:
-        state = Success("Task run succeeded.", result=value)
+    def _success(self, value: Any, ctx: dict[str, Any], inputs: dict[str, Any]) -> State:
+        state: State = Success("Task run succeeded.", result=value)
         task = self.task
         if _context.get("checkpointing") and task.checkpoint is not False:
             result = task.result if task.result is not None else self.flow_result
             if result is not None:
                 try:
+                    if task.target is not None:
+                        result = result.copy()
+                        result.location = self._target_template()
                     state._result = result.write(value, **ctx)
                 except Exception as exc:
                     return Failed(
                         f"Task {task.name!r}: could not write its result: {exc!r}", result=exc
                     )
+        if task.cache_for is not None:
+            state = self._cache(state, inputs)
         return state
+
+    # ------------------------------------------------------------------ caching
+
+    def _target_template(self) -> str:
+        target = self.task.target
+        if callable(target):
+            return str(target(**_context.to_dict()))
+        return str(target)
+
+    def _check_cached(self, inputs: dict[str, Any]) -> State | None:
+        """A ``Cached`` state standing in for this run, or ``None`` to run the task."""
+        task = self.task
+        if task.target is not None:
+            result = task.result if task.result is not None else self.flow_result
+            if result is not None:
+                from headwater.engine.results._base import format_location
+
+                location = format_location(self._target_template())
+                if result.exists(location):
+                    return Cached(
+                        f"Result found at task target {location}", result=result.read(location)
+                    )
+        if task.cache_for is not None:
+            from headwater.engine.cache_validators import cached_states, duration_only
+
+            validator = task.cache_validator or duration_only
+            parameters = dict(_context.get("parameters") or {})
+            for candidate in cached_states(task.cache_key or task.name):
+                if validator(candidate, inputs, parameters):
+                    return candidate
+        return None
+
+    def _cache(self, state: State, inputs: dict[str, Any]) -> State:
+        from headwater.engine.cache_validators import add_cached_state
+        from headwater.engine.results import Result
+
+        task = self.task
+        assert task.cache_for is not None
+        cached = Cached(
+            "Task run succeeded.",
+            result=state._result,
+            cached_inputs={k: Result(value=v) for k, v in inputs.items()},
+            cached_parameters=dict(_context.get("parameters") or {}),
+            cached_result_expiration=datetime.now(UTC) + task.cache_for,
+        )
+        add_cached_state(task.cache_key or task.name, cached)
+        return cached
 
     def _check_for_retry(self, state: State, ctx: dict[str, Any]) -> State:
         task = self.task

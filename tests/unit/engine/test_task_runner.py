@@ -301,3 +301,67 @@ def test_initialize_run_sets_run_count_from_a_retrying_state() -> None:
     ctx = {"task_run_count": 7}
     TaskRunner(Task()).initialize_run(Pending(), ctx)
     assert ctx["task_run_count"] == 7
+
+
+def test_cache_for_reuses_a_result_until_the_validator_refuses() -> None:
+    from headwater.engine import cache_validators
+    from headwater.engine.state import Cached
+
+    cache_validators.clear_caches()
+    calls: list[int] = []
+
+    @task(cache_for=datetime.timedelta(minutes=5), cache_validator=cache_validators.all_inputs)
+    def expensive(x: int) -> int:
+        calls.append(x)
+        return x * 2
+
+    up = {_edge("x", expensive): Success(result=2)}
+    first = TaskRunner(expensive).run(upstream_states=up)
+    second = TaskRunner(expensive).run(upstream_states=up)
+    other = TaskRunner(expensive).run(upstream_states={_edge("x", expensive): Success(result=3)})
+    assert isinstance(first, Cached) and first.result == 4
+    assert isinstance(second, Cached) and second.result == 4
+    assert other.result == 6
+    assert calls == [2, 3]
+    cache_validators.clear_caches()
+
+
+def test_cache_validators() -> None:
+    from headwater.engine import cache_validators as cv
+    from headwater.engine.results import Result
+    from headwater.engine.state import Cached
+
+    now = datetime.datetime.now(datetime.UTC)
+    fresh = Cached(
+        cached_inputs={"x": Result(value=1), "y": Result(value=2)},
+        cached_parameters={"p": 1, "q": 2},
+        cached_result_expiration=now + datetime.timedelta(minutes=1),
+    )
+    stale = Cached(cached_result_expiration=now - datetime.timedelta(minutes=1))
+    assert cv.duration_only(fresh, {}, {}) and not cv.duration_only(stale, {}, {})
+    assert not cv.never_use(fresh, {}, {})
+    assert cv.all_inputs(fresh, {"x": 1, "y": 2}, {})
+    assert not cv.all_inputs(fresh, {"x": 1, "y": 3}, {})
+    assert cv.all_parameters(fresh, {}, {"p": 1, "q": 2})
+    assert not cv.all_parameters(fresh, {}, {"p": 1})
+    assert cv.partial_inputs_only(["x"])(fresh, {"x": 1, "y": 9}, {})
+    assert cv.partial_parameters_only(["q"])(fresh, {}, {"q": 2})
+    assert not cv.partial_parameters_only(["q"])(fresh, {}, {"q": 3})
+
+
+def test_target_skips_the_run_when_the_result_exists(tmp_path: Any) -> None:
+    from headwater.engine.state import Cached
+
+    calls: list[int] = []
+
+    @task(result=LocalResult(dir=str(tmp_path)), target="{task_name}-target.pkl")
+    def produce() -> int:
+        calls.append(1)
+        return 11
+
+    with context(checkpointing=True):
+        first = TaskRunner(produce).run()
+        second = TaskRunner(produce).run()
+    assert first.result == 11 and (tmp_path / "produce-target.pkl").exists()
+    assert isinstance(second, Cached) and second.result == 11
+    assert calls == [1]
