@@ -209,3 +209,40 @@ def test_nested_flow_contexts_restore_the_outer_flow() -> None:
             i = inc(1)
         o = inc(2)
     assert inner.tasks == {i} and outer.tasks == {o}
+
+
+def test_run_on_schedule_runs_once_per_scheduled_time() -> None:
+    import datetime as dt
+
+    class TwoTimes:
+        def __init__(self) -> None:
+            now = dt.datetime.now(dt.UTC)
+            self.times = [now + dt.timedelta(seconds=0.05), now + dt.timedelta(seconds=0.1)]
+
+        def next(self, n: int, after: dt.datetime | None = None) -> list[dt.datetime]:
+            return [t for t in self.times if after is None or t > after][:n]
+
+    seen: list[Any] = []
+
+    @task
+    def record() -> None:
+        from headwater import context
+
+        seen.append(context.scheduled_start_time)
+
+    with Flow("scheduled", schedule=TwoTimes()) as flow:
+        record()
+    assert flow.run().is_successful() and len(seen) == 1
+    state = flow.run(run_on_schedule=True)
+    assert state.is_successful() and seen[1:] == flow.schedule.times
+
+
+def test_run_on_schedule_without_upcoming_times_is_an_error() -> None:
+    class Empty:
+        def next(self, n: int, after: Any = None) -> list[Any]:
+            return []
+
+    with Flow("never", schedule=Empty()) as flow:
+        inc(1)
+    with pytest.raises(ValueError, match=r"'never': its schedule has no upcoming times"):
+        flow.run(run_on_schedule=True)

@@ -616,10 +616,12 @@ class Flow:
         from datetime import UTC, datetime
 
         state: Any = None
-        after = datetime.now(UTC)
+        after: datetime | None = None
         while True:
             upcoming = self.schedule.next(1, after=after)
             if not upcoming:
+                if state is None:
+                    raise ValueError(f"Flow {self.name!r}: its schedule has no upcoming times.")
                 return state  # type: ignore[no-any-return]
             when = upcoming[0]
             delay = (when - datetime.now(UTC)).total_seconds()
