@@ -175,3 +175,29 @@ async def test_listener_reconnects_and_resyncs(pg_url: str) -> None:
     finally:
         await one.stop()
         await two.stop()
+
+
+@pytest.mark.postgres
+async def test_outbox_overflow_makes_other_processes_resync(pg_url: str) -> None:
+    import collections
+
+    one, two = EventBus(pg_url), EventBus(pg_url)
+    await one.start()
+    await two.start()
+    try:
+        one._outbox = collections.deque(maxlen=10)
+        async with two.subscribe(flow_run_id="o") as sub:
+            # No await in between: the sender cannot drain, so the outbox overflows.
+            for i in range(50):
+                one.publish_nowait(Event("flow_run.state", flow_run_id="o", data={"i": i}))
+            first = await sub.wait(10)
+            assert first is not None and first.kind == RESYNC
+            rest = []
+            while len(rest) < 10:
+                event = await sub.wait(10)
+                assert event is not None
+                rest.append(event.data["i"])
+            assert rest == list(range(40, 50))
+    finally:
+        await one.stop()
+        await two.stop()

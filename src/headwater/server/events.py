@@ -15,6 +15,8 @@ Contract:
 - When the LISTEN connection drops, it is re-established with backoff; events from other
   processes may have been missed meanwhile, so every subscriber then receives a
   ``bus.resync`` event (regardless of its filters) telling it to re-read the database.
+  Unsent NOTIFYs wait for the connection (up to 10,000); if more pile up, the oldest are
+  dropped and a ``bus.resync`` goes to the other processes instead.
 - ``begin_shutdown()`` (also called by ``stop()``) sets ``closing`` and sends every
   subscriber a ``bus.closing`` event: long-polls answer with what they have, streams end.
 
@@ -277,6 +279,7 @@ class EventBus:
         self.received = 0
         self.reconnects = 0
         self.closing = False
+        self._overflowed = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -350,17 +353,13 @@ class EventBus:
         """
         self.published += 1
         self._deliver(event)
-        if self._task is not None and self._outbox_ready is not None:
-            self._outbox.append(event)
-            self._outbox_ready.set()
+        self._enqueue(event)
 
     def publish_nowait(self, event: Event) -> None:
         """Synchronous form of :meth:`publish` for code that cannot await."""
         self.published += 1
         self._deliver(event)
-        if self._task is not None and self._outbox_ready is not None:
-            self._outbox.append(event)
-            self._outbox_ready.set()
+        self._enqueue(event)
 
     def subscribe(
         self, *, flow_run_id: str | None = None, kinds: frozenset[str] | None = None
@@ -454,6 +453,15 @@ class EventBus:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(conn.close(), 2.0)
 
+    def _enqueue(self, event: Event) -> None:
+        if self._task is None or self._outbox_ready is None:
+            return
+        if len(self._outbox) == self._outbox.maxlen:
+            # The oldest unsent event is about to be dropped: other processes must re-read.
+            self._overflowed = True
+        self._outbox.append(event)
+        self._outbox_ready.set()
+
     def _outbox_ready_set(self) -> None:
         if self._outbox_ready is not None:
             self._outbox_ready.set()
@@ -475,7 +483,11 @@ class EventBus:
                     await conn.execute("SELECT 1")
                     continue
             batch = list(self._outbox)
-            for payload in _encode(self.origin, batch):
+            sending = batch
+            if self._overflowed:
+                self._overflowed = False
+                sending = [Event(kind=RESYNC), *batch]
+            for payload in _encode(self.origin, sending):
                 await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
             # Only forget what was sent; events queued meanwhile stay for the next round.
             for _ in batch:
