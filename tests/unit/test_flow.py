@@ -246,3 +246,11 @@ def test_run_on_schedule_without_upcoming_times_is_an_error() -> None:
         inc(1)
     with pytest.raises(ValueError, match=r"'never': its schedule has no upcoming times"):
         flow.run(run_on_schedule=True)
+
+
+def test_the_flow_being_built_is_in_the_context() -> None:
+    from headwater import context
+
+    with Flow("built") as flow:
+        assert context.flow is flow
+    assert "flow" not in context

@@ -127,7 +127,7 @@ class Flow:
         self._downstream: dict[Task, set[Edge]] = {}
         self._reference_tasks: set[Task] = set()
         self._sorted: list[Task] | None = None
-        self._tokens: list[Token[Flow | None]] = []
+        self._tokens: list[tuple[Token[Flow | None], Any]] = []
         for t in tasks or ():
             self.add_task(t)
         for e in edges or ():
@@ -138,11 +138,18 @@ class Flow:
         return f'<Flow: name="{self.name}">'
 
     def __enter__(self) -> Flow:
-        self._tokens.append(ACTIVE_FLOW.set(self))
+        from headwater.utilities.context import context
+
+        # Prefect 1 code reads the flow being built from ``context.flow``.
+        push = context(flow=self)
+        push.__enter__()
+        self._tokens.append((ACTIVE_FLOW.set(self), push))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        ACTIVE_FLOW.reset(self._tokens.pop())
+        token, push = self._tokens.pop()
+        push.__exit__(*exc)
+        ACTIVE_FLOW.reset(token)
 
     def __iter__(self) -> Iterator[Task]:
         return iter(self.sorted_tasks())

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from headwater.engine.signals import HeadwaterStateSignal
 from headwater.engine.state import Failed, State
 
 __all__ = ["ENDRUN", "Runner"]
@@ -70,6 +71,8 @@ class Runner:
                 replaced = handler(target, old_state, new_state)
                 if replaced is not None:
                     new_state = replaced
+        except HeadwaterStateSignal as sig:  # a handler may choose the state by signal
+            return sig.state
         except Exception as exc:
             return Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
         return new_state

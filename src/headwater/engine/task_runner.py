@@ -217,6 +217,16 @@ class TaskRunner(Runner):
                     state = self.handle_state_change(state, exc.state)
                 else:
                     state = exc.state
+            except Exception as exc:
+                # An error of the engine itself (not of the task's code, which _call
+                # catches) still ends this task run, not the whole flow run.
+                failed = Failed(
+                    f"Unexpected error while running task {task.name!r}: {exc!r}", result=exc
+                )
+                try:
+                    state = self.handle_state_change(state, failed)
+                except Exception:
+                    state = failed
         return state
 
     def _check_upstream(

@@ -365,3 +365,22 @@ def test_target_skips_the_run_when_the_result_exists(tmp_path: Any) -> None:
     assert first.result == 11 and (tmp_path / "produce-target.pkl").exists()
     assert isinstance(second, Cached) and second.result == 11
     assert calls == [1]
+
+
+def test_a_state_handler_may_raise_a_signal_to_choose_the_state() -> None:
+    def skip_instead(t: Task, old: State, new: State) -> None:
+        if new.is_running():
+            raise signals.SKIP("handler says skip")
+
+    state = TaskRunner(Task(name="t", state_handlers=[skip_instead])).run()
+    assert isinstance(state, Skipped) and state.message == "handler says skip"
+
+
+def test_an_engine_error_fails_only_that_task() -> None:
+    from headwater import flatten
+
+    up = {Edge(Task(name="up"), add, key="x", flattened=True): Success(result=5)}
+    state = TaskRunner(add).run(upstream_states=up, constants={"y": 1})
+    assert isinstance(state, Failed)
+    assert "Unexpected error while running task 'add'" in (state.message or "")
+    assert flatten  # the public annotation builds the same kind of edge
