@@ -157,9 +157,9 @@ def _print_table(results: dict[str, dict[str, Any]]) -> None:
     Console(width=None if sys.stdout.isatty() else 140).print(table)
 
 
-def _previous_results() -> dict[str, dict[str, Any]]:
+def _previous_results(latest: Path) -> dict[str, dict[str, Any]]:
     try:
-        previous = json.loads(LATEST.read_text())["benchmarks"]
+        previous = json.loads(latest.read_text())["benchmarks"]
     except (OSError, ValueError, KeyError, TypeError):
         return {}
     return dict(previous) if isinstance(previous, dict) else {}
@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the results to FILE")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per module")
+    parser.add_argument(
+        "--latest", metavar="FILE", default=str(LATEST), help="where latest results are kept"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -201,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     _print_table(results)
 
     # A partial run (--only) updates its modules in latest.json and keeps the others'.
-    merged = _previous_results() if args.only else {}
+    latest = Path(args.latest)
+    merged = _previous_results(latest) if args.only else {}
     merged.update(results)
     report = {
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -214,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         ],
     }
     text = json.dumps(report, indent=2, default=str)
-    LATEST.parent.mkdir(parents=True, exist_ok=True)
-    LATEST.write_text(text)
+    latest.parent.mkdir(parents=True, exist_ok=True)
+    latest.write_text(text)
     if args.json:
         Path(args.json).write_text(text)
     return 1 if any(result["error"] for result in results.values()) else 0
