@@ -152,3 +152,35 @@ def test_late_run_message_without_agents() -> None:
     now = dt.datetime.now(dt.UTC)
     text = describe_late_run(labels=[], due=now - dt.timedelta(seconds=90), now=now, agents=[])
     assert "no labels" in text and "No agents are registered" in text and "90 s" in text
+
+
+async def test_service_loop_survives_a_failing_pass_and_stops() -> None:
+    import asyncio
+
+    from headwater.server.services import Service
+
+    class Flaky(Service):
+        name = "flaky"
+
+        def __init__(self) -> None:
+            super().__init__(interval=0.01)
+            self.calls = 0
+            self.third = asyncio.Event()
+
+        async def run_once(self) -> None:
+            self.calls += 1
+            if self.calls == 3:
+                self.third.set()
+            if self.calls == 1:
+                raise RuntimeError("first pass breaks")
+
+    service = Flaky()
+    await service.start()
+    assert service.running
+    await asyncio.wait_for(service.third.wait(), 10)
+    await service.stop()
+    assert not service.running
+    disabled = Flaky()
+    disabled.interval = 0
+    await disabled.start()
+    assert not disabled.running
