@@ -54,13 +54,13 @@ class ServerLogHandler(logging.Handler):
         self._buffer_lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._wake = threading.Event()
-        self._closed = threading.Event()
+        self._shut = threading.Event()
         self._thread = threading.Thread(target=self._run, name="headwater-log-shipper", daemon=True)
         self._thread.start()
 
     def emit(self, record: logging.LogRecord) -> None:
         """Queue one record (never blocks on the network)."""
-        if threading.current_thread() is self._thread or self._closed.is_set():
+        if threading.current_thread() is self._thread or self._shut.is_set():
             return
         try:
             entry = self._to_dict(record)
@@ -81,15 +81,15 @@ class ServerLogHandler(logging.Handler):
 
     def close(self) -> None:
         """Stop the background thread and send what is left."""
-        if not self._closed.is_set():
-            self._closed.set()
+        if not self._shut.is_set():
+            self._shut.set()
             self._wake.set()
             self._thread.join(timeout=5.0)
             self._send()
         super().close()
 
     def _run(self) -> None:
-        while not self._closed.is_set():
+        while not self._shut.is_set():
             self._wake.wait(self.flush_interval)
             self._wake.clear()
             self._send()

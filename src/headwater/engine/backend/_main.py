@@ -156,7 +156,7 @@ class _FlowRunProcess:
 
     def _run_flow(self, flow: Any, flow_run: dict[str, Any], flow_record: dict[str, Any]) -> int:
         from headwater.engine import state as states
-        from headwater.engine.backend._runners import BackendFlowRunner, RunRefused
+        from headwater.engine.backend._runners import BackendFlowRunner, RunRefused, use_client
         from headwater.engine.results import ServerResult
 
         if getattr(flow, "result", None) is None:
@@ -174,6 +174,7 @@ class _FlowRunProcess:
             project_name=flow_record.get("project_name") or flow_run.get("project_name"),
             scheduled_start_time=flow_run.get("scheduled_start_time"),
         )
+        use_client(self.client)
         self.runner = BackendFlowRunner(flow, client=self.client, flow_run_id=self.flow_run_id)
         initial = states.State.deserialize(flow_run["state"]) if flow_run.get("state") else None
         if initial is not None and not (initial.is_pending() or initial.is_running()):
@@ -287,17 +288,24 @@ def serve_as_spare() -> int:
     import headwater.client
     import headwater.engine.backend._runners
     import headwater.engine.results
-    import headwater.storage  # noqa: F401
+    import headwater.storage
 
+    # A client made now has its connection set-up costs (TLS context, pool) paid already.
+    client = headwater.client.Client()
     line = sys.stdin.readline()
     if not line.strip():
         return 0
     payload = json.loads(line)
-    os.environ.update({str(k): str(v) for k, v in (payload.get("env") or {}).items()})
-    from headwater.utilities.configuration import reload_configuration
+    changed = {str(k): str(v) for k, v in (payload.get("env") or {}).items()}
+    if any(k.startswith("HEADWATER") and not k.startswith("HEADWATER__BACKEND__") for k in changed):
+        from headwater.utilities.configuration import reload_configuration
 
-    reload_configuration()
-    return run_flow_run(str(payload["flow_run_id"]))
+        os.environ.update(changed)
+        reload_configuration()
+        client = headwater.client.Client()
+    else:
+        os.environ.update(changed)
+    return run_flow_run(str(payload["flow_run_id"]), client=client)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     from headwater.core.flow import Flow
     from headwater.engine.state import State
 
-__all__ = ["BackendFlowRunner", "BackendTaskRunner", "RunRefused", "TaskRunRegistry", "registry"]
+__all__ = [
+    "BackendFlowRunner",
+    "BackendTaskRunner",
+    "RunRefused",
+    "TaskRunRegistry",
+    "registry",
+    "use_client",
+]
 
 logger = logging.getLogger("headwater.engine.backend")
 
@@ -79,6 +86,12 @@ def _process_client() -> Client:
 
             client = _clients[pid] = Client()
         return client
+
+
+def use_client(client: Client) -> None:
+    """Make ``client`` the one task runners of this process use (saves a connection set-up)."""
+    with _clients_lock:
+        _clients[os.getpid()] = client
 
 
 def _state_type(state: Any) -> str:
