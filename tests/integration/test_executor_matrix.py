@@ -442,12 +442,7 @@ def _summarize(state: Any) -> tuple[str, Any]:
 
 # Scenarios whose expectation (Prefect 1's behaviour) the engine does not meet yet; strict,
 # so the marker must go as soon as the engine is fixed.
-_ENGINE_GAPS = {
-    "reduce_after_mapped_failure": (
-        "the engine checks a reducing task's trigger against the Mapped parent instead of "
-        "its children, so the reduce runs on the failed child's signal and ends Failed"
-    ),
-}
+_ENGINE_GAPS: dict[str, str] = {}
 
 
 def _scenario_params() -> list[Any]:

@@ -81,6 +81,21 @@ def _flatten(task: Task, key: str | None, value: Any) -> list[Any]:
     return out
 
 
+def _expand_mapped(upstream: Mapping[Edge, State]) -> dict[Any, State]:
+    """Trigger input where a reduced Mapped parent counts as its children (Prefect 1).
+
+    A child appears under the key ``(edge, map_index)``; other states keep their edge.
+    """
+    out: dict[Any, State] = {}
+    for edge, up in upstream.items():
+        if isinstance(up, Mapped) and up.map_states and not edge.mapped:
+            for i, child in enumerate(up.map_states):
+                out[(edge, i)] = child
+        else:
+            out[edge] = up
+    return out
+
+
 class _TimeoutCall:
     """Run a call in a daemon thread carrying the current context; wait at most N s."""
 
@@ -276,6 +291,8 @@ class TaskRunner(Runner):
 
     def _check_trigger(self, state: State, upstream: Mapping[Edge, State]) -> State:
         task = self.task
+        if any(isinstance(up, Mapped) and up.map_states for up in upstream.values()):
+            upstream = _expand_mapped(upstream)
         try:
             ok = task.trigger(upstream)
         except signals.HeadwaterStateSignal as sig:

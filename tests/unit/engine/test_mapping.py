@@ -214,3 +214,21 @@ def test_map_with_parameter_and_upstream_tasks() -> None:
 def test_map_needs_a_flow() -> None:
     with pytest.raises(ValueError, match=r"active Flow context"):
         inc.map([1])
+
+
+def test_a_reduce_checks_its_trigger_against_the_mapped_children() -> None:
+    from headwater import triggers
+
+    @task
+    def inverse(x: int) -> float:
+        return 1 / x
+
+    with Flow("reduce") as flow:
+        inverses = inverse.map([1, 0, 4])
+        strict = total(inverses)
+        counting = total.copy(trigger=triggers.some_failed(at_least=1, at_most=1))(inverses)
+    state = flow.run()
+    assert type(state.result[strict]).__name__ == "TriggerFailed"
+    # one of the three children failed, so the counting trigger passes, and the reduce then
+    # fails on the failed child's exception in its input
+    assert type(state.result[counting]).__name__ == "Failed"
