@@ -182,6 +182,7 @@ class FlowRunner(Runner):
         Returns:
             The flow's final state.
         """
+        self.flow.sorted_tasks()  # a cycle is a ValueError before the run starts
         state, ctx = self.initialize_run(state, parameters, context)
         if executor is None:
             executor = self.flow.executor

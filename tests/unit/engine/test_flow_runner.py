@@ -303,3 +303,14 @@ def test_task_exception_in_pending_flow_state_is_kept_pending_for_unfinished() -
         b = inc(2, upstream_tasks=[a])
     state = flow.run()
     assert isinstance(state.result[b], Pending)
+
+
+def test_a_cyclic_flow_fails_before_any_state_change() -> None:
+    seen: list[str] = []
+    flow = Flow("cycle", state_handlers=[lambda f, o, n: seen.append(type(n).__name__)])
+    a, b = Task(name="a"), Task(name="b")
+    flow.add_edge(a, b)
+    flow.add_edge(b, a)
+    with pytest.raises(ValueError, match="cycle among the tasks: a-1, b-1"):
+        FlowRunner(flow).run()
+    assert seen == []
