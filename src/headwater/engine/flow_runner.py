@@ -72,6 +72,12 @@ def assemble_mapped(parent: State, children: list[State]) -> State:
     )
 
 
+def _logger() -> Any:
+    from headwater.utilities.logging import get_logger
+
+    return get_logger("FlowRunner")
+
+
 def _date_context(now: datetime) -> dict[str, Any]:
     one = timedelta(days=1)
     values: dict[str, Any] = {"date": now}
@@ -201,6 +207,8 @@ class FlowRunner(Runner):
                         return state
             except ENDRUN as exc:
                 return exc.state
+            logger = _logger()
+            logger.info("Beginning flow run for '%s'", self.flow.name)
             states: dict[Task, State] = dict(task_states or {})
             with executor.start():
                 while True:
@@ -212,6 +220,9 @@ class FlowRunner(Runner):
                     if delay > 0:
                         time.sleep(delay)
             final = self._final_state(states, returned)
+            logger.info(
+                "Flow run %s: %s", type(final).__name__.upper(), final.message or "finished"
+            )
             return self.handle_state_change(state, final)
 
     def _next_retry_time(self, states: dict[Task, State]) -> datetime | None:

@@ -367,6 +367,13 @@ class TaskRunner(Runner):
 
             if isinstance(exc, TaskTimeoutError):
                 return TimedOut("Task timed out during execution.", result=exc)
+            logger = ctx.get("logger")
+            if logger is not None:
+                logger.error(
+                    "Task '%s': exception raised during execution",
+                    ctx.get("task_full_name", task.name),
+                    exc_info=True,
+                )
             return Failed(f"Error during execution of task: {exc!r}", result=exc)
         return self._success(value, ctx, inputs)
 

@@ -314,3 +314,23 @@ def test_a_cyclic_flow_fails_before_any_state_change() -> None:
     with pytest.raises(ValueError, match="cycle among the tasks: a-1, b-1"):
         FlowRunner(flow).run()
     assert seen == []
+
+
+def test_flow_runs_log_their_start_end_and_task_errors(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with Flow("logged") as flow:
+        boom()
+    root = logging.getLogger("headwater")
+    old = root.propagate
+    root.propagate = True  # let pytest's handler on the root logger see the records
+    try:
+        with caplog.at_level(logging.INFO):
+            flow.run()
+    finally:
+        root.propagate = old
+    text = caplog.text
+    assert "Beginning flow run for 'logged'" in text
+    assert "Task 'boom': exception raised during execution" in text
+    assert "RuntimeError: boom" in text
+    assert "Flow run FAILED: Some reference tasks failed." in text
