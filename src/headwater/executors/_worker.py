@@ -6,7 +6,8 @@ Contract:
     (workers start from an empty ``headwater.context``). Context snapshots travel as
     cloudpickle bytes; values that cannot be pickled are left out of the snapshot rather
     than failing the call, because a context value (a lock, an open file, a client) is
-    never worth failing a task for.
+    never worth failing a task for. A task run state whose result cannot be pickled back
+    to the flow runner becomes a ``Failed`` state saying so, failing that task run only.
 """
 
 from __future__ import annotations
@@ -90,6 +91,25 @@ def run_payload(payload: bytes) -> bytes:
                 f"the result of {getattr(fn, '__qualname__', fn)!r} cannot be pickled "
                 f"to return it from a worker process: {exc}"
             )
+            failed = _failed_state(outcome[1], error)
+            if failed is not None:
+                return bytes(cloudpickle.dumps((True, failed)))
         else:
             error = RuntimeError(repr(outcome[1]))
         return bytes(cloudpickle.dumps((False, error)))
+
+
+def _failed_state(value: Any, error: Exception) -> Any:
+    """A ``Failed`` state replacing a task run state that cannot leave the worker.
+
+    The flow runner submits task runs that return states; when a state's result cannot be
+    pickled, that one task run fails (as it would if its result could not be written)
+    instead of the whole flow run raising. Other values return None.
+    """
+    from headwater.engine.state import Failed, State
+
+    if not isinstance(value, State):
+        return None
+    return Failed(
+        f"Task run result could not be returned from a worker process: {error}", result=error
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import cloudpickle
 import pytest
 
@@ -59,17 +61,34 @@ def make_lock() -> object:
     return threading.Lock()
 
 
+def test_a_result_that_cannot_leave_the_worker_fails_only_that_task_run() -> None:
+    with Flow("unpicklable") as flow:
+        lock = make_lock()
+        fine = inc(1)
+        after = inc(lock)
+    state = flow.run(executor=LocalDaskExecutor("processes", num_workers=1))
+    assert state.is_failed()
+    assert state.result[lock].is_failed()
+    assert "cannot be pickled" in str(state.result[lock].message)
+    assert state.result[fine].result == 2
+    assert state.result[after].is_failed()
+
+
+@task
+def exit_worker() -> None:
+    os._exit(3)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "engine gap: an error raised by executor.wait (here: a task result that cannot be "
-        "pickled back from a worker process) escapes flow.run(); Prefect 1 ends the flow "
-        "run Failed('Unexpected error while running flow: ...') instead"
+        "engine gap: an error raised by executor.wait (here: the worker process died, "
+        "BrokenProcessPool) escapes flow.run(); Prefect 1 ends the flow run "
+        "Failed('Unexpected error while running flow: ...') instead"
     ),
 )
-def test_a_result_that_cannot_leave_the_worker_fails_the_flow_run() -> None:
-    with Flow("unpicklable") as flow:
-        make_lock()
+def test_a_worker_process_that_dies_fails_the_flow_run() -> None:
+    with Flow("worker-dies") as flow:
+        exit_worker()
     state = flow.run(executor=LocalDaskExecutor("processes", num_workers=1))
     assert state.is_failed()
-    assert "cannot be pickled" in str(state.message)
