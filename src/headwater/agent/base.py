@@ -259,6 +259,13 @@ class Agent:
                     self.agent_id, timeout=timeout, limit=limit, running=running
                 )
             except Exception as exc:
+                if _is_not_found(exc):
+                    # The server no longer knows this agent (its database was reset).
+                    logger.warning(
+                        "The server does not know agent %s: registering again", self.agent_id
+                    )
+                    self._register()
+                    continue
                 if not _is_transient(exc):
                     logger.exception("Claiming flow runs failed")
                 else:
@@ -479,6 +486,14 @@ def _due_time(flow_run: dict[str, Any]) -> datetime.datetime | None:
             candidates.append(inner.get("start_time"))
     times = [t for t in (parse_time(c) for c in candidates) if t is not None]
     return max(times) if times else None
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    try:
+        from headwater.exceptions import ObjectNotFound
+    except ImportError:  # pragma: no cover - partial installs
+        return False
+    return isinstance(exc, ObjectNotFound)
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -226,3 +226,23 @@ def test_shutdown_terminates_running_processes_and_fails_their_runs(
     assert agent.processes["a"].terminated.is_set()
     assert client.states["a"] == "Failed"
     assert "agent shut down" in client.set_states[-1][2]
+
+
+def test_an_agent_unknown_to_the_server_registers_again(
+    client: FakeClient, run_agent: Callable[..., FakeAgent]
+) -> None:
+    from headwater.exceptions import ObjectNotFound
+
+    registrations: list[str] = []
+    original = client.register_agent
+
+    def register(*args: Any, **kwargs: Any) -> str:
+        registrations.append("x")
+        return original(*args, **kwargs)
+
+    client.register_agent = register  # type: ignore[method-assign]
+    agent = run_agent()
+    client.answers.put(ObjectNotFound("Agent not found"))
+    client.answers.put({"flow_runs": [_run("a")], "cancel": []})
+    _wait_for(lambda: "a" in agent.processes)
+    assert len(registrations) == 2
