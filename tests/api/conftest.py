@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _core_support import Api
 
 from headwater.testing import DEFAULT_POSTGRES_URL, postgres_available, temporary_postgres_database
 
@@ -81,69 +81,6 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test/api/") as c:
         yield c
-
-
-class Api:
-    """Small helpers over the client that check status codes."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def call(self, method: str, path: str, expect: int = 200, **kwargs: Any) -> Any:
-        response = await self.client.request(method, path.lstrip("/"), **kwargs)
-        assert response.status_code == expect, (response.status_code, response.text)
-        if not response.content:
-            return None
-        if response.headers.get("content-type", "").startswith("application/json"):
-            return response.json()
-        return response.content
-
-    async def project(self, name: str | None = None) -> dict[str, Any]:
-        name = name or f"project-{uuid.uuid4().hex[:8]}"
-        result: dict[str, Any] = await self.call("POST", "/projects", 201, json={"name": name})
-        return result
-
-    async def flow(
-        self,
-        name: str = "flow",
-        project_name: str | None = None,
-        parameters: list[dict[str, Any]] | None = None,
-        tasks: list[dict[str, Any]] | None = None,
-        expect: int = 201,
-        **extra: Any,
-    ) -> dict[str, Any]:
-        if project_name is None:
-            project_name = (await self.project())["name"]
-        body = {
-            "name": name,
-            "project_name": project_name,
-            "serialized_flow": {"parameters": parameters or [], "tasks": tasks or []},
-            **extra,
-        }
-        result: dict[str, Any] = await self.call("POST", "/flows", expect, json=body)
-        return result
-
-    async def run(self, expect: int = 201, **body: Any) -> dict[str, Any]:
-        result: dict[str, Any] = await self.call("POST", "/flow-runs", expect, json=body)
-        return result
-
-    async def set_state(
-        self, flow_run_id: str, type_: str, expect: int = 200, **fields: Any
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"state": {"type": type_, **fields.pop("state", {})}, **fields}
-        result: dict[str, Any] = await self.call(
-            "POST", f"/flow-runs/{flow_run_id}/state", expect, json=body
-        )
-        return result
-
-    async def set_task_state(
-        self, task_run_id: str, type_: str, expect: int = 200, **fields: Any
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"state": {"type": type_, **fields.pop("state", {})}, **fields}
-        result: dict[str, Any] = await self.call(
-            "POST", f"/task-runs/{task_run_id}/state", expect, json=body
-        )
-        return result
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from conftest import Api
+from _core_support import Api
 
 
 async def test_malformed_json_is_a_readable_422(api: Api) -> None:

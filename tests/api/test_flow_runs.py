@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import re
 
-from conftest import Api
+from _core_support import Api
 
 
 async def test_create_by_id_sets_scheduled_state_and_defaults(api: Api) -> None:

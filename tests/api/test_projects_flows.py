@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Api
+from _core_support import Api
 
 
 async def test_health_names_the_database(api: Api, database_url: str) -> None:

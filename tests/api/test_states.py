@@ -6,8 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-
-from conftest import Api
+from _core_support import Api
 
 
 async def _run(api: Api, **body: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from conftest import Api
+from _core_support import Api
 
 
 async def _running_run(api: Api) -> dict[str, Any]:
