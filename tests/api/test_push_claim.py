@@ -175,3 +175,29 @@ async def test_claim_bad_input(server: Live) -> None:
         f"/agents/{agent}/claim", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
+
+
+async def test_long_poll_wakes_when_labels_start_to_fit(server: Live) -> None:
+    flow = await server.flow()
+    run = await server.run(flow["id"], labels=["b"])
+    agent = await server.agent("a-agent", ["a"])
+    poll = asyncio.create_task(claim(server, agent, timeout=60))
+    done, _ = await asyncio.wait({poll}, timeout=0.2)
+    assert not done
+    await server.call("POST", f"/flow-runs/{run['id']}/labels", json={"labels": ["a"]})
+    answer = await asyncio.wait_for(poll, 30)
+    assert [r["id"] for r in answer["flow_runs"]] == [run["id"]]
+
+
+async def test_long_poll_wakes_when_a_run_is_rescheduled(server: Live) -> None:
+    flow = await server.flow()
+    run = await server.run(flow["id"])
+    agent = await server.agent("again")
+    first = await claim(server, agent)
+    assert [r["id"] for r in first["flow_runs"]] == [run["id"]]
+    poll = asyncio.create_task(claim(server, agent, timeout=60))
+    done, _ = await asyncio.wait({poll}, timeout=0.2)
+    assert not done
+    await server.set_state(run["id"], {"type": "Scheduled", "message": "again"})
+    answer = await asyncio.wait_for(poll, 30)
+    assert [r["id"] for r in answer["flow_runs"]] == [run["id"]]
