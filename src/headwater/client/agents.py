@@ -1,0 +1,70 @@
+"""Client methods for agents (``/agents``) and their long-poll claim."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from headwater.client._base import route
+from headwater.client._resource import Resource
+
+__all__ = ["AgentsMixin"]
+
+_REGISTER = route("POST", "/agents", idempotent=True)
+_LIST = route("GET", "/agents")
+# A claim that may have been applied cannot be repeated blindly: the runs it handed out
+# would sit Submitted to this agent. Only never-sent claims are retried.
+_CLAIM = route("POST", "/agents/{agent_id}/claim", idempotent=False)
+
+
+class AgentsMixin(Resource):
+    """Register agents and claim flow runs for them."""
+
+    def register_agent(
+        self, agent_type: str, name: str | None = None, labels: Iterable[str] | None = None
+    ) -> str:
+        """Register an agent (an identical earlier record is reused).
+
+        Args:
+            agent_type: e.g. ``"LocalAgent"``.
+            name: the agent's name (defaults to its type).
+            labels: labels the agent serves.
+
+        Returns:
+            The agent's id.
+        """
+        body = {"name": name or agent_type, "type": agent_type, "labels": list(labels or [])}
+        return str(self._transport.json(_REGISTER, json_body=body)["id"])
+
+    def get_agents(self) -> list[dict[str, Any]]:
+        """Every registered agent."""
+        result: list[dict[str, Any]] = self._transport.json(_LIST)
+        return result
+
+    def claim_flow_runs(
+        self,
+        agent_id: str,
+        timeout: float = 30.0,
+        limit: int = 1,
+        running: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """Long-poll for due flow runs; return as soon as there is work or at ``timeout``.
+
+        Args:
+            agent_id: the claiming agent.
+            timeout: seconds the server may hold the request.
+            limit: the most runs to claim.
+            running: ids of the runs this agent is running (the server answers which of
+                them should be cancelled).
+
+        Returns:
+            ``{"flow_runs": [...claimed runs...], "cancel": [flow run ids]}``.
+        """
+        body = {"timeout": timeout, "limit": limit, "running": list(running)}
+        read_timeout = httpx.Timeout(self._transport.timeout, read=timeout + 30.0)
+        result: dict[str, Any] = self._transport.json(
+            _CLAIM, {"agent_id": agent_id}, json_body=body, timeout=read_timeout
+        )
+        return result
