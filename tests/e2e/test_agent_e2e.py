@@ -150,7 +150,7 @@ def _restart_mid_run(server: TemporaryServer, client: Any, tmp_path: Path) -> No
         assert wait_for_flow_run_state(client, second, timeout=60)["state_type"] == "Success"
 
 
-def test_two_agents_never_run_the_same_run(server: TemporaryServer, client: Any) -> None:
+def _two_agents(server: TemporaryServer, client: Any) -> None:
     flow_id = register(client, "trivial.py")
     with temporary_agent(server.api_url), temporary_agent(server.api_url):
         ids = [client.create_flow_run(flow_id=flow_id) for _ in range(12)]
@@ -167,6 +167,19 @@ def test_two_agents_never_run_the_same_run(server: TemporaryServer, client: Any)
         history = [s["state"]["type"] for s in client.get_flow_run_states(run_id)]
         assert history.count("Running") == 1
     assert len({a["name"] for a in client.get_agents()}) >= 2
+
+
+def test_two_agents_never_run_the_same_run(server: TemporaryServer, client: Any) -> None:
+    _two_agents(server, client)
+
+
+@pytest.mark.postgres
+def test_two_agents_never_run_the_same_run_on_postgresql(pg_server: TemporaryServer) -> None:
+    from headwater.client import Client
+
+    client = Client(api_server=pg_server.api_url)
+    client.create_project("e2e")
+    _two_agents(pg_server, client)
 
 
 def _parse(value: str) -> datetime.datetime:
