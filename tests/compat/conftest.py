@@ -1,0 +1,47 @@
+"""Fixtures for the Prefect 1 compatibility suite.
+
+- ``compat_env``: the environment every program runs with: a fresh ``HEADWATER_HOME``,
+  no ``HEADWATER__*`` overrides and no server address, so each program sees Headwater's
+  defaults exactly as a user's first run would.
+- ``backend``: one real ``headwater server start`` and one real
+  ``headwater agent local start`` for the whole module, for the flow-of-flows programs.
+  Both processes are always stopped when the module ends.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _clean_environment(home: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("HEADWATER__")
+        and key not in {"HEADWATER_API_URL", "HEADWATER_API_KEY", "HEADWATER_DATABASE_URL"}
+    }
+    env["HEADWATER_HOME"] = str(home)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+@pytest.fixture
+def compat_env(tmp_path: Path) -> dict[str, str]:
+    """A clean environment with its own ``HEADWATER_HOME`` under the test's tmp_path."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return _clean_environment(home)
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[str]:
+    """A running server and local agent; yields the server's API URL."""
+    from headwater.testing import temporary_server
+    from headwater.testing_agent import temporary_agent
+
+    with temporary_server() as server, temporary_agent(server.api_url):
+        yield server.api_url

@@ -1,0 +1,81 @@
+"""Flow of flows with create_flow_run, wait_for_flow_run and get_task_run_result.
+
+The parent runs locally with flow.run(); its children run on an agent. Needs a server and
+an agent (HEADWATER_API_URL).
+"""
+
+import sys
+
+from headwater import Client, Flow, Parameter, task, unmapped
+from headwater.backend import FlowRunView
+from headwater.tasks.headwater import create_flow_run, get_task_run_result, wait_for_flow_run
+
+FAILURES = []
+
+
+def check(label, actual, expected):
+    ok = actual == expected
+    print(
+        ("ok   " if ok else "FAIL ") + f"{label}: {actual!r}" + ("" if ok else f" != {expected!r}")
+    )
+    if not ok:
+        FAILURES.append(label)
+
+
+PROJECT = "compat-functional"
+
+
+@task
+def get_some_data(n):
+    return list(range(n))
+
+
+with Flow("compat-child") as child_flow:
+    n = Parameter("n", default=3)
+    get_some_data(n)
+
+
+@task
+def summarize(data, view):
+    return {"total": sum(data), "child_succeeded": view.state.is_successful()}
+
+
+with Flow("compat-parent") as parent_flow:
+    child_run_id = create_flow_run(
+        flow_name="compat-child", project_name=PROJECT, parameters={"n": 4}
+    )
+    child_view = wait_for_flow_run(child_run_id, stream_logs=True)
+    data = get_task_run_result(child_run_id, "get_some_data-1", upstream_tasks=[child_view])
+    summary = summarize(data, child_view)
+    mapped_ids = create_flow_run.map(
+        flow_name=unmapped("compat-child"),
+        project_name=unmapped(PROJECT),
+        parameters=[{"n": 1}, {"n": 2}],
+    )
+    mapped_data = get_task_run_result.map(mapped_ids, task_slug=unmapped("get_some_data-1"))
+
+
+if __name__ == "__main__":
+    client = Client()
+    client.create_project(project_name=PROJECT)
+    child_flow.register(project_name=PROJECT)
+
+    state = parent_flow.run()
+    check("parent succeeded", state.is_successful(), True)
+    check(
+        "child result through the parent",
+        state.result[summary].result,
+        {"total": 6, "child_succeeded": True},
+    )
+    check("mapped children results", state.result[mapped_data].result, [[0], [0, 1]])
+
+    child_id = state.result[child_run_id].result
+    view = FlowRunView.from_flow_run_id(child_id)
+    check("child finished successfully", view.state.is_successful(), True)
+    check("child parameters", view.parameters, {"n": 4})
+    check(
+        "child name is '<parent run name>-<child flow>'", view.name.endswith("-compat-child"), True
+    )
+    check("mapped children are distinct runs", len(set(state.result[mapped_ids].result)), 2)
+
+    sys.exit(1 if FAILURES else 0)

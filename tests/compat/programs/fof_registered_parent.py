@@ -1,0 +1,80 @@
+"""A registered parent flow, run by the agent, that renames itself and maps child runs.
+
+Needs a server and an agent (HEADWATER_API_URL).
+"""
+
+import sys
+import time
+
+from headwater import Client, Flow, Parameter, task, unmapped
+from headwater.backend import FlowRunView
+from headwater.tasks.headwater import create_flow_run, get_task_run_result
+from headwater.tasks.headwater.flow_run_rename import RenameFlowRun
+
+FAILURES = []
+
+
+def check(label, actual, expected):
+    ok = actual == expected
+    print(
+        ("ok   " if ok else "FAIL ") + f"{label}: {actual!r}" + ("" if ok else f" != {expected!r}")
+    )
+    if not ok:
+        FAILURES.append(label)
+
+
+PROJECT = "compat-registered"
+
+
+@task
+def compute(x):
+    return x * 10
+
+
+@task
+def add_up(values):
+    return sum(values)
+
+
+with Flow("compat-leaf") as leaf:
+    compute(Parameter("x"))
+
+rename = RenameFlowRun(flow_run_name="compat-renamed-parent")
+
+with Flow("compat-orchestrator") as orchestrator:
+    renamed = rename()
+    ids = create_flow_run.map(
+        flow_name=unmapped("compat-leaf"),
+        project_name=unmapped(PROJECT),
+        parameters=Parameter("inputs", default=[{"x": 1}, {"x": 2}]),
+    )
+    values = get_task_run_result.map(ids, task_slug=unmapped("compute-1"))
+    total = add_up(values)
+
+
+if __name__ == "__main__":
+    client = Client()
+    client.create_project(project_name=PROJECT)
+    leaf.register(project_name=PROJECT)
+    flow_id = orchestrator.register(project_name=PROJECT)
+
+    flow_run_id = client.create_flow_run(flow_id=flow_id)
+    view = FlowRunView.from_flow_run_id(flow_run_id)
+    deadline = time.monotonic() + 90
+    while not view.state.is_finished() and time.monotonic() < deadline:
+        time.sleep(0.2)
+        view = view.get_latest()
+    check("parent finished successfully", view.state.is_successful(), True)
+    check("parent renamed itself", view.name, "compat-renamed-parent")
+    check(
+        "rename task returned True",
+        view.get_task_run(task_slug="RenameFlowRun-1").get_result(),
+        True,
+    )
+    check("total from child results", view.get_task_run(task_slug="add_up-1").get_result(), 30)
+    child_ids = view.get_task_run(task_slug="create_flow_run-1").get_result()
+    check("two children", len(child_ids), 2)
+    children = [FlowRunView.from_flow_run_id(i) for i in child_ids]
+    check("children succeeded", [c.state.is_successful() for c in children], [True, True])
+
+    sys.exit(1 if FAILURES else 0)

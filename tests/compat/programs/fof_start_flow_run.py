@@ -1,0 +1,100 @@
+"""StartFlowRun (wait and no wait) and CancelFlowRun from a locally run parent.
+
+Needs a server and an agent (HEADWATER_API_URL).
+"""
+
+import sys
+import time
+
+from headwater import Client, Flow, Parameter, task
+from headwater.engine.state import Cancelled
+from headwater.tasks.headwater import CancelFlowRun, wait_for_flow_run
+from headwater.tasks.headwater.flow_run import StartFlowRun
+
+FAILURES = []
+
+
+def check(label, actual, expected):
+    ok = actual == expected
+    print(
+        ("ok   " if ok else "FAIL ") + f"{label}: {actual!r}" + ("" if ok else f" != {expected!r}")
+    )
+    if not ok:
+        FAILURES.append(label)
+
+
+PROJECT = "compat-startflowrun"
+
+
+@task
+def make_greeting(name):
+    return f"hello {name}"
+
+
+@task
+def explode():
+    raise ValueError("child failure")
+
+
+@task
+def nap():
+    time.sleep(60)
+
+
+with Flow("compat-greeter") as greeter:
+    make_greeting(Parameter("name", default="world"))
+
+with Flow("compat-exploder") as exploder:
+    explode()
+
+with Flow("compat-sleeper") as sleeper:
+    nap()
+
+start_and_wait = StartFlowRun(flow_name="compat-greeter", project_name=PROJECT, wait=True)
+start_only = StartFlowRun(flow_name="compat-greeter", project_name=PROJECT)
+start_failing = StartFlowRun(flow_name="compat-exploder", project_name=PROJECT, wait=True)
+start_sleeper = StartFlowRun(flow_name="compat-sleeper", project_name=PROJECT)
+cancel = CancelFlowRun()
+
+with Flow("compat-start-parent") as parent:
+    waited = start_and_wait(parameters={"name": "a"})
+    started = start_only(parameters={"name": "b"}, run_name="greeting-b")
+    failed = start_failing()
+    sleeping_id = start_sleeper()
+    cancelled = cancel(flow_run_id=sleeping_id)
+    after_cancel = wait_for_flow_run(sleeping_id, upstream_tasks=[cancelled])
+
+
+if __name__ == "__main__":
+    client = Client()
+    client.create_project(project_name=PROJECT)
+    for flow in (greeter, exploder, sleeper):
+        flow.register(project_name=PROJECT)
+
+    state = parent.run()
+    check("parent failed because a waited child failed", state.is_failed(), True)
+    check("wait=True mirrors a successful child", state.result[waited].is_successful(), True)
+    check("wait=True mirrors a failed child", state.result[failed].is_failed(), True)
+    started_id = state.result[started].result
+    check(
+        "wait=False returns a flow run id",
+        isinstance(started_id, str) and len(started_id) > 0,
+        True,
+    )
+    check("run_name applied", client.get_flow_run_info(started_id).name, "greeting-b")
+    check("CancelFlowRun succeeded", bool(state.result[cancelled].result), True)
+    check(
+        "cancelled child ends Cancelled",
+        isinstance(state.result[after_cancel].result.state, Cancelled),
+        True,
+    )
+
+    deadline = time.monotonic() + 60
+    info = client.get_flow_run_info(started_id)
+    while not info.state.is_finished() and time.monotonic() < deadline:
+        time.sleep(0.2)
+        info = client.get_flow_run_info(started_id)
+    check("unwaited child finished", info.state.is_successful(), True)
+    check("unwaited child parameters", info.parameters, {"name": "b"})
+
+    sys.exit(1 if FAILURES else 0)

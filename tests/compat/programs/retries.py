@@ -1,0 +1,71 @@
+"""Retries with max_retries/retry_delay and task_run_count."""
+
+import sys
+from datetime import timedelta
+
+import headwater
+from headwater import Flow, task
+
+FAILURES = []
+
+
+def check(label, actual, expected):
+    ok = actual == expected
+    print(
+        ("ok   " if ok else "FAIL ") + f"{label}: {actual!r}" + ("" if ok else f" != {expected!r}")
+    )
+    if not ok:
+        FAILURES.append(label)
+
+
+RUN_COUNTS = []
+ALWAYS = []
+
+
+@task(max_retries=3, retry_delay=timedelta(seconds=0))
+def flaky():
+    RUN_COUNTS.append(headwater.context.get("task_run_count"))
+    if len(RUN_COUNTS) < 3:
+        raise ValueError("boom")
+    return "finally"
+
+
+@task(max_retries=2, retry_delay=timedelta(milliseconds=100))
+def always_fails():
+    ALWAYS.append(1)
+    raise RuntimeError("still broken")
+
+
+@task
+def downstream(v):
+    return v + "!"
+
+
+with Flow("retries") as flow:
+    d = downstream(flaky())
+
+with Flow("retries-exhausted") as flow_fail:
+    broken = always_fails()
+
+
+if __name__ == "__main__":
+    state = flow.run()
+    check("flow succeeded after retries", state.is_successful(), True)
+    check("task_run_count per attempt", RUN_COUNTS, [1, 2, 3])
+    check("downstream got the value", state.result[d].result, "finally!")
+
+    state = flow_fail.run()
+    check("flow failed", state.is_failed(), True)
+    check("attempts", len(ALWAYS), 3)
+    final = state.result[broken]
+    check("final state is Failed", type(final).__name__, "Failed")
+    check("failed result is the exception", isinstance(final.result, RuntimeError), True)
+    check("message mentions the error", "still broken" in (final.message or ""), True)
+
+    try:
+        task(max_retries=2)(lambda: 1)
+        check("max_retries without retry_delay", "no error", "ValueError")
+    except ValueError:
+        check("max_retries without retry_delay", "ValueError", "ValueError")
+
+    sys.exit(1 if FAILURES else 0)

@@ -1,0 +1,63 @@
+"""Task timeouts (seconds and timedelta) end in TimedOut without waiting for the task."""
+
+import sys
+import time
+from datetime import timedelta
+
+from headwater import Flow, task
+from headwater.engine.state import TimedOut
+
+FAILURES = []
+
+
+def check(label, actual, expected):
+    ok = actual == expected
+    print(
+        ("ok   " if ok else "FAIL ") + f"{label}: {actual!r}" + ("" if ok else f" != {expected!r}")
+    )
+    if not ok:
+        FAILURES.append(label)
+
+
+@task(timeout=1)
+def slow():
+    time.sleep(10)
+    return "late"
+
+
+@task(timeout=timedelta(seconds=1))
+def slow_td():
+    time.sleep(10)
+    return "late"
+
+
+@task(timeout=5)
+def quick():
+    return "fast"
+
+
+@task
+def after(x):
+    return x
+
+
+with Flow("timeouts") as flow:
+    s = slow()
+    s2 = slow_td()
+    q = quick()
+    a = after(s)
+
+
+if __name__ == "__main__":
+    start = time.monotonic()
+    state = flow.run()
+    elapsed = time.monotonic() - start
+    check("flow failed", state.is_failed(), True)
+    check("int timeout gives TimedOut", isinstance(state.result[s], TimedOut), True)
+    check("timedelta timeout gives TimedOut", isinstance(state.result[s2], TimedOut), True)
+    check("TimedOut is failed", state.result[s].is_failed(), True)
+    check("quick task unaffected", state.result[q].result, "fast")
+    check("downstream trigger-failed", type(state.result[a]).__name__, "TriggerFailed")
+    check("did not wait for the sleeps", elapsed < 8, True)
+
+    sys.exit(1 if FAILURES else 0)
