@@ -1,7 +1,7 @@
 """A Tuple return annotation lets a task's result be unpacked without nout."""
 
 import sys
-from typing import Tuple
+from typing import Tuple  # noqa: UP035 (Prefect 1 era spelling)
 
 from headwater import Flow, task
 
