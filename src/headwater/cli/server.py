@@ -46,6 +46,11 @@ def _settings(**overrides: Any) -> Any:
     try:
         settings = ServerSettings.from_env(**overrides)
         normalize_url(settings.resolved_database_url)
+        if settings.sqlite_synchronous.upper() not in ("FULL", "NORMAL", "EXTRA", "OFF"):
+            raise ValueError(
+                "HEADWATER_SQLITE_SYNCHRONOUS must be FULL or NORMAL, "
+                f"got {settings.sqlite_synchronous!r}"
+            )
     except ValueError as exc:
         _fail(str(exc))
     return settings
@@ -151,7 +156,7 @@ def _run_migration(database_url: str | None, action: str) -> None:
     url = settings.resolved_database_url
 
     async def run() -> None:
-        db = Database(url)
+        db = Database(url, sqlite_synchronous=settings.sqlite_synchronous)
         try:
             await getattr(migrate, action)(db)
         finally:

@@ -123,7 +123,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.resolved_database_url
         events = EventBus(url)
-        db = Database(url, events)
+        db = Database(url, events, sqlite_synchronous=settings.sqlite_synchronous)
         app.state.settings = settings
         app.state.db = db
         app.state.events = events

@@ -12,6 +12,7 @@ Environment variables read by :meth:`ServerSettings.from_env`:
 - ``HEADWATER_SERVER_HOST`` / ``HEADWATER_SERVER_PORT``.
 - ``HEADWATER_RESULTS_URL``: directory or fsspec URL of the result store.
 - ``HEADWATER_MAX_RESULT_BYTES`` / ``HEADWATER_MAX_REQUEST_BYTES``.
+- ``HEADWATER_SQLITE_SYNCHRONOUS``: ``FULL`` (default) or ``NORMAL``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class ServerSettings:
         submitted_timeout: Seconds a Submitted run may wait for its process to start.
         late_runs_interval: Seconds between late-run reporter passes.
         late_after: Seconds past its start time after which a run is reported late.
+        sqlite_synchronous: SQLite durability: ``FULL`` (every commit survives power
+            loss) or ``NORMAL`` (faster; survives a crash of the server process).
     """
 
     home: Path = field(default_factory=default_home)
@@ -88,6 +91,7 @@ class ServerSettings:
     submitted_timeout: float = 300.0
     late_runs_interval: float = 30.0
     late_after: float = 60.0
+    sqlite_synchronous: str = "FULL"
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServerSettings:
@@ -111,6 +115,7 @@ class ServerSettings:
             "submitted_timeout": _float_env("HEADWATER_SUBMITTED_TIMEOUT", 300.0),
             "late_runs_interval": _float_env("HEADWATER_LATE_RUNS_INTERVAL", 30.0),
             "late_after": _float_env("HEADWATER_LATE_AFTER", 60.0),
+            "sqlite_synchronous": os.environ.get("HEADWATER_SQLITE_SYNCHRONOUS") or "FULL",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

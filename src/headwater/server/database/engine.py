@@ -111,9 +111,19 @@ class Database:
     Args:
         url: Database URL in any form :func:`normalize_url` accepts.
         events: Bus that receives events queued on sessions after commit.
+        sqlite_synchronous: SQLite's ``synchronous`` pragma: ``FULL`` (default) makes
+            every commit durable across power loss; ``NORMAL`` is faster and still
+            survives a crash of the server process.
     """
 
-    def __init__(self, url: str, events: EventBus | None = None) -> None:
+    def __init__(
+        self, url: str, events: EventBus | None = None, *, sqlite_synchronous: str = "FULL"
+    ) -> None:
+        if sqlite_synchronous.upper() not in ("FULL", "NORMAL", "EXTRA", "OFF"):
+            raise ValueError(
+                f"sqlite_synchronous must be FULL, NORMAL, EXTRA or OFF, got {sqlite_synchronous!r}"
+            )
+        self.sqlite_synchronous = sqlite_synchronous.upper()
         self.url = normalize_url(url)
         self.dialect = dialect_of(self.url)
         self.events = events
@@ -142,6 +152,7 @@ class Database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(self.url, connect_args={"timeout": 30})
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        synchronous = self.sqlite_synchronous
 
         def on_connect(dbapi_conn: Any, _record: Any) -> None:
             # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -150,7 +161,7 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.close()
 
         def on_begin(conn: Any) -> None:
