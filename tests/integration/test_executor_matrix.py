@@ -467,3 +467,82 @@ def test_scenario(scenario_name: str, executor_name: str, tmp_path: Path) -> Non
     check = _EXTRA_CHECKS.get(scenario_name)
     if check is not None:
         check(tmp_path, state, tasks)
+
+
+# --- the same executors inside backend runs (server + agent + flow-run process) ---------
+
+_BACKEND_FLOW = """
+import os
+
+from headwater import Flow, Parameter, task
+from headwater.executors import DaskExecutor, LocalDaskExecutor, LocalExecutor
+
+
+@task
+def numbers(n):
+    return list(range(n))
+
+
+@task
+def double(x):
+    return 2 * x
+
+
+@task
+def total(values):
+    return sum(values)
+
+
+with Flow("matrix-backend-{name}", executor={executor}) as flow:
+    n = Parameter("n", default=3)
+    result = total(double.map(numbers(n)))
+"""
+
+BACKEND_EXECUTORS = {
+    "local": "LocalExecutor()",
+    "threads": 'LocalDaskExecutor("threads", num_workers=2)',
+    "processes": 'LocalDaskExecutor("processes", num_workers=2)',
+    "dask": "DaskExecutor()",
+}
+
+
+@pytest.fixture(scope="module")
+def backend() -> Any:
+    from headwater.client import Client
+    from headwater.testing import temporary_server
+    from headwater.testing_agent import temporary_agent
+
+    with temporary_server() as server, temporary_agent(server.api_url):
+        client = Client(api_server=server.api_url)
+        client.create_project("matrix")
+        yield client
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(180)
+@pytest.mark.xdist_group("matrix-backend")
+@pytest.mark.parametrize("executor_name", list(BACKEND_EXECUTORS))
+def test_backend_run_under_executor(executor_name: str, backend: Any, tmp_path: Path) -> None:
+    import runpy
+
+    import cloudpickle
+
+    from headwater.storage import Local
+    from headwater.testing_agent import wait_for_flow_run_state
+
+    script = tmp_path / f"matrix_{executor_name}.py"
+    script.write_text(
+        _BACKEND_FLOW.format(name=executor_name, executor=BACKEND_EXECUTORS[executor_name])
+    )
+    flow = runpy.run_path(str(script), run_name="matrix_flow")["flow"]
+    flow.storage = Local(path=str(script), stored_as_script=True)
+    flow_id = backend.register(flow, project_name="matrix")
+    run_id = backend.create_flow_run(flow_id=flow_id, parameters={"n": 4})
+    run = wait_for_flow_run_state(backend, run_id, timeout=120)
+    assert run["state_type"] == "Success", run
+    task_runs = backend.query_task_runs(flow_run_id=run_id)
+    states = sorted((tr["task_slug"], tr["map_index"], tr["state_type"]) for tr in task_runs)
+    assert [s for s in states if s[2] != "Success" and s[2] != "Mapped"] == []
+    assert sorted(s[1] for s in states if s[0].startswith("double")) == [-1, 0, 1, 2, 3]
+    total_run = next(tr for tr in task_runs if tr["task_slug"].startswith("total"))
+    assert cloudpickle.loads(backend.download_result(total_run["id"])) == 12
