@@ -267,6 +267,13 @@ class TaskRunner(Runner):
             raise ENDRUN(Skipped(_SKIP_MESSAGE, result=None))
 
     def _ready_to_map(self, state: State, upstream: Mapping[Edge, State]) -> State:
+        if any(
+            e.mapped and not isinstance(up, Mapped) and not up.is_successful()
+            for e, up in upstream.items()
+        ):
+            # Nothing to map over came through: the trigger decides how this ends
+            # (TriggerFailed for the default), as it would for an unmapped task.
+            self._check_trigger(state, upstream)
         sizes: list[int] = []
         for edge, up in upstream.items():
             if not edge.mapped:

@@ -232,3 +232,14 @@ def test_a_reduce_checks_its_trigger_against_the_mapped_children() -> None:
     # one of the three children failed, so the counting trigger passes, and the reduce then
     # fails on the failed child's exception in its input
     assert type(state.result[counting]).__name__ == "Failed"
+
+
+def test_mapping_over_a_failed_upstream_is_trigger_failed() -> None:
+    @task
+    def broken() -> list[int]:
+        raise RuntimeError("no list")
+
+    with Flow("failed-upstream") as flow:
+        m = inc.map(broken())
+    state = flow.run()
+    assert type(state.result[m]).__name__ == "TriggerFailed"
