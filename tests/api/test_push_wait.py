@@ -91,3 +91,21 @@ async def test_shutdown_releases_parked_long_polls(server: Live) -> None:
     answer, claimed = await asyncio.wait_for(asyncio.gather(waiter, claimer), 10)
     assert answer["finished"] is False and answer["flow_run"]["id"] == run["id"]
     assert claimed == {"flow_runs": [], "cancel": []}
+
+
+async def test_push_routes_require_the_api_key() -> None:
+    async with live("sqlite", start_services=False, api_key="s3cret") as srv:
+        srv.client.headers["Authorization"] = "Bearer s3cret"
+        flow = await srv.flow()
+        run = await srv.run(flow["id"])
+        agent = await srv.agent("keyed")
+        del srv.client.headers["Authorization"]
+        paths = [
+            ("GET", f"/flow-runs/{run['id']}/wait?timeout=0"),
+            ("GET", f"/flow-runs/{run['id']}/events"),
+            ("POST", f"/agents/{agent}/claim"),
+        ]
+        for method, path in paths:
+            response = await srv.client.request(method, path, json={"timeout": 0})
+            assert response.status_code == 401, (path, response.text)
+            assert "API key" in response.json()["detail"]
