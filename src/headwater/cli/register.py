@@ -1,0 +1,148 @@
+"""``headwater register``: register every flow found in files, directories or modules.
+
+Contract:
+    Each ``--path`` file (or every ``.py`` file under a ``--path`` directory, recursively,
+    skipping hidden and ``__pycache__`` folders) is executed with its ``__main__`` block
+    skipped, and each ``--module`` is imported; every Flow object found is registered in
+    ``--project``. A flow without storage gets ``Local`` storage pointing at its script
+    (or ``Module`` storage for ``--module``). An unchanged flow is not registered again:
+    the idempotency key is a hash of its serialized form and labels, so the server returns
+    the existing version (reported as "unchanged"; ``--force`` always makes a new one).
+    One line per flow; any failure is reported and the command exits 1 at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from headwater.cli._client import client_options
+
+__all__ = ["register"]
+
+
+def _expand(paths: tuple[str, ...]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            for found in sorted(path.rglob("*.py")):
+                parts = found.relative_to(path).parts
+                if any(p.startswith(".") or p == "__pycache__" for p in parts):
+                    continue
+                files.append(found.resolve())
+        elif path.is_file():
+            files.append(path.resolve())
+        else:
+            raise click.ClickException(f"Path {raw} does not exist")
+    return files
+
+
+def _flows_from_file(path: Path) -> list[Any]:
+    from headwater.storage import Local
+    from headwater.storage._base import flows_in_namespace
+    from headwater.storage._loading import run_script
+
+    namespace = run_script(str(path))
+    flows = [flow for _, flow in flows_in_namespace(namespace).values()]
+    for flow in flows:
+        if flow.storage is None:
+            flow.storage = Local(path=str(path), stored_as_script=True)
+    return flows
+
+
+def _flows_from_module(name: str) -> list[Any]:
+    import importlib
+
+    from headwater.storage import Module
+    from headwater.storage._base import flows_in_namespace
+
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise click.ClickException(f"Cannot import module {name!r}: {exc}") from None
+    flows = [flow for _, flow in flows_in_namespace(vars(module)).values()]
+    for flow in flows:
+        if flow.storage is None:
+            flow.storage = Module(name)
+    return flows
+
+
+def _fingerprint(flow: Any, labels: list[str]) -> str:
+    body = json.dumps(
+        {"flow": flow.serialize(), "labels": sorted(labels)}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@click.command()
+@click.option("--project", "-p", required=True, help="The project to register into.")
+@click.option(
+    "--path",
+    "paths",
+    multiple=True,
+    type=click.Path(),
+    help="A .py file or a directory of them (repeatable).",
+)
+@click.option("--module", "-m", "modules", multiple=True, help="An importable module (repeatable).")
+@click.option("--label", "-l", "labels", multiple=True, help="A label for the flows (repeatable).")
+@click.option("--force", is_flag=True, help="Register a new version even when unchanged.")
+@client_options
+def register(
+    project: str,
+    paths: tuple[str, ...],
+    modules: tuple[str, ...],
+    labels: tuple[str, ...],
+    force: bool,
+    client: Any,
+) -> None:
+    """Register every flow found in the given files, directories and modules."""
+    from headwater.exceptions import HeadwaterException, ObjectNotFound
+
+    if not paths and not modules:
+        raise click.ClickException("Nothing to register: give --path and/or --module")
+    try:
+        client.get_project(project)
+    except ObjectNotFound:
+        raise click.ClickException(
+            f"Project {project!r} not found; create it with `headwater create project {project}`"
+        ) from None
+    sources: list[tuple[str, Any]] = [(str(p), p) for p in _expand(paths)]
+    sources += [(f"module {m}", m) for m in modules]
+    failures = 0
+    total = 0
+    for label, source in sources:
+        try:
+            if isinstance(source, Path):
+                flows = _flows_from_file(source)
+            else:
+                flows = _flows_from_module(source)
+        except (HeadwaterException, click.ClickException) as exc:
+            message = exc.format_message() if isinstance(exc, click.ClickException) else exc
+            click.echo(f"Error: {message}", err=True)
+            failures += 1
+            continue
+        for flow in flows:
+            total += 1
+            try:
+                wanted = sorted(set(labels))
+                key = None if force else _fingerprint(flow, wanted)
+                before = {f["id"] for f in client.query_flows(name=flow.name, project_name=project)}
+                flow_id = client.register(
+                    flow, project_name=project, labels=wanted or None, idempotency_key=key
+                )
+                version = client.get_flow(flow_id).get("version")
+            except (HeadwaterException, ValueError, TypeError, OSError) as exc:
+                click.echo(f"Error: flow {flow.name!r} from {label}: {exc}", err=True)
+                failures += 1
+                continue
+            status = "unchanged" if flow_id in before else "registered"
+            click.echo(f"Flow {flow.name!r}: {status}, version {version}, id {flow_id}")
+    if total == 0 and failures == 0:
+        raise click.ClickException("No flows found in the given paths or modules")
+    if failures:
+        raise click.exceptions.Exit(1)
