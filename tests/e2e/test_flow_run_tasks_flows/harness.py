@@ -41,19 +41,17 @@ class Stack:
     agent_home: str
     flow_ids: dict[str, str] = field(default_factory=dict)
 
-    def run(self, flow_name: str, timeout: float = 60.0, **parameters: Any) -> dict[str, Any]:
+    def run(self, flow: str, /, **parameters: Any) -> dict[str, Any]:
         """Create a run of a registered flow and wait until it is finished."""
         run_id = self.client.create_flow_run(
-            flow_id=self.flow_ids[flow_name], parameters=parameters or None
+            flow_id=self.flow_ids[flow], parameters=parameters or None
         )
-        return wait_for_flow_run_state(self.client, run_id, timeout=timeout)
+        return wait_for_flow_run_state(self.client, run_id, timeout=90)
 
-    def start(self, flow_name: str, **parameters: Any) -> str:
+    def start(self, flow: str, /, **parameters: Any) -> str:
         """Create a run of a registered flow without waiting."""
         return str(
-            self.client.create_flow_run(
-                flow_id=self.flow_ids[flow_name], parameters=parameters or None
-            )
+            self.client.create_flow_run(flow_id=self.flow_ids[flow], parameters=parameters or None)
         )
 
     def result(self, flow_run_id: str, slug: str, map_index: int = -1) -> Any:

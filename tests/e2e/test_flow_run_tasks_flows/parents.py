@@ -62,10 +62,10 @@ with Flow("fof-create") as create_parent:
     child_id = create_flow_run(
         flow_name=Parameter("flow_name", default="fof-child"),
         project_name=Parameter("project_name", default="fof"),
-        parameters=Parameter("params", default=None),
-        labels=Parameter("labels", default=None),
-        run_name=Parameter("run_name", default=None),
-        scheduled_start_time=delay(Parameter("delay_seconds", default=None)),
+        parameters=Parameter("params", default=None, required=False),
+        labels=Parameter("labels", default=None, required=False),
+        run_name=Parameter("run_name", default=None, required=False),
+        scheduled_start_time=delay(Parameter("delay_seconds", default=None, required=False)),
     )
     out(child_id)
 
@@ -89,7 +89,7 @@ with Flow("fof-wait") as wait_parent:
     waited_id = create_flow_run(
         flow_name=Parameter("flow_name", default="fof-child"),
         project_name="fof",
-        parameters=Parameter("params", default=None),
+        parameters=Parameter("params", default=None, required=False),
     )
     view = wait_for_flow_run(
         waited_id,
@@ -103,14 +103,14 @@ with Flow("fof-result") as result_parent:
     result_child = create_flow_run(
         flow_name=Parameter("flow_name", default="fof-child"),
         project_name="fof",
-        parameters=Parameter("params", default=None),
+        parameters=Parameter("params", default=None, required=False),
     )
     out(
         get_task_run_result(
             result_child,
             task_slug=Parameter("slug", default="square-result"),
             map_index=Parameter("map_index", default=-1),
-            timeout=Parameter("timeout", default=None),
+            timeout=Parameter("timeout", default=None, required=False),
         )
     )
     out2(result_child)
@@ -127,7 +127,7 @@ with Flow("fof-start-wait") as start_wait_parent:
     out(
         StartFlowRun(wait=True, poll_interval=timedelta(seconds=3))(
             flow_name=Parameter("flow_name", default="fof-child"),
-            parameters=Parameter("params", default=None),
+            parameters=Parameter("params", default=None, required=False),
         )
     )
 
@@ -147,7 +147,11 @@ with Flow("fof-start-map") as start_map_parent:
 
 with Flow("fof-rename") as rename_parent:
     out(RenameFlowRun(flow_run_name="renamed-by-itself")())
-    out2(RenameFlowRun()(flow_run_id=Parameter("other_id", default=None), flow_run_name="x"))
+    out2(
+        RenameFlowRun()(
+            flow_run_id=Parameter("other_id", default=None, required=False), flow_run_name="x"
+        )
+    )
 
 with Flow("fof-cancel") as cancel_parent:
     later = create_flow_run(
