@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy as _copy
 import itertools
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
@@ -37,36 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["Flow"]
 
 _RUNNER_KWARGS = frozenset({"task_states", "return_tasks", "task_contexts", "state"})
-
-
-def _json_safe(value: Any) -> Any:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
-    return value
-
-
-def _ref(obj: Any) -> Any:
-    """A JSON-safe reference to a configuration object (result, run config, storage)."""
-    if obj is None:
-        return None
-    for attr in ("to_ref", "serialize"):
-        fn = getattr(obj, attr, None)
-        if callable(fn):
-            try:
-                return fn()
-            except Exception:  # a reference is informative; never fail serialization
-                break
-    return {"type": type(obj).__name__}
-
-
-def _qualname(obj: Any) -> str:
-    module = getattr(obj, "__module__", None) or ""
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-    if name is None:
-        name = type(obj).__qualname__
-    return f"{module}.{name}" if module else str(name)
 
 
 class Flow:
@@ -479,64 +448,9 @@ class Flow:
         Args:
             build: accepted for compatibility; storage is built by ``register``.
         """
-        from headwater import __version__
+        from headwater.core._serialize import serialize_flow
 
-        sorted_tasks = self.sorted_tasks()
-        mapped_tasks = {e.downstream_task for e in self.edges if e.mapped}
-        tasks = []
-        for t in sorted_tasks:
-            tasks.append(
-                {
-                    "slug": t.slug,
-                    "name": t.name,
-                    "type": _qualname(type(t)),
-                    "tags": sorted(t.tags),
-                    "max_retries": t.max_retries,
-                    "retry_delay": t.retry_delay.total_seconds() if t.retry_delay else None,
-                    "timeout": t.timeout,
-                    "trigger": _qualname(t.trigger),
-                    "mapped": t in mapped_tasks,
-                    "checkpoint": t.checkpoint,
-                    "result": _ref(t.result),
-                }
-            )
-        edges = sorted(
-            (
-                {
-                    "upstream_task": e.upstream_task.slug,
-                    "downstream_task": e.downstream_task.slug,
-                    "key": e.key,
-                    "mapped": e.mapped,
-                    "flattened": e.flattened,
-                }
-                for e in self.edges
-            ),
-            key=lambda d: (d["upstream_task"], d["downstream_task"], d["key"] or ""),
-        )
-        params = sorted(
-            (
-                {
-                    "name": p.name,
-                    "slug": p.slug,
-                    "required": p.required,
-                    "default": _json_safe(p.default),
-                }
-                for p in self.parameters()
-            ),
-            key=lambda d: d["name"],
-        )
-        return {
-            "name": self.name,
-            "tasks": tasks,
-            "edges": edges,
-            "parameters": params,
-            "reference_tasks": sorted(t.slug or "" for t in self.reference_tasks()),
-            "schedule": None,
-            "run_config": _ref(self.run_config),
-            "storage": _ref(self.storage),
-            "environment": None,
-            "__version__": __version__,
-        }
+        return serialize_flow(self)
 
     # ------------------------------------------------------------------ running
 
@@ -587,7 +501,9 @@ class Flow:
         runner = (runner_cls or FlowRunner)(self)
         exec_ = executor if executor is not None else self.executor
         if run_on_schedule and self.schedule is not None:
-            return self._run_on_schedule(runner, params, exec_, context, runner_kwargs)
+            from headwater.core._serialize import run_on_schedule as _scheduled
+
+            return _scheduled(self, runner, params, exec_, context, runner_kwargs)
         return runner.run(  # type: ignore[no-any-return]
             parameters=params, executor=exec_, context=context, **runner_kwargs
         )
@@ -610,34 +526,6 @@ class Flow:
             raise ValueError(
                 f"Flow {self.name!r} did not receive the required parameters: {', '.join(missing)}."
             )
-
-    def _run_on_schedule(
-        self,
-        runner: Any,
-        params: dict[str, Any],
-        executor: Any,
-        context: dict[str, Any] | None,
-        runner_kwargs: dict[str, Any],
-    ) -> State:
-        import time
-        from datetime import UTC, datetime
-
-        state: Any = None
-        after: datetime | None = None
-        while True:
-            upcoming = self.schedule.next(1, after=after)
-            if not upcoming:
-                if state is None:
-                    raise ValueError(f"Flow {self.name!r}: its schedule has no upcoming times.")
-                return state  # type: ignore[no-any-return]
-            when = upcoming[0]
-            delay = (when - datetime.now(UTC)).total_seconds()
-            if delay > 0:
-                time.sleep(delay)
-            ctx = dict(context or {})
-            ctx.setdefault("scheduled_start_time", when)
-            state = runner.run(parameters=params, executor=executor, context=ctx, **runner_kwargs)
-            after = when
 
     def register(
         self,

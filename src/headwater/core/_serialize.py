@@ -1,0 +1,148 @@
+"""Private helpers of :class:`~headwater.core.flow.Flow`: its JSON form and scheduled runs.
+
+Contract:
+    :func:`serialize_flow` builds the JSON-able description the server stores (see
+    ``Flow.serialize``); :func:`run_on_schedule` runs a flow once per scheduled time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from headwater.core.flow import Flow
+    from headwater.engine.state import State
+
+__all__ = ["run_on_schedule", "serialize_flow"]
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` when JSON can hold it; dates as ISO strings; otherwise its repr."""
+    import datetime
+
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+def _ref(obj: Any) -> Any:
+    """A JSON-safe reference to a configuration object (result, run config, storage)."""
+    if obj is None:
+        return None
+    for attr in ("to_ref", "serialize"):
+        fn = getattr(obj, attr, None)
+        if callable(fn):
+            try:
+                return fn()
+            except Exception:  # a reference is informative; never fail serialization
+                break
+    return {"type": type(obj).__name__}
+
+
+def _qualname(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or ""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if name is None:
+        name = type(obj).__qualname__
+    return f"{module}.{name}" if module else str(name)
+
+
+def serialize_flow(flow: Flow) -> dict[str, Any]:
+    """The JSON-able description of ``flow``."""
+    from headwater import __version__
+
+    sorted_tasks = flow.sorted_tasks()
+    mapped_tasks = {e.downstream_task for e in flow.edges if e.mapped}
+    tasks = []
+    for t in sorted_tasks:
+        tasks.append(
+            {
+                "slug": t.slug,
+                "name": t.name,
+                "type": _qualname(type(t)),
+                "tags": sorted(t.tags),
+                "max_retries": t.max_retries,
+                "retry_delay": t.retry_delay.total_seconds() if t.retry_delay else None,
+                "timeout": t.timeout,
+                "trigger": _qualname(t.trigger),
+                "mapped": t in mapped_tasks,
+                "checkpoint": t.checkpoint,
+                "result": _ref(t.result),
+            }
+        )
+    edges = sorted(
+        (
+            {
+                "upstream_task": e.upstream_task.slug,
+                "downstream_task": e.downstream_task.slug,
+                "key": e.key,
+                "mapped": e.mapped,
+                "flattened": e.flattened,
+            }
+            for e in flow.edges
+        ),
+        key=lambda d: (d["upstream_task"], d["downstream_task"], d["key"] or ""),
+    )
+    params = sorted(
+        (
+            {
+                "name": p.name,
+                "slug": p.slug,
+                "required": p.required,
+                "default": _json_safe(p.default),
+            }
+            for p in flow.parameters()
+        ),
+        key=lambda d: d["name"],
+    )
+    return {
+        "name": flow.name,
+        "tasks": tasks,
+        "edges": edges,
+        "parameters": params,
+        "reference_tasks": sorted(t.slug or "" for t in flow.reference_tasks()),
+        "schedule": None,
+        "run_config": _ref(flow.run_config),
+        "storage": _ref(flow.storage),
+        "environment": None,
+        "__version__": __version__,
+    }
+
+
+def run_on_schedule(
+    flow: Flow,
+    runner: Any,
+    params: dict[str, Any],
+    executor: Any,
+    context: dict[str, Any] | None,
+    runner_kwargs: dict[str, Any],
+) -> State:
+    """Run ``flow`` once per time of its schedule, waiting for each; return the last state.
+
+    Raises:
+        ValueError: when the schedule has no upcoming time at all.
+    """
+    import time
+    from datetime import UTC, datetime
+
+    state: Any = None
+    after: datetime | None = None
+    while True:
+        upcoming = flow.schedule.next(1, after=after)
+        if not upcoming:
+            if state is None:
+                raise ValueError(f"Flow {flow.name!r}: its schedule has no upcoming times.")
+            return state  # type: ignore[no-any-return]
+        when = upcoming[0]
+        delay = (when - datetime.now(UTC)).total_seconds()
+        if delay > 0:
+            time.sleep(delay)
+        ctx = dict(context or {})
+        ctx.setdefault("scheduled_start_time", when)
+        state = runner.run(parameters=params, executor=executor, context=ctx, **runner_kwargs)
+        after = when
