@@ -53,6 +53,10 @@ def free_port() -> int:
         return port
 
 
+class _PortTaken(Exception):
+    pass
+
+
 class TemporaryServer:
     """A ``headwater server start`` subprocess; use through :func:`temporary_server`.
 
@@ -86,6 +90,7 @@ class TemporaryServer:
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = home / "server.log"
+        self._started_before = False
 
     def _environment(self) -> dict[str, str]:
         environ = dict(os.environ)
@@ -108,6 +113,24 @@ class TemporaryServer:
         """
         if self.process is not None:
             return
+        for attempt in range(3):
+            try:
+                self._start_once()
+                return
+            except _PortTaken:
+                if attempt == 2 or self._started_before:
+                    raise RuntimeError(
+                        f"Port {self.port} is taken by another process.\n{self.log_tail()}"
+                    ) from None
+                # Another process grabbed the port between choosing and binding it.
+                self._set_port(free_port())
+
+    def _set_port(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.api_url = f"{self.url}/api"
+
+    def _start_once(self) -> None:
         command = [
             sys.executable,
             "-c",
@@ -135,6 +158,7 @@ class TemporaryServer:
         except BaseException:
             self.stop()
             raise
+        self._started_before = True
 
     def _wait_healthy(self) -> None:
         import httpx
@@ -145,6 +169,8 @@ class TemporaryServer:
         while True:
             code = self.process.poll()
             if code is not None:
+                if "address already in use" in self.log_tail(5).lower():
+                    raise _PortTaken
                 raise RuntimeError(
                     f"The Headwater server exited with code {code} during start.\n{self.log_tail()}"
                 )

@@ -121,3 +121,20 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach the database" in lines[0]
+
+
+def test_temporary_server_moves_off_a_taken_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import headwater.testing as testing
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        choices = iter([taken])
+        real_free_port = testing.free_port
+        monkeypatch.setattr(testing, "free_port", lambda: next(choices, None) or real_free_port())
+        with testing.temporary_server() as running:
+            assert running.port != taken
+            assert httpx.get(running.api_url + "/health").status_code == 200
