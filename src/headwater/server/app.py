@@ -19,8 +19,6 @@ Contract:
 from __future__ import annotations
 
 import contextlib
-import importlib
-import inspect
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -93,22 +91,14 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-def _optional(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-
-
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """Build the server application.
 
     Args:
         settings: Configuration; defaults to :meth:`ServerSettings.from_env`.
     """
-    from headwater.server.api import resource_routers
+    from headwater.server import services
+    from headwater.server.api import push, resource_routers
     from headwater.server.api.dependencies import require_api_key
     from headwater.server.api.errors import install_error_handlers
     from headwater.server.api.projects import health_router
@@ -128,23 +118,18 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         app.state.db = db
         app.state.events = events
         app.state.results = ResultStore(settings.resolved_results_url)
-        services: list[Any] = []
-        services_module: Any = None
+        running: list[Any] = []
         try:
             if settings.run_migrations:
                 await upgrade(db)
             await events.start()
-            services_module = _optional("headwater.server.services")
-            if settings.start_services and services_module is not None:
-                started = services_module.start_services(app)
-                if inspect.isawaitable(started):
-                    started = await started
-                services = list(started)
+            if settings.start_services:
+                running = list(await services.start_services(app))
             yield
         finally:
-            if services:
+            if running:
                 try:
-                    await services_module.stop_services(services)
+                    await services.stop_services(running)
                 except Exception:
                     logger.exception("Stopping the background services failed")
             await events.stop()
@@ -166,8 +151,6 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     auth = [Depends(require_api_key)]
     for router in resource_routers():
         app.include_router(router, prefix="/api", dependencies=auth)
-    push = _optional("headwater.server.api.push")
-    if push is not None and hasattr(push, "router"):
-        app.include_router(push.router, prefix="/api", dependencies=auth)
+    app.include_router(push.router, prefix="/api", dependencies=auth)
     app.add_middleware(BodySizeLimit, settings=settings)
     return app
