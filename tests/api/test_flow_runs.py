@@ -214,3 +214,22 @@ async def test_flow_group_settings_feed_new_runs(api: Api) -> None:
     kept = await api.call("GET", group_path)
     assert kept["default_parameters"] == {"x": 2} and kept["labels"] is None
     await api.call("PATCH", "/flow-groups/missing", 404, json={})
+
+
+async def test_all_versions_archived_refuses_runs_by_group_and_name(api: Api) -> None:
+    project = (await api.project())["name"]
+    v1 = await api.flow("gone", project)
+    v2 = await api.flow("gone", project)
+    for flow in (v1, v2):
+        await api.call("POST", f"/flows/{flow['id']}/archive")
+    detail = (await api.run(404, flow_group_id=v1["flow_group_id"]))["detail"]
+    assert "no unarchived flows" in detail
+    assert "gone" in (await api.run(404, flow_name="gone"))["detail"]
+
+
+async def test_cancelling_a_submitted_run_cancels_it(api: Api) -> None:
+    flow = await api.flow()
+    run = await api.run(flow_id=flow["id"])
+    await api.set_state(run["id"], "Submitted", agent_id="a")
+    result = await api.call("POST", f"/flow-runs/{run['id']}/cancel")
+    assert result["state"] == "Cancelled" and result["flow_run"]["version"] == 3
