@@ -175,7 +175,7 @@ class TaskRunView:
                 f"The {self._describe()} failed ({state_repr(self.state)}), so it has no "
                 "result to read."
             )
-        if not ref:
+        if not ref or (ref.get("type") in ("NoResult", "Result") and not ref.get("location")):
             raise ValueError(
                 f"The {self._describe()} ended {state_repr(self.state)} but its result was "
                 "never written (checkpointing was off or the task has no result)."
