@@ -117,7 +117,9 @@ class BackendTaskRunner(TaskRunner):
         raw_index = context.get("map_index")
         map_index = -1 if raw_index is None else int(raw_index)
         client = _process_client()
-        slug, name = self.task.slug, self.task.name
+        # The flow assigns a slug to every task it holds; fall back to the name for a
+        # task run outside a flow.
+        slug, name = self.task.slug or self.task.name, self.task.name
         task_run = with_retries(
             lambda: client.get_or_create_task_run(
                 str(flow_run_id), slug, map_index=map_index, task_name=name
