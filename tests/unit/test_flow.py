@@ -254,3 +254,18 @@ def test_the_flow_being_built_is_in_the_context() -> None:
     with Flow("built") as flow:
         assert context.flow is flow
     assert "flow" not in context
+
+
+def test_a_task_keeps_its_slug_when_another_flow_takes_it_in() -> None:
+    with Flow("one") as one:
+        a = inc(1)
+    with Flow("two") as two:
+        b = add(2, 3)
+    two.update(one)
+    assert a.slug == "inc-1" and b.slug == "add-1"
+    assert two.slugs[a] == "inc-1"
+    assert one.serialize()["tasks"][0]["slug"] == "inc-1"
+    with Flow("three") as three:
+        c = inc(5)
+    three.update(one)  # the slug is taken here, so the incoming task gets a fresh one
+    assert c.slug == "inc-1" and a.slug == "inc-2"

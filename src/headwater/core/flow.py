@@ -161,16 +161,18 @@ class Flow:
             raise TypeError(f"Flow {self.name!r}: tasks must be Task instances, got {task!r}.")
         if task in self.tasks:
             return task
-        if task.slug and not getattr(task, "_auto_slug", False):
+        if task.slug and not task._auto_slug:
             if any(t.slug == task.slug for t in self.tasks):
                 raise ValueError(
                     f'Flow {self.name!r}: a task with the slug "{task.slug}" already exists'
                     f" in this flow ({task})."
                 )
             slug = task.slug
+        elif task.slug and not any(t.slug == task.slug for t in self.tasks):
+            slug = task.slug  # assigned by another flow (update, copy): keep it stable
         else:
             slug = self._generate_slug(task)
-            task._auto_slug = True  # type: ignore[attr-defined]
+            task._auto_slug = True
         task.slug = slug
         self.slugs[task] = slug
         self.tasks.add(task)
