@@ -1,8 +1,9 @@
 """ETL with @task functions and Parameters, run locally with flow.run(parameters=...)."""
 
 import sys
+from datetime import datetime
 
-from headwater import Flow, Parameter, task
+from headwater import DateTimeParameter, Flow, Parameter, task
 
 FAILURES = []
 
@@ -39,6 +40,16 @@ with Flow("etl") as flow:
     total = load(scaled)
 
 
+@task
+def describe_day(as_of):
+    return (isinstance(as_of, datetime), as_of.year, as_of.month, as_of.day)
+
+
+with Flow("dated") as dated:
+    as_of = DateTimeParameter("as_of")
+    day = describe_day(as_of)
+
+
 if __name__ == "__main__":
     state = flow.run(parameters={"factor": 10})
     check("flow succeeded", state.is_successful(), True)
@@ -67,6 +78,9 @@ if __name__ == "__main__":
         check("missing required parameter raises", "no error", "ValueError")
     except ValueError as exc:
         check("missing parameter named", "factor" in str(exc), True)
+
+    state = dated.run(parameters={"as_of": "2030-02-03T04:05:06+00:00"})
+    check("DateTimeParameter parses ISO text", state.result[day].result, (True, 2030, 2, 3))
 
     # Tasks run outside a flow through .run()
     check("task.run outside a flow", extract.run(2), [1, 2])

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from headwater import Flow, task
 from headwater.engine.results import HeadwaterResult, LocalResult
+from headwater.engine.serializers import JSONSerializer
 from headwater.engine.state import Cached
 
 FAILURES = []
@@ -45,6 +46,11 @@ def square(x):
     return x * x
 
 
+@task(result=LocalResult(dir=RESULT_DIR, location="summary.json", serializer=JSONSerializer()))
+def summary():
+    return {"rows": 3}
+
+
 @task
 def uses_flow_result():
     return "flow-level"
@@ -61,6 +67,7 @@ with Flow("results", result=LocalResult(dir=FLOW_RESULT_DIR)) as flow:
     s = secret()
     sq = square.map([1, 2, 3])
     fl = uses_flow_result()
+    sm = summary()
     ex = expensive()
 
 
@@ -84,6 +91,8 @@ if __name__ == "__main__":
         sorted(os.listdir(os.path.join(RESULT_DIR, "square"))),
         ["0.pkl", "1.pkl", "2.pkl"],
     )
+    with open(os.path.join(RESULT_DIR, "summary.json")) as handle:
+        check("JSONSerializer writes JSON", json.load(handle), {"rows": 3})
     check("flow-level result used", len(os.listdir(FLOW_RESULT_DIR)) >= 1, True)
     check("target written", os.path.exists(os.path.join(RESULT_DIR, "expensive.target")), True)
     check("LocalResult.exists", LocalResult(dir=RESULT_DIR).exists("expensive.target"), True)

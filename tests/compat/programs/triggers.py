@@ -1,4 +1,4 @@
-"""Triggers: all_finished, always_run, any_failed, all_failed, any_successful."""
+"""Triggers (all_finished, always_run, any_failed, all_failed, any_successful) and reference tasks."""
 
 import sys
 
@@ -68,6 +68,33 @@ with Flow("triggers") as flow:
     h = alert(upstream_tasks=[a])
     i = all_bad(upstream_tasks=[a, b])
 
+
+@task
+def start():
+    return 1
+
+
+@task
+def optional_step(x):
+    raise ValueError("optional step broke")
+
+
+@task
+def important_step(x):
+    return x + 1
+
+
+with Flow("reference") as ref_flow:
+    r_start = start()
+    r_optional = optional_step(r_start)
+    r_important = important_step(r_start)
+
+with Flow("cleanup-only-terminal") as cleanup_flow:
+    x = start()
+    y = optional_step(x)
+    z = cleanup(upstream_tasks=[y])
+
+
 if __name__ == "__main__":
     state = flow.run()
     check("flow failed", state.is_failed(), True)
@@ -83,5 +110,25 @@ if __name__ == "__main__":
     )
     check("any_failed without failures", type(state.result[h]).__name__, "TriggerFailed")
     check("all_failed with a success", type(state.result[i]).__name__, "TriggerFailed")
+
+    check(
+        "default reference tasks are terminal",
+        ref_flow.reference_tasks(),
+        {r_optional, r_important},
+    )
+    check("terminal tasks", ref_flow.terminal_tasks(), {r_optional, r_important})
+    check("root tasks", ref_flow.root_tasks(), {r_start})
+    check("default: failure fails the flow", ref_flow.run().is_failed(), True)
+
+    ref_flow.set_reference_tasks([r_important])
+    check("reference tasks set", ref_flow.reference_tasks(), {r_important})
+    state = ref_flow.run()
+    check("flow succeeds on its reference task", state.is_successful(), True)
+    check("non-reference task still failed", state.result[r_optional].is_failed(), True)
+
+    state = cleanup_flow.run()
+    check("all_finished terminal task makes the flow succeed", state.is_successful(), True)
+    cleanup_flow.set_reference_tasks([y])
+    check("with the real work as reference", cleanup_flow.run().is_failed(), True)
 
     sys.exit(1 if FAILURES else 0)
