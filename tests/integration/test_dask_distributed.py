@@ -8,6 +8,7 @@ functions defined here are importable there, as they would be in a real deployme
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -83,11 +84,11 @@ class Cluster:
         self.logs = logs
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@contextlib.contextmanager
+def _dask_cluster(workdir: Path, worker_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """Start a scheduler and one worker (two threads) on a free loopback port."""
     from distributed import Client
 
-    workdir = tmp_path_factory.mktemp("dask-cluster")
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = dict(os.environ)
@@ -99,11 +100,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 subprocess.Popen(
                     [
                         *_dask_command("scheduler"),
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--no-dashboard",
+                        *("--host", "127.0.0.1", "--port", str(port), "--no-dashboard"),
                     ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -119,19 +116,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                     [
                         *_dask_command("worker"),
                         address,
-                        "--nthreads",
-                        "2",
-                        "--nworkers",
-                        "1",
-                        "--no-nanny",
-                        "--no-dashboard",
-                        "--local-directory",
-                        str(workdir / "worker-space"),
+                        *("--nthreads", "2", "--nworkers", "1", "--no-nanny", "--no-dashboard"),
+                        *("--local-directory", str(workdir / "worker-space")),
                     ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=workdir,
-                    env=env,
+                    env={**env, **(worker_env or {})},
                     start_new_session=True,
                 )
             )
@@ -141,6 +132,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         for proc in reversed(procs):
             _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with _dask_cluster(tmp_path_factory.mktemp("dask-cluster")) as running:
+        yield running
 
 
 def worker_pid() -> int:
@@ -256,3 +253,72 @@ def test_same_flow_twice_on_one_cluster(cluster: Cluster) -> None:
     second = flow.run(executor=executor)
     assert first.result[squares].result == second.result[squares].result == [0, 1, 4]
     assert cluster.worker.poll() is None
+
+
+# --- backend runs scaled out on the cluster -------------------------------------------
+
+_BACKEND_FLOW = """
+import os
+
+from headwater import Flow, task
+from headwater.executors import DaskExecutor
+
+
+@task
+def numbers():
+    return [1, 2, 3]
+
+
+@task
+def where(x):
+    return (x, os.getpid())
+
+
+with Flow("scaled-out", executor=DaskExecutor(address=os.environ["MATRIX_DASK_ADDRESS"])) as flow:
+    where.map(numbers())
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(180)
+def test_backend_run_scales_out_to_the_cluster(tmp_path: Path) -> None:
+    # Workers report task runs to the server themselves, so (as in Prefect 1) they are
+    # configured with the server's address.
+    import runpy
+
+    import cloudpickle
+
+    from headwater.client import Client
+    from headwater.storage import Local
+    from headwater.testing import temporary_server
+    from headwater.testing_agent import temporary_agent, wait_for_flow_run_state
+
+    script = tmp_path / "scaled_out.py"
+    script.write_text(_BACKEND_FLOW)
+    with temporary_server() as server:
+        worker_env = {"HEADWATER_API_URL": server.api_url}
+        with (
+            _dask_cluster(tmp_path, worker_env) as running,
+            temporary_agent(server.api_url, env={"MATRIX_DASK_ADDRESS": running.address}),
+        ):
+            client = Client(api_server=server.api_url)
+            client.create_project("scale-out")
+            os.environ["MATRIX_DASK_ADDRESS"] = running.address
+            try:
+                flow = runpy.run_path(str(script), run_name="scaled_out")["flow"]
+            finally:
+                del os.environ["MATRIX_DASK_ADDRESS"]
+            flow.storage = Local(path=str(script), stored_as_script=True)
+            flow_id = client.register(flow, project_name="scale-out")
+            run_id = client.create_flow_run(flow_id=flow_id)
+            run = wait_for_flow_run_state(client, run_id, timeout=120)
+            assert run["state_type"] == "Success", run
+            children = [
+                tr
+                for tr in client.query_task_runs(flow_run_id=run_id)
+                if tr["task_slug"].startswith("where") and tr["map_index"] >= 0
+            ]
+            assert sorted(tr["state_type"] for tr in children) == ["Success"] * 3
+            values = sorted(cloudpickle.loads(client.download_result(tr["id"])) for tr in children)
+            assert [x for x, _ in values] == [1, 2, 3]
+            assert {pid for _, pid in values} == {running.worker.pid}
