@@ -89,7 +89,7 @@ def test_health(hw: Client) -> None:
 def test_projects(hw: Client, project: str) -> None:
     assert hw.get_project(project)["description"] == "for tests"
     assert project in [p["name"] for p in hw.get_projects()]
-    with pytest.raises(ConflictError, match="exists|already"):
+    with pytest.raises(ConflictError, match=r"exists|already"):
         hw.create_project(project)
     with pytest.raises(ObjectNotFound) as info:
         hw.get_project("no-such-project")
