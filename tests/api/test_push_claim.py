@@ -201,3 +201,21 @@ async def test_long_poll_wakes_when_a_run_is_rescheduled(server: Live) -> None:
     await server.set_state(run["id"], {"type": "Scheduled", "message": "again"})
     answer = await asyncio.wait_for(poll, 30)
     assert [r["id"] for r in answer["flow_runs"]] == [run["id"]]
+
+
+async def test_full_agent_waits_only_for_its_own_runs(server: Live) -> None:
+    flow = await server.flow()
+    agent = await server.agent("full")
+    mine = await server.run(flow["id"])
+    got = await claim(server, agent)
+    assert [r["id"] for r in got["flow_runs"]] == [mine["id"]]
+    await server.set_state(mine["id"], {"type": "Running"})
+    poll = asyncio.create_task(claim(server, agent, timeout=60, limit=0, running=[mine["id"]]))
+    other = await server.run(flow["id"])  # due, but the agent has no free slot
+    done, _ = await asyncio.wait({poll}, timeout=0.3)
+    assert not done
+    await server.call("POST", f"/flow-runs/{mine['id']}/cancel", json={"cascade": True})
+    answer = await asyncio.wait_for(poll, 30)
+    assert answer == {"flow_runs": [], "cancel": [mine["id"]]}
+    current = await server.call("GET", f"/flow-runs/{other['id']}")
+    assert current["state_type"] == "Scheduled"

@@ -317,11 +317,15 @@ async def stream_flow_run_events(
 # -- claim ---------------------------------------------------------------------------
 
 
-def _claim_relevant(event: Event, running: set[str]) -> bool:
+def _claim_relevant(event: Event, running: set[str], limit: int) -> bool:
     """Whether ``event`` may change what a claim finds (trimmed events always may)."""
-    if event.kind in ("flow_run.created", RESYNC, CLOSING):
+    if event.kind in (RESYNC, CLOSING):
         return True
     if event.flow_run_id is not None and event.flow_run_id in running:
+        return True
+    if limit == 0:
+        return False  # a full agent only waits for news about the runs it supervises
+    if event.kind == "flow_run.created":
         return True
     state_type = event.data.get("state_type")
     if event.kind == "flow_run.state" and isinstance(state_type, str):
@@ -345,13 +349,13 @@ async def claim_flow_runs(
             if remaining <= 0 or _bus(request).closing:
                 return found
             wait = remaining
-            if next_due is not None:
+            if next_due is not None and body.limit > 0:
                 until_due = (next_due - dt.datetime.now(dt.UTC)).total_seconds()
                 wait = min(wait, max(0.0, until_due) + 0.005)
             wait_until = _loop_time() + wait
             while True:
                 event = await sub.wait(max(0.0, wait_until - _loop_time()))
-                if event is None or _claim_relevant(event, running):
+                if event is None or _claim_relevant(event, running, body.limit):
                     break
             sub.drain()
 

@@ -208,6 +208,6 @@ async def claim_flow_runs(
             if outcome.status == "accepted":
                 result.claimed.append(run)
                 result.versions[str(run.id)] = outcome.version
-    if not result.claimed:
+    if not result.claimed and limit > 0:
         result.next_due = await next_due_time(session, agent_labels=agent_labels, now=now)
     return result
