@@ -269,3 +269,36 @@ def test_a_task_keeps_its_slug_when_another_flow_takes_it_in() -> None:
         c = inc(5)
     three.update(one)  # the slug is taken here, so the incoming task gets a fresh one
     assert c.slug == "inc-1" and a.slug == "inc-2"
+
+
+def test_bad_run_arguments_are_type_errors() -> None:
+    with Flow("args") as flow:
+        inc(1)
+    with pytest.raises(TypeError, match=r"'args': parameters must be a dict, got list"):
+        flow.run(parameters=[1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"'args': context must be a dict"):
+        flow.run(context="x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"'args': executor must be an Executor"):
+        flow.run(executor="local")
+
+
+def test_replace_keeps_edges_constants_and_reference_status() -> None:
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    with Flow("replace") as flow:
+        a = inc(1)
+        b = inc(a)
+    flow.set_reference_tasks([b])
+    new_b = double.copy()
+    flow.replace(b, new_b)
+    flow.replace(a, double.copy())
+    assert b not in flow.tasks and new_b in flow.tasks
+    assert flow.reference_tasks() == {new_b}
+    state = flow.run()
+    assert state.result[new_b].result == 4
+    assert flow.all_upstream_edges()[new_b] == flow.edges_to(new_b)
+    assert set(flow.all_downstream_edges()) == flow.tasks
+    with pytest.raises(ValueError, match=r"is not in this flow"):
+        flow.replace(b, new_b)

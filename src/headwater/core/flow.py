@@ -317,7 +317,48 @@ class Flow:
         new._sorted = None
         return new
 
+    def replace(self, old: Task, new: Any) -> None:
+        """Put ``new`` in place of ``old``, keeping every edge and constant of ``old``.
+
+        Raises:
+            ValueError: when ``old`` is not in this flow.
+        """
+        from headwater.utilities.tasks import as_task
+
+        if old not in self.tasks:
+            raise ValueError(f"Flow {self.name!r}: {old} is not in this flow.")
+        new_task = as_task(new, flow=self)
+        incoming = list(self._upstream[old])
+        outgoing = list(self._downstream[old])
+        constants = self.constants.pop(old, {})
+        was_reference = old in self._reference_tasks
+        for e in incoming + outgoing:
+            self.edges.discard(e)
+            self._upstream[e.downstream_task].discard(e)
+            self._downstream[e.upstream_task].discard(e)
+        self.tasks.discard(old)
+        del self.slugs[old], self._upstream[old], self._downstream[old]
+        self._reference_tasks.discard(old)
+        self.add_task(new_task)
+        for e in incoming:
+            self.add_edge(e.upstream_task, new_task, e.key, e.mapped, e.flattened)
+        for e in outgoing:
+            self.add_edge(new_task, e.downstream_task, e.key, e.mapped, e.flattened)
+        if constants:
+            self.constants[new_task].update(constants)
+        if was_reference:
+            self._reference_tasks.add(new_task)
+        self._changed()
+
     # ------------------------------------------------------------------ reading the graph
+
+    def all_upstream_edges(self) -> dict[Task, set[Edge]]:
+        """For every task, the edges into it."""
+        return {t: set(e) for t, e in self._upstream.items()}
+
+    def all_downstream_edges(self) -> dict[Task, set[Edge]]:
+        """For every task, the edges out of it."""
+        return {t: set(e) for t, e in self._downstream.items()}
 
     def edges_to(self, task: Task) -> set[Edge]:
         """Edges whose downstream end is ``task``."""
@@ -486,6 +527,14 @@ class Flow:
         """
         from headwater.engine.flow_runner import FlowRunner
 
+        if parameters is not None and not isinstance(parameters, dict):
+            raise TypeError(
+                f"Flow {self.name!r}: parameters must be a dict, got {type(parameters).__name__}."
+            )
+        if context is not None and not isinstance(context, dict):
+            raise TypeError(
+                f"Flow {self.name!r}: context must be a dict, got {type(context).__name__}."
+            )
         params = dict(parameters or {})
         param_names = {p.name for p in self.parameters()}
         runner_kwargs: dict[str, Any] = {}

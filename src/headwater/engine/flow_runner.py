@@ -196,6 +196,11 @@ class FlowRunner(Runner):
             from headwater.executors.local import LocalExecutor
 
             executor = LocalExecutor()
+        elif not (hasattr(executor, "submit") and hasattr(executor, "wait")):
+            raise TypeError(
+                f"Flow {self.flow.name!r}: executor must be an Executor (with submit/wait),"
+                f" got {executor!r}."
+            )
         returned = set(self.flow.tasks if return_tasks is None else return_tasks)
         with _context(ctx):
             if state.is_finished():
