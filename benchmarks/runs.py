@@ -74,7 +74,11 @@ def _burst(client: Any, flow_id: str) -> list[dict[str, Any]]:
     failed = 0
     for flow_run_id in ids:
         run = _wait_finished(client, flow_run_id, timeout=600)
-        failed += run["state_type"] != "Success"
+        if run["state_type"] != "Success":
+            failed += 1
+            print(
+                f"run {flow_run_id}: {run['state_type']}: {run['state_message']}", file=sys.stderr
+            )
     total = time.perf_counter() - started
     return [
         _row(f"{_BURST_RUNS} runs created at once: all finished", total, "s"),
