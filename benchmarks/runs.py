@@ -144,7 +144,6 @@ def _import_time() -> list[dict[str, Any]]:
 def run() -> list[dict[str, Any]]:
     """Run every benchmark of this module and return its rows."""
     from headwater.client import Client
-
     from headwater.testing import temporary_server
     from headwater.testing_agent import temporary_agent
 
