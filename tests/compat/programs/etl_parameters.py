@@ -82,6 +82,21 @@ if __name__ == "__main__":
     state = dated.run(parameters={"as_of": "2030-02-03T04:05:06+00:00"})
     check("DateTimeParameter parses ISO text", state.result[day].result, (True, 2030, 2, 3))
 
+    try:
+        with Flow("missing-argument"):
+            transform([1, 2])
+        check("missing task argument raises", "no error", "TypeError")
+    except TypeError:
+        check("missing task argument raises", "TypeError", "TypeError")
+
+    try:
+        with Flow("duplicate-parameter"):
+            Parameter("x")
+            Parameter("x")
+        check("duplicate parameter raises", "no error", "ValueError")
+    except ValueError:
+        check("duplicate parameter raises", "ValueError", "ValueError")
+
     # Tasks run outside a flow through .run()
     check("task.run outside a flow", extract.run(2), [1, 2])
     try:

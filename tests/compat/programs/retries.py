@@ -36,6 +36,17 @@ def always_fails():
     raise RuntimeError("still broken")
 
 
+MAPPED_ATTEMPTS = {}
+
+
+@task(max_retries=1, retry_delay=timedelta(seconds=0))
+def fragile(x):
+    MAPPED_ATTEMPTS[x] = MAPPED_ATTEMPTS.get(x, 0) + 1
+    if x == 2 and MAPPED_ATTEMPTS[x] == 1:
+        raise ValueError("first attempt of x=2 fails")
+    return x * 100
+
+
 @task
 def downstream(v):
     return v + "!"
@@ -43,6 +54,9 @@ def downstream(v):
 
 with Flow("retries") as flow:
     d = downstream(flaky())
+
+with Flow("mapped-retries") as flow_mapped:
+    fragile_values = fragile.map([1, 2, 3])
 
 with Flow("retries-exhausted") as flow_fail:
     broken = always_fails()
@@ -53,6 +67,12 @@ if __name__ == "__main__":
     check("flow succeeded after retries", state.is_successful(), True)
     check("task_run_count per attempt", RUN_COUNTS, [1, 2, 3])
     check("downstream got the value", state.result[d].result, "finally!")
+
+    state = flow_mapped.run()
+    check(
+        "mapped children retry on their own", state.result[fragile_values].result, [100, 200, 300]
+    )
+    check("only the failing child ran twice", MAPPED_ATTEMPTS, {1: 1, 2: 2, 3: 1})
 
     state = flow_fail.run()
     check("flow failed", state.is_failed(), True)

@@ -3,6 +3,7 @@
 import sys
 
 from headwater import Flow, Parameter, Task
+from headwater.tasks.core.function import FunctionTask
 from headwater.utilities.tasks import defaults_from_attrs
 
 FAILURES = []
@@ -37,7 +38,12 @@ class Greet(Task):
         return f"{self.greeting}, {name}!"
 
 
+def shout(word):
+    return word.upper()
+
+
 add_ten = AddTask(default=10, name="add ten")
+shout_task = FunctionTask(shout, name="Shout")
 greet = Greet(greeting="Hi")
 
 with Flow("subclasses") as flow:
@@ -46,6 +52,7 @@ with Flow("subclasses") as flow:
     b = add_ten(x, default=100)
     g = greet(name="world")
     g2 = Greet()(name="there")
+    loud = shout_task(g)
 
 
 if __name__ == "__main__":
@@ -60,7 +67,8 @@ if __name__ == "__main__":
     check("class name is the default name", Greet().name, "Greet")
     check("direct run()", AddTask(default=5).run(1), 6)
     check("direct run() override", AddTask(default=5).run(1, default=2), 3)
-    check("tasks in flow", len(flow.tasks), 5)
+    check("FunctionTask", (state.result[loud].result, loud.name), ("HI, WORLD!", "Shout"))
+    check("tasks in flow", len(flow.tasks), 6)
 
     try:
 

@@ -56,6 +56,16 @@ def normal():
     return "normal"
 
 
+@task(trigger=triggers.some_successful(at_least=1, at_most=1))
+def exactly_one_good():
+    return "exactly one"
+
+
+@task(trigger=triggers.some_failed(at_least=2))
+def two_failures():
+    return "two failed"
+
+
 with Flow("triggers") as flow:
     a = ok_task()
     b = boom()
@@ -67,6 +77,8 @@ with Flow("triggers") as flow:
     g = normal(upstream_tasks=[a, b])
     h = alert(upstream_tasks=[a])
     i = all_bad(upstream_tasks=[a, b])
+    j = exactly_one_good(upstream_tasks=[a, b])
+    k = two_failures(upstream_tasks=[a, b])
 
 
 @task
@@ -110,6 +122,10 @@ if __name__ == "__main__":
     )
     check("any_failed without failures", type(state.result[h]).__name__, "TriggerFailed")
     check("all_failed with a success", type(state.result[i]).__name__, "TriggerFailed")
+    check("some_successful(at_least=1, at_most=1)", state.result[j].result, "exactly one")
+    check(
+        "some_failed(at_least=2) with one failure", type(state.result[k]).__name__, "TriggerFailed"
+    )
 
     check(
         "default reference tasks are terminal",
