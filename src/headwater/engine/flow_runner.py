@@ -215,16 +215,24 @@ class FlowRunner(Runner):
             logger = _logger()
             logger.info("Beginning flow run for '%s'", self.flow.name)
             states: dict[Task, State] = dict(task_states or {})
-            with executor.start():
-                while True:
-                    states = self._run_pass(states, executor, ctx, task_contexts or {})
-                    wake = self._next_retry_time(states)
-                    if wake is None:
-                        break
-                    delay = (wake - datetime.now(UTC)).total_seconds()
-                    if delay > 0:
-                        time.sleep(delay)
-            final = self._final_state(states, returned)
+            try:
+                with executor.start():
+                    while True:
+                        states = self._run_pass(states, executor, ctx, task_contexts or {})
+                        wake = self._next_retry_time(states)
+                        if wake is None:
+                            break
+                        delay = (wake - datetime.now(UTC)).total_seconds()
+                        if delay > 0:
+                            time.sleep(delay)
+                final = self._final_state(states, returned)
+            except Exception as exc:
+                # The executor (or the engine) broke down: the run ends Failed instead of
+                # being left Running.
+                logger.error(
+                    "Unexpected error while running flow %r", self.flow.name, exc_info=True
+                )
+                final = Failed(f"Unexpected error while running flow: {exc!r}", result=exc)
             logger.info(
                 "Flow run %s: %s", type(final).__name__.upper(), final.message or "finished"
             )

@@ -334,3 +334,17 @@ def test_flow_runs_log_their_start_end_and_task_errors(caplog: pytest.LogCapture
     assert "Task 'boom': exception raised during execution" in text
     assert "RuntimeError: boom" in text
     assert "Flow run FAILED: Some reference tasks failed." in text
+
+
+def test_an_executor_that_breaks_fails_the_flow_run() -> None:
+    from headwater.executors import LocalExecutor
+
+    class Broken(LocalExecutor):
+        def wait(self, futures: Any) -> Any:
+            raise OSError("worker lost")
+
+    with Flow("broken") as flow:
+        inc(1)
+    state = flow.run(executor=Broken())
+    assert isinstance(state, Failed)
+    assert state.message == "Unexpected error while running flow: OSError('worker lost')"
