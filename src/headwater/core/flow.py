@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Flow"]
 
-_RUNNER_KWARGS = frozenset({"task_states", "return_tasks", "task_contexts", "state"})
+_RUNNER_KWARGS = frozenset(
+    {"task_states", "return_tasks", "task_contexts", "state", "task_runner_state_handlers"}
+)
 
 
 class Flow:

@@ -112,6 +112,7 @@ class FlowRunner(Runner):
         self.flow = flow
         self.task_runner_cls: type[TaskRunner] = task_runner_cls or TaskRunner
         self._task_run_ids: dict[tuple[Task, int | None], str] = {}
+        self._task_runner_handlers: list[Callable[..., Any]] = []
 
     def __repr__(self) -> str:
         return f"<FlowRunner: {self.flow.name}>"
@@ -173,6 +174,7 @@ class FlowRunner(Runner):
         executor: Any = None,
         context: dict[str, Any] | None = None,
         task_contexts: dict[Task, dict[str, Any]] | None = None,
+        task_runner_state_handlers: Iterable[Callable[..., Any]] | None = None,
     ) -> State:
         """Run the flow and return its final state.
 
@@ -184,12 +186,15 @@ class FlowRunner(Runner):
             executor: the executor (default: the flow's, else ``LocalExecutor``).
             context: context values overriding the defaults.
             task_contexts: extra context values per task.
+            task_runner_state_handlers: runner-level handlers for every task runner
+                (``fn(task_runner, old_state, new_state)``).
 
         Returns:
             The flow's final state.
         """
         self.flow.sorted_tasks()  # a cycle is a ValueError before the run starts
         state, ctx = self.initialize_run(state, parameters, context)
+        self._task_runner_handlers = list(task_runner_state_handlers or [])
         if executor is None:
             executor = self.flow.executor
         if executor is None:
@@ -289,7 +294,7 @@ class FlowRunner(Runner):
         futures: dict[Task, Any] = {}
         flow_result = flow.result
         runner_cls = self.task_runner_cls
-        handlers = self.state_handlers
+        handlers = self._task_runner_handlers
         constants = flow.constants
         for task in flow.sorted_tasks():
             prior = previous.get(task)
@@ -336,7 +341,7 @@ class FlowRunner(Runner):
     ) -> Any:
         upstream: dict[Edge, State] = executor.wait(upstream_futures)
         runner_cls = self.task_runner_cls
-        handlers = self.state_handlers
+        handlers = self._task_runner_handlers
         if isinstance(prior, Mapped):
             parent: State = prior
         else:

@@ -348,3 +348,14 @@ def test_an_executor_that_breaks_fails_the_flow_run() -> None:
     state = flow.run(executor=Broken())
     assert isinstance(state, Failed)
     assert state.message == "Unexpected error while running flow: OSError('worker lost')"
+
+
+def test_flow_runner_and_task_runner_handlers_stay_apart() -> None:
+    flow_seen: list[Any] = []
+    task_seen: list[Any] = []
+    with Flow("apart") as flow:
+        inc(1)
+    runner = FlowRunner(flow, state_handlers=[lambda r, o, n: flow_seen.append(r)])
+    runner.run(task_runner_state_handlers=[lambda r, o, n: task_seen.append(type(r))])
+    assert flow_seen == [runner, runner]
+    assert task_seen == [TaskRunner, TaskRunner]
