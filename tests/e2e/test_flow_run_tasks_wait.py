@@ -51,7 +51,10 @@ def test_wait_streams_states_and_logs_with_prefix_in_order(fof: harness.Stack) -
     child_id = fof.result(parent["id"], "out")
     child = fof.client.get_flow_run(child_id)
     prefix = f"Flow '{child['name']}': "
-    relayed = [m[len(prefix) :] for m in fof.logs(parent["id"]) if m.startswith(prefix)]
+    final = f"{prefix}Entered state <Success>"
+    relayed = [
+        m[len(prefix) :] for m in fof.logs(parent["id"], until=final) if m.startswith(prefix)
+    ]
     states = [m for m in relayed if m.startswith("Entered state <")]
     history = [row["state"]["type"] for row in fof.client.get_flow_run_states(child_id)]
     assert [s.split("<", 1)[1].split(">", 1)[0] for s in states] == history

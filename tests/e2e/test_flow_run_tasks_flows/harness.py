@@ -76,8 +76,19 @@ class Stack:
     def children(self, flow_run_id: str) -> list[dict[str, Any]]:
         return list(self.client.get_flow_run_children(flow_run_id))
 
-    def logs(self, flow_run_id: str) -> list[str]:
-        return [row["message"] for row in self.client.get_logs(flow_run_id)]
+    def logs(self, flow_run_id: str, until: str | None = None) -> list[str]:
+        """The run's log messages; with ``until``, wait (30 s at most) for a line containing it.
+
+        A run ships its last log lines while its process exits, after its final state.
+        """
+        import time
+
+        deadline = time.monotonic() + 30
+        while True:
+            messages = [row["message"] for row in self.client.get_logs(flow_run_id)]
+            if until is None or any(until in m for m in messages) or time.monotonic() > deadline:
+                return messages
+            time.sleep(0.05)
 
 
 def register_all(client: Any, file_name: str, project: str = PROJECT) -> dict[str, str]:
