@@ -26,8 +26,11 @@ def cancel(flow_run_id: str, no_cascade: bool, as_json: bool, client: Any) -> No
         return
     state = answer.get("state")
     changed = [str(i) for i in answer.get("cancelled") or []]
-    if flow_run_id not in changed and state not in ("Cancelling", "Cancelled"):
-        click.echo(f"Flow run {flow_run_id} had already finished ({state}); nothing to cancel")
+    if flow_run_id not in changed:
+        if state == "Cancelling":
+            click.echo(f"Flow run {flow_run_id} is already being cancelled")
+        else:
+            click.echo(f"Flow run {flow_run_id} had already finished ({state}); nothing to cancel")
         return
     children = [i for i in changed if i != flow_run_id]
     line = f"Flow run {flow_run_id} is {state}"

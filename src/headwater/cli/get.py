@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -29,7 +30,9 @@ def _table(title: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
         table.add_column(column, overflow="fold", no_wrap=is_id, min_width=36 if is_id else None)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    Console(soft_wrap=True).print(table)
+    # Piped output is not cut to 80 columns: scripts grep it, people page it.
+    width = None if sys.stdout.isatty() else 400
+    Console(soft_wrap=True, width=width).print(table)
 
 
 def _output(as_json: bool, records: list[dict[str, Any]], render: Callable[[], None]) -> None:

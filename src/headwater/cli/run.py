@@ -18,14 +18,14 @@ def _parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, 
         try:
             loaded = json.loads(params_json)
         except ValueError as exc:
-            raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--params") from None
+            raise click.ClickException(f"--params is not valid JSON: {exc}") from None
         if not isinstance(loaded, dict):
-            raise click.BadParameter("must be a JSON object", param_hint="--params")
+            raise click.ClickException("--params must be a JSON object")
         params.update(loaded)
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--param")
+            raise click.ClickException(f"--param expects KEY=VALUE, got {pair!r}")
         try:
             params[key] = json.loads(raw)
         except ValueError:
