@@ -36,6 +36,24 @@ with Flow("compat-child") as child_flow:
 
 
 @task
+def square(x):
+    return x * x
+
+
+with Flow("compat-mapped-child") as mapped_child:
+    square.map(Parameter("xs", default=[1, 2, 3]))
+
+
+@task
+def explode():
+    raise ValueError("child failure")
+
+
+with Flow("compat-exploding-child") as exploding_child:
+    explode()
+
+
+@task
 def summarize(data, view):
     return {"total": sum(data), "child_succeeded": view.state.is_successful()}
 
@@ -53,12 +71,21 @@ with Flow("compat-parent") as parent_flow:
         parameters=[{"n": 1}, {"n": 2}],
     )
     mapped_data = get_task_run_result.map(mapped_ids, task_slug=unmapped("get_some_data-1"))
+    squares_id = create_flow_run(flow_name="compat-mapped-child", project_name=PROJECT)
+    all_squares = get_task_run_result(squares_id, "square-1")
+    one_square = get_task_run_result(squares_id, "square-1", map_index=1)
+
+with Flow("compat-watching-parent") as watching_parent:
+    bad_id = create_flow_run(flow_name="compat-exploding-child", project_name=PROJECT)
+    observed = wait_for_flow_run(bad_id)
+    raised = wait_for_flow_run(bad_id, raise_final_state=True)
 
 
 if __name__ == "__main__":
     client = Client()
     client.create_project(project_name=PROJECT)
-    child_flow.register(project_name=PROJECT)
+    for flow in (child_flow, mapped_child, exploding_child):
+        flow.register(project_name=PROJECT)
 
     state = parent_flow.run()
     check("parent succeeded", state.is_successful(), True)
@@ -77,5 +104,20 @@ if __name__ == "__main__":
         "child name is '<parent run name>-<child flow>'", view.name.endswith("-compat-child"), True
     )
     check("mapped children are distinct runs", len(set(state.result[mapped_ids].result)), 2)
+
+    check("mapped child task, every result", state.result[all_squares].result, [1, 4, 9])
+    check("mapped child task, one map_index", state.result[one_square].result, 4)
+
+    state = watching_parent.run()
+    check("parent fails when raise_final_state sees a failure", state.is_failed(), True)
+    check(
+        "without raise_final_state the wait succeeds", state.result[observed].is_successful(), True
+    )
+    check(
+        "... and returns the failed child's view",
+        state.result[observed].result.state.is_failed(),
+        True,
+    )
+    check("raise_final_state mirrors Failed", type(state.result[raised]).__name__, "Failed")
 
     sys.exit(1 if FAILURES else 0)
