@@ -31,7 +31,7 @@ from typing import Any, Literal
 import cloudpickle
 
 from headwater.executors import _nested
-from headwater.executors._worker import dumps_snapshot, run_payload
+from headwater.executors._worker import dumps_snapshot, run_payload, same_snapshot
 from headwater.utilities.context import context
 
 __all__ = ["PoolRunner", "is_future", "resolve"]
@@ -104,6 +104,7 @@ class PoolRunner:
         self._lock = threading.Lock()
         self._closed = False
         self._dispatcher: threading.Thread | None = None
+        self._snapshot: tuple[dict[str, Any], bytes] | None = None
 
     # --- submission -----------------------------------------------------------------
 
@@ -119,7 +120,8 @@ class PoolRunner:
         if not pending:
             outer: Future[Any] = Future()
             outer.set_running_or_notify_cancel()
-            self._launch((outer, fn, args, kwargs, captured))
+            # Inputs hold no pending future; done ones still need their values.
+            self._launch((outer, fn, args, kwargs, captured), resolved=not deps)
             return outer
         outer = Future()
         remaining = [len(pending)]
@@ -145,9 +147,16 @@ class PoolRunner:
     def _capture(self) -> Any:
         if self.kind == "threads":
             return contextvars.copy_context()
-        return dumps_snapshot(context.to_dict())
+        # The flow runner submits many calls under one unchanged context; pickle it once.
+        current = context.to_dict()
+        cached = self._snapshot
+        if cached is not None and same_snapshot(cached[0], current):
+            return cached[1]
+        data = dumps_snapshot(current)
+        self._snapshot = (current, data)
+        return data
 
-    def _launch(self, item: _Item) -> None:
+    def _launch(self, item: _Item, resolved: bool = False) -> None:
         """Resolve the arguments of a ready call and hand it to the pool."""
         outer, fn, args, kwargs, captured = item
         if outer.done():
@@ -155,8 +164,9 @@ class PoolRunner:
         if not outer.running():
             outer.set_running_or_notify_cancel()
         try:
-            args = resolve(args)
-            kwargs = resolve(kwargs)
+            if not resolved:
+                args = resolve(args)
+                kwargs = resolve(kwargs)
             if self.kind == "threads":
                 inner = self._pool.submit(captured.run, fn, *args, **kwargs)
                 inner.add_done_callback(lambda f: _copy_outcome(f, outer))

@@ -19,7 +19,7 @@ import cloudpickle
 
 from headwater.utilities.context import context
 
-__all__ = ["call_with_context", "dumps_snapshot", "run_payload"]
+__all__ = ["call_with_context", "dumps_snapshot", "run_payload", "same_snapshot"]
 
 
 def dumps_snapshot(snapshot: dict[str, Any]) -> bytes:
@@ -42,6 +42,20 @@ def dumps_snapshot(snapshot: dict[str, Any]) -> bytes:
                 continue
             kept[key] = value
         return bytes(cloudpickle.dumps(kept))
+
+
+def same_snapshot(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two context snapshots hold the same values (False when unsure).
+
+    Values compare by identity first; a value whose ``==`` is not a plain bool (an array,
+    say) makes the snapshots count as different rather than raising.
+    """
+    if a.keys() != b.keys():
+        return False
+    try:
+        return all(a[k] is b[k] or bool(a[k] == b[k]) for k in a)
+    except Exception:
+        return False
 
 
 def call_with_context(

@@ -388,13 +388,13 @@ class DaskExecutor(Executor):
             self._reset_runtime()
 
     def _snapshot(self) -> bytes:
-        from headwater.executors._worker import dumps_snapshot
+        from headwater.executors._worker import dumps_snapshot, same_snapshot
         from headwater.utilities.context import context
 
         # The flow runner submits many calls under one unchanged context; pickle it once.
         current = context.to_dict()
         cached = self._snapshot_cache
-        if cached is not None and cached[0] == current:
+        if cached is not None and same_snapshot(cached[0], current):
             return cached[1]
         data = dumps_snapshot(current)
         self._snapshot_cache = (current, data)

@@ -277,3 +277,24 @@ def test_repr_names_the_executor() -> None:
     assert repr(LocalExecutor()) == "<Executor: LocalExecutor>"
     assert "processes" in repr(LocalDaskExecutor("processes"))
     assert "tcp://h:1" in repr(DaskExecutor("tcp://h:1"))
+
+
+class _Ambiguous:
+    """A value whose == is not a bool (like an array), which must not break submission."""
+
+    def __eq__(self, other: object) -> Any:
+        return self
+
+    def __bool__(self) -> bool:
+        raise ValueError("truth value is ambiguous")
+
+    __hash__ = object.__hash__
+
+
+@pytest.mark.parametrize("name", ["processes", "dask"])
+def test_context_values_with_ambiguous_equality(name: str) -> None:
+    ex = EXECUTORS[name]()
+    with ex.start():
+        for _ in range(2):
+            with context(weird=_Ambiguous(), flow_name="f"):
+                assert ex.wait(ex.submit(read_context, "flow_name")) == "f"

@@ -79,16 +79,10 @@ def exit_worker() -> None:
     os._exit(3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine gap: an error raised by executor.wait (here: the worker process died, "
-        "BrokenProcessPool) escapes flow.run(); Prefect 1 ends the flow run "
-        "Failed('Unexpected error while running flow: ...') instead"
-    ),
-)
 def test_a_worker_process_that_dies_fails_the_flow_run() -> None:
     with Flow("worker-dies") as flow:
         exit_worker()
     state = flow.run(executor=LocalDaskExecutor("processes", num_workers=1))
     assert state.is_failed()
+    assert "BrokenProcessPool" in str(state.message)
+    assert "BrokenProcessPool" in str(state.message)
