@@ -9,15 +9,14 @@ Contract:
     instead of ``dask.delayed``: a lazily built dask graph would run a call again each
     time it is computed, while the flow runner waits on mapped parents' upstream futures
     before the rest of the flow. Eager futures run each task exactly once and start work
-    as soon as its inputs are ready, which is what Prefect 1's users observed.
+    as soon as its inputs are ready, and the threads scheduler needs no dask at all.
 
     ``DaskExecutor`` submits every call to a ``distributed.Client``: to the scheduler at
     ``address``, or to a temporary cluster made from ``cluster_class(**cluster_kwargs)``
     that lives exactly as long as the ``start()`` block. The temporary cluster defaults to
     ``distributed.LocalCluster(processes=False, dashboard_address=":0")``: one
     in-process worker with a thread per core and the dashboard on a free port, which
-    starts in well under a second.
-    Pass ``cluster_kwargs={"processes": True, "n_workers": N}`` for process isolation.
+    starts in well under a second. Pass ``cluster_kwargs={"processes": True, "n_workers": N}`` for process isolation.
 """
 
 from __future__ import annotations
