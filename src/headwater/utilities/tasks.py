@@ -8,6 +8,8 @@ Contract:
     ``as_task`` turns a value into a task: a task stays itself, a collection holding
     tasks becomes a collection task bound to them, anything else becomes a Constant.
     ``with tags("a", "b"):`` adds tags to every task created or bound in the block.
+    ``apply_map(fn, *args, **kwargs)`` maps a function that *builds* tasks across its
+    inputs: the tasks ``fn`` adds run once per element.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from headwater.tasks.core.function import FunctionTask
 
 __all__ = [
+    "apply_map",
     "as_task",
     "defaults_from_attrs",
     "flatten",
@@ -138,3 +141,79 @@ def tags(*tags: str) -> Iterator[None]:
         yield
     finally:
         ACTIVE_TAGS.reset(token)
+
+
+class _MapInput(Task):
+    """Stands for one element of a mapped input while ``apply_map`` builds the graph."""
+
+    def run(self) -> None:  # never runs: replaced before the flow runs
+        raise RuntimeError("apply_map placeholder ran")
+
+
+def apply_map(func: Callable[..., Any], *args: Any, flow: Flow | None = None, **kwargs: Any) -> Any:
+    """Map a function that adds tasks to a flow element-wise across its inputs.
+
+    ``func`` is called once, inside a scratch flow, with a placeholder for each mapped
+    input (wrap an input in :class:`unmapped` to pass it whole). The tasks it creates are
+    then added to ``flow`` so that each runs once per element; tasks that depend on no
+    mapped input run once. ``case`` blocks inside ``func`` branch per element.
+
+    Args:
+        func: the function that builds tasks.
+        *args: its positional inputs (tasks or values).
+        flow: the flow to add to (default: the active one).
+        **kwargs: its keyword inputs.
+
+    Returns:
+        What ``func`` returned (tasks now in ``flow``).
+
+    Raises:
+        ValueError: when there is no flow.
+    """
+    from headwater.core._active import ACTIVE_FLOW
+    from headwater.core.flow import Flow as _Flow
+
+    target = flow if flow is not None else ACTIVE_FLOW.get()
+    if target is None:
+        raise ValueError("apply_map() needs a flow: call it inside a `with Flow(...)` block.")
+    sources: dict[Task, tuple[Any, bool]] = {}
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, unmapped):
+            return value.task
+        flattened = isinstance(value, flatten)
+        placeholder = _MapInput(name="apply_map input")
+        sources[placeholder] = (value.task if flattened else value, flattened)
+        return placeholder
+
+    call_args = [convert(a) for a in args]
+    call_kwargs = {k: convert(v) for k, v in kwargs.items()}
+    with _Flow("apply_map") as scratch:
+        returned = func(*call_args, **call_kwargs)
+    mapped_tasks: set[Task] = set()
+    for t in scratch.sorted_tasks():
+        if t in sources:
+            continue
+        if any(
+            e.upstream_task in sources or e.upstream_task in mapped_tasks
+            for e in scratch.edges_to(t)
+        ):
+            mapped_tasks.add(t)
+    for t in scratch.sorted_tasks():
+        if t in sources:
+            continue
+        target.add_task(t)
+        for key, value in scratch.constants.get(t, {}).items():
+            target.constants[t][key] = value
+    for e in scratch.edges:
+        if e.downstream_task in sources:
+            continue
+        if e.upstream_task in sources:
+            source, flattened = sources[e.upstream_task]
+            target.add_edge(source, e.downstream_task, e.key, mapped=True, flattened=flattened)
+        else:
+            mapped_edge = e.mapped or e.upstream_task in mapped_tasks
+            target.add_edge(
+                e.upstream_task, e.downstream_task, e.key, mapped=mapped_edge, flattened=e.flattened
+            )
+    return returned

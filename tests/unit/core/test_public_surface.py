@@ -21,7 +21,8 @@ PUBLIC = {
     "headwater.core.task": ["Task"],
     "headwater.core.parameter": ["DateTimeParameter", "Parameter"],
     "headwater.utilities.tasks": [
-        "as_task", "defaults_from_attrs", "flatten", "mapped", "tags", "task", "unmapped",
+        "apply_map", "as_task", "defaults_from_attrs", "flatten", "mapped", "tags", "task",
+        "unmapped",
     ],
     "headwater.tasks.core": ["Constant", "Dict", "FunctionTask", "List", "Set", "Tuple"],
     "headwater.tasks.control_flow": [
