@@ -23,15 +23,40 @@ PUBLIC = {
     "headwater.run_configs": ["LocalRun", "RunConfig", "UniversalRun", "run_config_from_ref"],
 }
 
-CLIENT_METHODS = """
-create_project get_project register get_flow get_flow_group query_flows create_flow_run
-get_flow_run get_flow_run_info query_flow_runs set_flow_run_name set_flow_run_labels
-cancel_flow_run delete_flow_run set_flow_run_state get_flow_run_states
-update_flow_run_heartbeat get_flow_run_children wait_for_flow_run stream_flow_run_events
-get_or_create_task_run get_task_run_info get_task_run query_task_runs set_task_run_state
-upload_result download_result write_run_logs get_logs register_agent claim_flow_runs
-get_agents
-""".split()
+CLIENT_METHODS = [
+    "create_project",
+    "get_project",
+    "register",
+    "get_flow",
+    "get_flow_group",
+    "query_flows",
+    "create_flow_run",
+    "get_flow_run",
+    "get_flow_run_info",
+    "query_flow_runs",
+    "set_flow_run_name",
+    "set_flow_run_labels",
+    "cancel_flow_run",
+    "delete_flow_run",
+    "set_flow_run_state",
+    "get_flow_run_states",
+    "update_flow_run_heartbeat",
+    "get_flow_run_children",
+    "wait_for_flow_run",
+    "stream_flow_run_events",
+    "get_or_create_task_run",
+    "get_task_run_info",
+    "get_task_run",
+    "query_task_runs",
+    "set_task_run_state",
+    "upload_result",
+    "download_result",
+    "write_run_logs",
+    "get_logs",
+    "register_agent",
+    "claim_flow_runs",
+    "get_agents",
+]
 
 
 @pytest.mark.parametrize("module_name", sorted(PUBLIC))
