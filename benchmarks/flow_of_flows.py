@@ -44,9 +44,8 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def _register(client: Any) -> None:
-    from headwater.storage import Local
-
     from headwater.exceptions import ConflictError
+    from headwater.storage import Local
 
     try:
         client.create_project(PROJECT)
@@ -57,6 +56,7 @@ def _register(client: Any) -> None:
 
 
 def _start_flow_run_rounds(client: Any) -> tuple[list[float], list[float]]:
+    from headwater.engine.signals import SUCCESS
     from headwater.tasks.headwater import StartFlowRun
 
     starter = StartFlowRun(flow_name="bench-child", project_name=PROJECT, wait=True)
@@ -64,7 +64,13 @@ def _start_flow_run_rounds(client: Any) -> tuple[list[float], list[float]]:
     wake_ups: list[float] = []
     for index in range(ROUNDS + 1):
         started = time.perf_counter()
-        child_id = starter.run(idempotency_key=f"bench-{time.time_ns()}-{index}")
+        try:
+            starter.run(idempotency_key=f"bench-{time.time_ns()}-{index}")
+            raise RuntimeError("StartFlowRun(wait=True) returned without mirroring a state")
+        except SUCCESS as mirrored:
+            # Outside a flow the mirrored final state surfaces as its signal; inside a
+            # flow it becomes the task's state, with the child run id as its result.
+            child_id = mirrored.state.result
         elapsed = time.perf_counter() - started
         returned = datetime.now(UTC)
         final = datetime.fromisoformat(client.get_flow_run(child_id)["state_timestamp"])
@@ -97,7 +103,6 @@ def _fan_out() -> float:
 def run() -> list[dict[str, Any]]:
     """Start a server and an agent, run the benchmarks, return the result rows."""
     from headwater.client import Client
-
     from headwater.testing import temporary_server
     from headwater.testing_agent import temporary_agent
 
