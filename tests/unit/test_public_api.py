@@ -66,7 +66,8 @@ PUBLIC: dict[str, list[str]] = {
         "DotDict", "as_nested_dict", "flatten_keys", "flatten_seq", "merge_dicts",
     ],
     "headwater.utilities.tasks": [
-        "as_task", "defaults_from_attrs", "flatten", "mapped", "tags", "task", "unmapped",
+        "apply_map", "as_task", "defaults_from_attrs", "flatten", "mapped", "tags", "task",
+        "unmapped",
     ],
     "headwater.exceptions": [
         "AuthorizationError", "ClientError", "ConflictError", "FlowStorageError",
