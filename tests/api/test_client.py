@@ -6,11 +6,13 @@ that importing the client loads no server code.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +21,13 @@ from headwater.client import ROUTES, Client, FlowRunInfoResult, TaskRunInfoResul
 from headwater.engine.state import Failed, Running, Success
 from headwater.exceptions import ClientError, ConflictError, ObjectNotFound
 from headwater.run_configs import LocalRun
-from headwater.testing import TemporaryServer, temporary_server
+from headwater.storage import Local
+from headwater.testing import (
+    TemporaryServer,
+    postgres_available,
+    temporary_postgres_database,
+    temporary_server,
+)
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
 
@@ -29,9 +37,17 @@ def _one(p: int) -> int:
     return p
 
 
-@pytest.fixture(scope="module")
-def hw_server() -> Iterator[TemporaryServer]:
-    with temporary_server() as server:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def hw_server(request: pytest.FixtureRequest) -> Iterator[TemporaryServer]:
+    if request.param == "sqlite":
+        with temporary_server() as server:
+            yield server
+        return
+    if not postgres_available() and os.environ.get("CI") != "true":
+        pytest.skip("PostgreSQL is not reachable")
+    with temporary_postgres_database() as url, temporary_server(database_url=url) as server:
         yield server
 
 
@@ -125,8 +141,14 @@ def test_register_records_storage_run_config_and_labels(hw: Client, project: str
     ]
 
 
-def test_register_with_idempotency_key_returns_the_same_version(hw: Client, project: str) -> None:
+def test_register_with_idempotency_key_returns_the_same_version(
+    hw: Client, project: str, tmp_path: Path
+) -> None:
     flow = _flow()
+    explicit = Local(directory=str(tmp_path))
+    flow_id = hw.register(flow, project_name=project, storage=explicit)
+    assert flow.storage is explicit
+    assert hw.get_flow(flow_id)["storage"]["directory"] == str(tmp_path)
     first = hw.register(flow, project_name=project, idempotency_key="k1")
     assert hw.register(flow, project_name=project, idempotency_key="k1") == first
     assert hw.register(flow, project_name=project, idempotency_key="k2") != first

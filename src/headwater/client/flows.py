@@ -63,6 +63,7 @@ class FlowsMixin(Resource):
         idempotency_key: str | None = None,
         labels: list[str] | None = None,
         description: str | None = None,
+        storage: Any = None,
     ) -> str:
         """Register a new version of ``flow`` in a project.
 
@@ -80,6 +81,7 @@ class FlowsMixin(Resource):
             labels: labels of this version (runs fall back to them when neither the run,
                 its run config nor the flow group names labels).
             description: free text shown with the flow.
+            storage: a storage to keep the flow in, replacing ``flow.storage``.
 
         Returns:
             The id of the registered flow version.
@@ -101,7 +103,8 @@ class FlowsMixin(Resource):
                 f"`headwater create project {project_name}`",
                 status_code=404,
             ) from None
-        storage = getattr(flow, "storage", None)
+        if storage is None:
+            storage = getattr(flow, "storage", None)
         if storage is None:
             storage = _default_storage()
         if flow.name not in storage:
