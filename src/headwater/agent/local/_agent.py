@@ -88,17 +88,21 @@ class LocalAgent(Agent):
         return env
 
     def _start_spare(self) -> None:
-        env = self._base_environment()
-        command = [sys.executable, "-m", "headwater.engine.backend", "--spare"]
-        try:
-            spare = FlowRunProcess(command, env, show_output=self.show_flow_logs, spare=True)
-        except OSError as exc:
-            logger.warning("Could not start a warm flow-run process: %s", exc)
-            return
+        """Start a warm spare unless one is waiting already (bursts never pile them up)."""
         with self._spare_lock:
-            old, self._spare, self._spare_env = self._spare, spare, env
-        if old is not None:
-            old.terminate(grace=0.0)
+            if self._spare is not None and self._spare.poll() is None:
+                return
+            env = self._base_environment()
+            command = [sys.executable, "-m", "headwater.engine.backend", "--spare"]
+            try:
+                self._spare = FlowRunProcess(
+                    command, env, show_output=self.show_flow_logs, spare=True
+                )
+            except OSError as exc:
+                logger.warning("Could not start a warm flow-run process: %s", exc)
+                self._spare = None
+                return
+            self._spare_env = env
 
     def _use_spare(
         self, env: dict[str, str], working_dir: str | None, run_id: str
