@@ -8,10 +8,17 @@ Contract:
     than failing the call, because a context value (a lock, an open file, a client) is
     never worth failing a task for. A task run state whose result cannot be pickled back
     to the flow runner becomes a ``Failed`` state saying so, failing that task run only.
+
+    When the context holds ``executor_worker_setup`` (a picklable, idempotent callable
+    without arguments), each worker process runs it once, by name, before its first call:
+    the hook through which the backend makes pool processes and Dask workers ship their
+    logs to the server. Threads share the submitting process and never run it.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +26,20 @@ import cloudpickle
 
 from headwater.utilities.context import context
 
-__all__ = ["call_with_context", "dumps_snapshot", "run_payload", "same_snapshot"]
+__all__ = [
+    "WORKER_SETUP_KEY",
+    "call_with_context",
+    "dumps_snapshot",
+    "run_payload",
+    "same_snapshot",
+]
+
+#: Context key of an optional picklable, idempotent, argument-less callable that worker
+#: processes run once before their first call (the backend uses it to ship the logs of
+#: task runs in pool processes and Dask workers to the server).
+WORKER_SETUP_KEY = "executor_worker_setup"
+_SETUP_DONE: set[str] = set()
+_SETUP_LOCK = threading.Lock()
 
 
 def dumps_snapshot(snapshot: dict[str, Any]) -> bytes:
@@ -73,8 +93,27 @@ def call_with_context(
         What ``fn`` returned.
     """
     values: dict[str, Any] = cloudpickle.loads(snapshot)
+    setup = values.get(WORKER_SETUP_KEY)
+    if setup is not None:
+        _set_up_once(setup)
     with context(values):
         return fn(*args, **kwargs)
+
+
+def _set_up_once(setup: Any) -> None:
+    """Run a process-wide worker set-up callable once per process (by its name)."""
+    key = f"{getattr(setup, '__module__', '')}.{getattr(setup, '__qualname__', repr(setup))}"
+    with _SETUP_LOCK:
+        if key in _SETUP_DONE:
+            return
+        _SETUP_DONE.add(key)
+    try:
+        setup()
+    except Exception:
+        # A failed set-up (say, log shipping) must not fail the task run itself.
+        logging.getLogger("headwater.executors").warning(
+            "worker set-up %s failed", key, exc_info=True
+        )
 
 
 def run_payload(payload: bytes) -> bytes:

@@ -298,3 +298,40 @@ def test_context_values_with_ambiguous_equality(name: str) -> None:
         for _ in range(2):
             with context(weird=_Ambiguous(), flow_name="f"):
                 assert ex.wait(ex.submit(read_context, "flow_name")) == "f"
+
+
+def record_setup() -> None:
+    # Runs in the worker process: one marker file per process and call of the hook.
+    directory = os.environ["HEADWATER_TEST_SETUP_DIR"]
+    marker = os.path.join(directory, f"setup-{os.getpid()}")
+    with open(marker, "a", encoding="utf-8") as handle:
+        handle.write("x")
+
+
+def setup_ran_here() -> tuple[int, str]:
+    directory = os.environ["HEADWATER_TEST_SETUP_DIR"]
+    with open(os.path.join(directory, f"setup-{os.getpid()}"), encoding="utf-8") as handle:
+        return os.getpid(), handle.read()
+
+
+def test_worker_setup_hook_runs_once_per_worker_process(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEADWATER_TEST_SETUP_DIR", str(tmp_path))
+    ex = LocalDaskExecutor("processes", num_workers=1)
+    with ex.start(), context(executor_worker_setup=record_setup):
+        results = ex.wait([ex.submit(setup_ran_here) for _ in range(4)])
+    pids = {pid for pid, _ in results}
+    assert len(pids) == 1 and os.getpid() not in pids
+    assert {marks for _, marks in results} == {"x"}
+    assert [p.name for p in tmp_path.iterdir()] == [f"setup-{pids.pop()}"]
+
+
+def test_worker_setup_hook_is_not_run_for_threads(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEADWATER_TEST_SETUP_DIR", str(tmp_path))
+    ex = LocalDaskExecutor("threads", num_workers=1)
+    with ex.start(), context(executor_worker_setup=record_setup):
+        assert ex.wait(ex.submit(add, 1, 1)) == 2
+    assert list(tmp_path.iterdir()) == []
