@@ -188,3 +188,31 @@ def test_cancelling_a_sleeping_flow_ends_cancelled_and_its_process_is_gone(
         time.sleep(0.05)
     (nap,) = [t for t in _task_runs(client, run_id) if t["task_name"] == "nap"]
     assert nap["state_type"] == "Cancelled"
+
+
+def test_run_config_env_and_working_dir_and_a_tasks_own_result(
+    stack: tuple[TemporaryServer, Any], tmp_path: Path
+) -> None:
+    from headwater.run_configs import LocalRun
+
+    _, client = stack
+    results = tmp_path / "results"
+    run_config = LocalRun(
+        env={"E2E_RESULT_DIR": str(results), "E2E_MARKER": "from-run-config"},
+        working_dir=str(tmp_path),
+    )
+    run_id = client.create_flow_run(
+        flow_id=register(client, "own_result.py"), run_config=run_config
+    )
+    run = wait_for_flow_run_state(client, run_id, timeout=60)
+    assert run["state_type"] == "Success", run["state_message"]
+    by_name = {t["task_name"]: t for t in _task_runs(client, run_id)}
+    # The task's own Result is honoured: the value is in its file, the state points there.
+    assert cloudpickle.loads((results / "answer.pickle").read_bytes()) == 42
+    ref = by_name["answer"]["state"]["result"]
+    assert ref["type"] == "LocalResult"
+    assert ref["location"].endswith("answer.pickle")
+    where = _result(client, by_name["where"]["id"])
+    assert os.path.realpath(where["cwd"]) == os.path.realpath(tmp_path)
+    assert where["marker"] == "from-run-config"
+    assert where["ctx"] == run_id
