@@ -247,3 +247,15 @@ def test_a_run_whose_agent_is_gone_still_stops_when_cancelled(
     run = wait_for_flow_run_state(client, run_id, timeout=30)
     assert run["state_type"] == "Cancelled"
     _wait_gone(pid)
+
+
+def test_a_run_does_not_start_before_its_scheduled_time(
+    server: TemporaryServer, client: Any
+) -> None:
+    flow_id = register(client, "trivial.py")
+    start = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=2)
+    with temporary_agent(server.api_url):
+        run_id = client.create_flow_run(flow_id=flow_id, scheduled_start_time=start)
+        run = wait_for_flow_run_state(client, run_id, timeout=60)
+    assert run["state_type"] == "Success", run["state_message"]
+    assert _parse(run["start_time"]) >= start
