@@ -190,7 +190,7 @@ def test_max_concurrent_is_respected(server: TemporaryServer, client: Any) -> No
     flow_id = register(client, "sleepy.py")
     with temporary_agent(server.api_url, max_concurrent=2):
         ids = [
-            client.create_flow_run(flow_id=flow_id, parameters={"seconds": 0.7}) for _ in range(5)
+            client.create_flow_run(flow_id=flow_id, parameters={"seconds": 2.0}) for _ in range(5)
         ]
         runs = [wait_for_flow_run_state(client, i, timeout=90) for i in ids]
     assert all(r["state_type"] == "Success" for r in runs)
