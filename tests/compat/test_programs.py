@@ -28,11 +28,12 @@ PYTHON = str(_VENV_PYTHON) if _VENV_PYTHON.exists() else sys.executable
 #: Known gaps: program name -> the precise cause (see docs/porting.md).
 GAPS: dict[str, str] = {
     "apply_map": "no headwater.apply_map (Prefect 1's prefect.apply_map, core/functional.py)",
-    "backend_cli": (
-        "cli/register.py uses -p for --project; Prefect 1's `register` used -p for --path "
-        "(and --project had no short form), so `register --project X -p flows.py` fails"
+    "backend_cli_short_options": (
+        "cli/register.py uses -p for --project and has no -f; Prefect 1's `register` had "
+        "-p/--path and -f/--force (--project had no short form), so "
+        "`register --project X -p flows.py` registers nothing"
     ),
-    "backend_registration": (
+    "backend_idempotent_register": (
         "core/flow.py Flow has no serialized_hash(), used as "
         "register(idempotency_key=flow.serialized_hash())"
     ),

@@ -65,8 +65,8 @@ if __name__ == "__main__":
             headwater("create", "project", PROJECT, "--skip-if-exists")[0],
             0,
         )
-        code, out = headwater("register", "--project", PROJECT, "-p", path)
-        check("register -p FILE", code, 0)
+        code, out = headwater("register", "--project", PROJECT, "--path", path)
+        check("register --path FILE", code, 0)
         print(out)
         code, out = headwater("register", "--project", PROJECT, "--path", path)
         check("register again", code, 0)

@@ -1,14 +1,18 @@
-"""Registering flows from Python: versions, run configs, views and idempotent registration.
+"""Registering flows from Python: versions, run configs, views, context and results in agent runs.
 
 Needs a server and an agent (HEADWATER_API_URL).
 """
 
 import os
 import sys
+import tempfile
 import time
 
+import headwater
 from headwater import Client, Flow, Parameter, task
 from headwater.backend import FlowRunView, FlowView
+from headwater.engine.results import LocalResult
+from headwater.executors import LocalDaskExecutor
 from headwater.run_configs import LocalRun
 
 FAILURES = []
@@ -36,6 +40,39 @@ with Flow("compat-env") as flow:
 
 flow.run_config = LocalRun(env={"COMPAT_GREETING": "howdy"})
 
+# The flow-run process gets the directory through its run config's environment.
+RESULT_DIR = os.environ.get("COMPAT_RESULT_DIR") or tempfile.mkdtemp()
+
+
+@task
+def backend_context():
+    ctx = headwater.context
+    return {
+        "flow_run_id": ctx.get("flow_run_id"),
+        "flow_run_name": ctx.get("flow_run_name"),
+        "flow_id": ctx.get("flow_id"),
+        "running_with_backend": ctx.get("running_with_backend"),
+        "task_run_id": ctx.get("task_run_id"),
+    }
+
+
+@task(result=LocalResult(dir=RESULT_DIR, location="explicit.pkl"))
+def explicit_result():
+    return [1, 2]
+
+
+@task
+def double(x):
+    return 2 * x
+
+
+with Flow("compat-context", executor=LocalDaskExecutor()) as context_flow:
+    backend_context()
+    explicit_result()
+    double.map([1, 2, 3])
+
+context_flow.run_config = LocalRun(env={"COMPAT_RESULT_DIR": RESULT_DIR})
+
 
 def wait_until_finished(flow_run_id, timeout=60):
     view = FlowRunView.from_flow_run_id(flow_run_id)
@@ -52,6 +89,7 @@ if __name__ == "__main__":
     first_id = flow.register(project_name=PROJECT)
     second_id = flow.register(project_name=PROJECT)
     check("each registration is a new version", first_id != second_id, True)
+    context_id = context_flow.register(project_name=PROJECT)
 
     view = FlowView.from_flow_name("compat-env", project_name=PROJECT)
     check("latest version", (view.flow_id, view.version), (second_id, 2))
@@ -69,8 +107,33 @@ if __name__ == "__main__":
     check("run parameters", run.parameters, {"suffix": "?"})
     check("run belongs to the flow", run.flow_id, second_id)
 
-    keyed = flow.register(project_name=PROJECT, idempotency_key=flow.serialized_hash())
-    again = flow.register(project_name=PROJECT, idempotency_key=flow.serialized_hash())
-    check("same idempotency key, same version", keyed, again)
+    run_id = client.create_flow_run(flow_id=context_id, run_name="compat-context-run")
+    run = wait_until_finished(run_id)
+    check("backend run succeeded", run.state.is_successful(), True)
+    seen = run.get_task_run(task_slug="backend_context-1").get_result()
+    check("context flow_run_id", seen["flow_run_id"], run_id)
+    check("context flow_run_name", seen["flow_run_name"], "compat-context-run")
+    check("context flow_id", seen["flow_id"], context_id)
+    check("context running_with_backend", seen["running_with_backend"], True)
+    check(
+        "context task_run_id",
+        seen["task_run_id"],
+        run.get_task_run(task_slug="backend_context-1").task_run_id,
+    )
+    check(
+        "explicit LocalResult written by the agent run",
+        os.path.exists(os.path.join(RESULT_DIR, "explicit.pkl")),
+        True,
+    )
+    check(
+        "explicit LocalResult read through the view",
+        run.get_task_run(task_slug="explicit_result-1").get_result(),
+        [1, 2],
+    )
+    check(
+        "LocalDaskExecutor in the agent run",
+        run.get_task_run(task_slug="double-1").get_result(),
+        [2, 4, 6],
+    )
 
     sys.exit(1 if FAILURES else 0)
