@@ -216,3 +216,29 @@ def test_run_config_env_and_working_dir_and_a_tasks_own_result(
     assert os.path.realpath(where["cwd"]) == os.path.realpath(tmp_path)
     assert where["marker"] == "from-run-config"
     assert where["ctx"] == run_id
+
+
+def test_task_runs_in_executor_worker_processes_report_to_the_server(
+    stack: tuple[TemporaryServer, Any],
+) -> None:
+    _, client = stack
+    run_id = client.create_flow_run(flow_id=register(client, "parallel.py"))
+    run = wait_for_flow_run_state(client, run_id, timeout=90)
+    assert run["state_type"] == "Success", run["state_message"]
+    children = sorted(
+        (
+            t
+            for t in _task_runs(client, run_id)
+            if t["task_name"] == "square" and t["map_index"] >= 0
+        ),
+        key=lambda t: t["map_index"],
+    )
+    assert [t["state_type"] for t in children] == ["Success"] * 4
+    values = [_result(client, t["id"]) for t in children]
+    assert [v for v, _ in values] == [1, 4, 9, 16]
+    flow_process = next(
+        int(log["message"].rsplit(" ", 1)[-1])
+        for log in client.get_logs(run_id)
+        if log["message"].startswith("Submitted for execution: PID:")
+    )
+    assert all(pid != flow_process for _, pid in values)
