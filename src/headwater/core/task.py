@@ -211,8 +211,10 @@ class Task:
 
     @property
     def logger(self) -> logging.Logger:
-        """The logger named after this task (under ``headwater.Task``)."""
-        return logging.getLogger(f"headwater.Task: {self.name}")
+        """The logger named after this task (``headwater.<name>``), as in runs."""
+        from headwater.utilities.logging import get_logger
+
+        return get_logger(self.name)
 
     if TYPE_CHECKING:
         # Subclasses choose their own inputs; this keeps every override type-compatible.

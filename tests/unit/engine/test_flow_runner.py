@@ -359,3 +359,25 @@ def test_flow_runner_and_task_runner_handlers_stay_apart() -> None:
     runner.run(task_runner_state_handlers=[lambda r, o, n: task_seen.append(type(r))])
     assert flow_seen == [runner, runner]
     assert task_seen == [TaskRunner, TaskRunner]
+
+
+def test_task_contexts_add_values_for_one_task() -> None:
+    @task
+    def read() -> Any:
+        return context.get("extra")
+
+    with Flow("task-contexts") as flow:
+        a = read()
+        b = read()
+    state = flow.run(task_contexts={a: {"extra": "for a"}})
+    assert state.result[a].result == "for a" and state.result[b].result is None
+
+
+def test_task_logger_matches_the_run_logger() -> None:
+    @task
+    def named() -> str:
+        return str(context.logger.name)
+
+    with Flow("loggers") as flow:
+        n = named()
+    assert flow.run().result[n].result == named.logger.name == "headwater.named"
