@@ -37,6 +37,11 @@ GAPS: dict[str, str] = {
         "core/flow.py Flow has no serialized_hash(), used as "
         "register(idempotency_key=flow.serialized_hash())"
     ),
+    "edge_validation": (
+        "core/flow.py Flow.add_edge accepts validate= (and config flows.eager_edge_validation) "
+        "but never checks for a cycle; Prefect 1 raised ValueError('Cycle found; flows must "
+        "be acyclic!')"
+    ),
     "local_secrets": (
         "no headwater.tasks.secrets (HeadwaterSecret, EnvVarSecret) and no "
         "headwater.client.Secret; utilities/configuration.py also lower-cases "
@@ -118,7 +123,7 @@ def test_program(name: str, compat_env: dict[str, str], tmp_path: Path) -> None:
 
 def test_log_lines_use_the_default_format(compat_env: dict[str, str], tmp_path: Path) -> None:
     # Prefect 1's default format: "[time] LEVEL - logger name | message" on stderr.
-    output = run_program("logging_output", compat_env, tmp_path)
+    output = run_program("context_logging", compat_env, tmp_path)
     assert "INFO - headwater.with_context_logger | processing 3 rows" in output
 
 

@@ -1,11 +1,13 @@
-"""headwater.context inside tasks: dates, names, parameters, map_index, custom keys."""
+"""headwater.context inside tasks (dates, names, parameters, map_index, custom keys) and logging:
+get_logger, the context logger, Task.logger and log_stdout."""
 
 import logging
 import sys
 from datetime import UTC, datetime, timedelta
 
 import headwater
-from headwater import Flow, Parameter, task
+from headwater import Flow, Parameter, Task, task
+from headwater.utilities.logging import get_logger
 
 FAILURES = []
 
@@ -54,6 +56,43 @@ with Flow("context-demo") as flow:
     names = mapped_names.map(["a", "b"])
 
 
+RECORDS = []
+
+
+class Capture(logging.Handler):
+    def emit(self, record):
+        RECORDS.append(record)
+
+
+get_logger().addHandler(Capture())
+
+
+@task
+def with_context_logger():
+    logger = headwater.context.get("logger")
+    logger.info("processing %d rows", 3)
+
+
+@task(log_stdout=True)
+def printer():
+    print("printed line")
+
+
+class Custom(Task):
+    def run(self):
+        self.logger.warning("custom warn")
+
+
+with Flow("logging") as logging_flow:
+    with_context_logger()
+    printer()
+    Custom()()
+
+
+def messages():
+    return [r.getMessage() for r in RECORDS]
+
+
 if __name__ == "__main__":
     now = datetime.now(UTC)
     with headwater.context(custom=5):
@@ -79,5 +118,17 @@ if __name__ == "__main__":
         "mapped names", state.result[names].result, [(0, "mapped_names[0]"), (1, "mapped_names[1]")]
     )
     check("context restored after the block", headwater.context.get("custom"), None)
+
+    check("root logger name", get_logger().name, "headwater")
+    check("child logger name", get_logger("mymodule").name, "headwater.mymodule")
+
+    state = logging_flow.run()
+    check("logging flow succeeded", state.is_successful(), True)
+    check("context logger message", "processing 3 rows" in messages(), True)
+    record = next(r for r in RECORDS if r.getMessage() == "processing 3 rows")
+    check("context logger named after the task", record.name, "headwater.with_context_logger")
+    check("log_stdout captured print", "printed line" in messages(), True)
+    warn = next((r for r in RECORDS if r.getMessage() == "custom warn"), None)
+    check("Task.logger warning", warn is not None and warn.levelname, "WARNING")
 
     sys.exit(1 if FAILURES else 0)
