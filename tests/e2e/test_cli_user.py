@@ -151,6 +151,17 @@ def test_register_files_directories_and_modules(
         },
     }
 
+    explicit = path.parent / "explicit_local.py"
+    explicit.write_text(
+        "from headwater import Flow\n"
+        "from headwater.storage import Local\n"
+        f"flow = Flow('{prefix}-explicit', storage=Local())\n"
+    )
+    hw(url, "register", "--project", project, "--path", str(explicit))
+    (record,) = json.loads(hw(url, "get", "flows", "--name", f"{prefix}-explicit", "--json").stdout)
+    assert record["storage"]["flows"][f"{prefix}-explicit"]["kind"] == "script"
+    explicit.unlink()
+
     broken = path.parent / "broken.py"
     broken.write_text("raise RuntimeError('cannot load')\n")
     result = hw(url, "register", "--project", project, "--path", str(broken), ok=False)

@@ -50,8 +50,13 @@ def _flows_from_file(path: Path) -> list[Any]:
     namespace = run_script(str(path))
     flows = [flow for _, flow in flows_in_namespace(namespace).values()]
     for flow in flows:
-        if flow.storage is None:
+        storage = flow.storage
+        if storage is None:
             flow.storage = Local(path=str(path), stored_as_script=True)
+        elif isinstance(storage, Local) and storage.path is None and not storage.flows:
+            # A bare Local() cannot find a flow loaded from a file that is not a module;
+            # the file registered is where the flow lives.
+            storage.path, storage.stored_as_script = str(path), True
     return flows
 
 
