@@ -68,6 +68,24 @@ with Flow("case-merge") as flow:
     val = merge(val1, val2)
     out = report(val)
 
+
+@task
+def inc(x):
+    return x + 1
+
+
+@task
+def is_small(x):
+    return x < 10
+
+
+with Flow("mapped-and-nested-case") as flow_nested:
+    n = Parameter("n", default=5)
+    with case(is_big(n), False):
+        incremented = inc.map([1, 2, 3])
+        with case(is_small(n), True):
+            nested = inc(n)
+
 with Flow("ifelse") as flow_ifelse:
     y = Parameter("y")
     t_branch = big_action()
@@ -95,6 +113,13 @@ if __name__ == "__main__":
     check("true branch skipped", state.result[val1].is_skipped(), True)
     check("downstream of skipped branch skipped", state.result[loud].is_skipped(), True)
     check("skipped counts as success", state.is_successful(), True)
+
+    state = flow_nested.run()
+    check("map inside case", state.result[incremented].result, [2, 3, 4])
+    check("nested case", state.result[nested].result, 6)
+    state = flow_nested.run(parameters={"n": 50})
+    check("mapped task in a skipped case", state.result[incremented].is_skipped(), True)
+    check("nested case under a skipped case", state.result[nested].is_skipped(), True)
 
     state = flow_ifelse.run(parameters={"y": 7})
     check("ifelse true ran", state.result[t_branch].result, "big")

@@ -56,6 +56,20 @@ def uses_flow_result():
     return "flow-level"
 
 
+@task(result=LocalResult(dir=RESULT_DIR, location="full/{task_full_name}.pkl"))
+def cube(x):
+    return x**3
+
+
+@task(
+    target=lambda **kwargs: f"{kwargs['task_name']}-callable.target",
+    checkpoint=True,
+    result=LocalResult(dir=RESULT_DIR),
+)
+def callable_target():
+    return "t"
+
+
 @task(target="{task_name}.target", checkpoint=True, result=LocalResult(dir=RESULT_DIR))
 def expensive():
     CALLS.append(1)
@@ -69,6 +83,8 @@ with Flow("results", result=LocalResult(dir=FLOW_RESULT_DIR)) as flow:
     fl = uses_flow_result()
     sm = summary()
     ex = expensive()
+    cu = cube.map([1, 2])
+    ct = callable_target()
 
 
 if __name__ == "__main__":
@@ -94,6 +110,16 @@ if __name__ == "__main__":
     with open(os.path.join(RESULT_DIR, "summary.json")) as handle:
         check("JSONSerializer writes JSON", json.load(handle), {"rows": 3})
     check("flow-level result used", len(os.listdir(FLOW_RESULT_DIR)) >= 1, True)
+    check(
+        "task_full_name template",
+        sorted(os.listdir(os.path.join(RESULT_DIR, "full"))),
+        ["cube[0].pkl", "cube[1].pkl"],
+    )
+    check(
+        "callable target",
+        os.path.exists(os.path.join(RESULT_DIR, "callable_target-callable.target")),
+        True,
+    )
     check("target written", os.path.exists(os.path.join(RESULT_DIR, "expensive.target")), True)
     check("LocalResult.exists", LocalResult(dir=RESULT_DIR).exists("expensive.target"), True)
     check("LocalResult.exists missing", LocalResult(dir=RESULT_DIR).exists("missing.pkl"), False)

@@ -71,6 +71,14 @@ def fibonacci(n):
     )
 
 
+@task
+def count_to(n):
+    reached = headwater.context.get("task_loop_result", 0)
+    if reached >= n:
+        return reached
+    raise LOOP(result=reached + 1)
+
+
 with Flow("signals") as flow:
     failed = fail_it()
     skipped = skip_it()
@@ -79,6 +87,7 @@ with Flow("signals") as flow:
     early = succeed_early()
     retried = retry_once()
     fib = fibonacci(10)
+    counted = count_to.map([1, 3])
 
 
 if __name__ == "__main__":
@@ -96,6 +105,7 @@ if __name__ == "__main__":
     check("RETRY attempts", len(ATTEMPTS), 2)
     check("LOOP final state", type(state.result[fib]).__name__, "Success")
     check("LOOP result", state.result[fib].result, 55)
+    check("LOOP in mapped children", state.result[counted].result, [1, 3])
     check("iterations", len(LOOP_COUNTS), 11)
     check("task_loop_count", LOOP_COUNTS[1:], list(range(2, 12)))
 

@@ -31,6 +31,15 @@ def slow_td():
     return "late"
 
 
+RETRIED = []
+
+
+@task(timeout=1, max_retries=1, retry_delay=timedelta(seconds=0))
+def slow_retried():
+    RETRIED.append(1)
+    time.sleep(10)
+
+
 @task(timeout=5)
 def quick():
     return "fast"
@@ -45,6 +54,7 @@ with Flow("timeouts") as flow:
     s = slow()
     s2 = slow_td()
     q = quick()
+    sr = slow_retried()
     a = after(s)
 
 
@@ -56,6 +66,7 @@ if __name__ == "__main__":
     check("int timeout gives TimedOut", isinstance(state.result[s], TimedOut), True)
     check("timedelta timeout gives TimedOut", isinstance(state.result[s2], TimedOut), True)
     check("TimedOut is failed", state.result[s].is_failed(), True)
+    check("TimedOut is retried", (isinstance(state.result[sr], TimedOut), len(RETRIED)), (True, 2))
     check("quick task unaffected", state.result[q].result, "fast")
     check("downstream trigger-failed", type(state.result[a]).__name__, "TriggerFailed")
     check("did not wait for the sleeps", elapsed < 8, True)
