@@ -37,6 +37,10 @@ GAPS: dict[str, str] = {
         "core/flow.py Flow has no serialized_hash(), used as "
         "register(idempotency_key=flow.serialized_hash())"
     ),
+    "debugging": (
+        "no headwater.utilities.debug (raise_on_exception, which makes flow.run() re-raise "
+        "a task's exception)"
+    ),
     "edge_validation": (
         "core/flow.py Flow.add_edge accepts validate= (and config flows.eager_edge_validation) "
         "but never checks for a cycle; Prefect 1 raised ValueError('Cycle found; flows must "
