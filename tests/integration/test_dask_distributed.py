@@ -281,7 +281,9 @@ with Flow("scaled-out", executor=DaskExecutor(address=os.environ["MATRIX_DASK_AD
 
 @pytest.mark.e2e
 @pytest.mark.timeout(180)
-def test_backend_run_scales_out_to_the_cluster(tmp_path: Path) -> None:
+def test_backend_run_scales_out_to_the_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Workers report task runs to the server themselves, so (as in Prefect 1) they are
     # configured with the server's address.
     import runpy
@@ -303,11 +305,8 @@ def test_backend_run_scales_out_to_the_cluster(tmp_path: Path) -> None:
         ):
             client = Client(api_server=server.api_url)
             client.create_project("scale-out")
-            os.environ["MATRIX_DASK_ADDRESS"] = running.address
-            try:
-                flow = runpy.run_path(str(script), run_name="scaled_out")["flow"]
-            finally:
-                del os.environ["MATRIX_DASK_ADDRESS"]
+            monkeypatch.setenv("MATRIX_DASK_ADDRESS", running.address)
+            flow = runpy.run_path(str(script), run_name="scaled_out")["flow"]
             flow.storage = Local(path=str(script), stored_as_script=True)
             flow_id = client.register(flow, project_name="scale-out")
             run_id = client.create_flow_run(flow_id=flow_id)
