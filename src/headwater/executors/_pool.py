@@ -116,6 +116,10 @@ class PoolRunner:
         deps: list[Any] = []
         _nested.collect(args, is_future, deps)
         _nested.collect(kwargs, is_future, deps)
+        if not deps and self.kind == "threads":
+            # Fast path: nothing to wait for or to unpickle, so the pool's own future
+            # is the caller's future.
+            return self._pool.submit(captured.run, fn, *args, **kwargs)
         pending = [d for d in {id(d): d for d in deps}.values() if not d.done()]
         if not pending:
             outer: Future[Any] = Future()
