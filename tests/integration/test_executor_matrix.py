@@ -8,6 +8,9 @@ temporary cluster, so all four agree with each other by construction.
 
 Task functions live at module level so that process and Dask workers can import them;
 per-attempt behaviour (retries) comes from ``headwater.context``, never from shared memory.
+
+The last test runs one registered flow per executor through a real server, agent and
+flow-run process, so the backend runners are held to the same executors.
 """
 
 from __future__ import annotations
