@@ -101,8 +101,13 @@ def call_with_context(
 
 
 def _set_up_once(setup: Any) -> None:
-    """Run a process-wide worker set-up callable once per process (by its name)."""
-    key = f"{getattr(setup, '__module__', '')}.{getattr(setup, '__qualname__', repr(setup))}"
+    """Run a process-wide worker set-up callable once per process (by its name).
+
+    A ``functools.partial`` counts by its ``repr`` (function and arguments), so a partial
+    carrying, say, the server's address runs once per distinct address.
+    """
+    qualname = getattr(setup, "__qualname__", None)
+    key = f"{setup.__module__}.{qualname}" if qualname else repr(setup)
     with _SETUP_LOCK:
         if key in _SETUP_DONE:
             return

@@ -308,6 +308,12 @@ def record_setup() -> None:
         handle.write("x")
 
 
+def record_tagged_setup(tag: str) -> None:
+    directory = os.environ["HEADWATER_TEST_SETUP_DIR"]
+    with open(os.path.join(directory, f"tag-{tag}-{os.getpid()}"), "a", encoding="utf-8") as f:
+        f.write("x")
+
+
 def setup_ran_here() -> tuple[int, str]:
     directory = os.environ["HEADWATER_TEST_SETUP_DIR"]
     with open(os.path.join(directory, f"setup-{os.getpid()}"), encoding="utf-8") as handle:
@@ -335,3 +341,18 @@ def test_worker_setup_hook_is_not_run_for_threads(
     with ex.start(), context(executor_worker_setup=record_setup):
         assert ex.wait(ex.submit(add, 1, 1)) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_worker_setup_hook_accepts_a_partial_once_per_arguments(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+
+    monkeypatch.setenv("HEADWATER_TEST_SETUP_DIR", str(tmp_path))
+    ex = LocalDaskExecutor("processes", num_workers=1)
+    with ex.start():
+        for tag in ("a", "a", "b"):
+            with context(executor_worker_setup=functools.partial(record_tagged_setup, tag)):
+                pid = ex.wait(ex.submit(os.getpid))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"tag-a-{pid}", f"tag-b-{pid}"]
+    assert (tmp_path / f"tag-a-{pid}").read_text() == "x"
