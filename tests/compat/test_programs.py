@@ -103,6 +103,10 @@ GAPS: dict[str, Gap] = {
         "pauses again",
         "FAIL resumed task ran",
     ),
+    "mapping_filter": Gap(
+        "no headwater.tasks.control_flow.filter.FilterTask",
+        "No module named 'headwater.tasks.control_flow.filter'",
+    ),
     "result_location_inputs": Gap(
         "engine/task_runner.py TaskRunner._success formats the result location with the "
         "run context only; Prefect 1 also used the parameters and the task's own inputs",
