@@ -42,7 +42,7 @@ def pid(x):
 
 @task
 def nap(x):
-    time.sleep(1)
+    time.sleep(1.5)
     return x
 
 
@@ -87,7 +87,7 @@ if __name__ == "__main__":
     state = parallel.run(executor=LocalDaskExecutor(scheduler="threads", num_workers=4))
     elapsed = time.monotonic() - start
     check(
-        "threads ran in parallel", (state.result[naps].result, elapsed < 3.0), ([1, 2, 3, 4], True)
+        "threads ran in parallel", (state.result[naps].result, elapsed < 4.5), ([1, 2, 3, 4], True)
     )
 
     sys.exit(1 if FAILURES else 0)
