@@ -5,6 +5,7 @@ Needs a server and an agent (HEADWATER_API_URL).
 
 import sys
 import time
+from datetime import timedelta
 
 from headwater import Client, Flow, Parameter, task
 from headwater.engine.state import Cancelled
@@ -66,6 +67,20 @@ with Flow("compat-start-parent") as parent:
 
 
 if __name__ == "__main__":
+    check("default task name", start_and_wait.name, "Flow compat-greeter")
+    try:
+        StartFlowRun(
+            flow_name="compat-greeter", project_name=PROJECT, parameters={"name": make_greeting}
+        )
+        check("a Task as a parameter value is refused", "no error", "TypeError")
+    except TypeError:
+        check("a Task as a parameter value is refused", "TypeError", "TypeError")
+    try:
+        StartFlowRun(flow_name="compat-greeter", wait=True, poll_interval=timedelta(seconds=1))
+        check("poll_interval under 3 s is refused", "no error", "ValueError")
+    except ValueError:
+        check("poll_interval under 3 s is refused", "ValueError", "ValueError")
+
     client = Client()
     client.create_project(project_name=PROJECT)
     for flow in (greeter, exploder, sleeper):
