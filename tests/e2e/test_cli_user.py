@@ -254,3 +254,51 @@ def test_run_watch_streams_logs_and_exit_code_follows_the_outcome(
     assert "exploded for x" in bad.stdout
     assert "ended Failed" in bad.stderr
     assert "'doomed'" in bad.stdout
+
+
+SELF_REGISTERING = """
+from headwater import Flow, task
+
+
+@task
+def answer():
+    return 42
+
+
+with Flow("{name}") as flow:
+    answer()
+
+if __name__ == "__main__":
+    print(flow.register(project_name="scripts"))
+"""
+
+
+def test_flow_registered_from_its_own_main_block_runs_on_the_agent(
+    server: TemporaryServer, agent: AgentProcess, tmp_path: Path
+) -> None:
+    url = server.api_url
+    name = f"self-{uuid.uuid4().hex[:6]}"
+    script = tmp_path / "self_registering.py"
+    script.write_text(SELF_REGISTERING.format(name=name))
+    hw(url, "create", "project", "scripts")
+    env = dict(os.environ, HEADWATER_API_URL=url)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    flow_id = done.stdout.strip()
+    (record,) = json.loads(hw(url, "get", "flows", "--name", name, "--json").stdout)
+    assert record["id"] == flow_id
+    assert record["storage"]["flows"][name] == {
+        "kind": "script",
+        "path": str(script),
+        "attribute": "flow",
+    }
+    hw(url, "run", "--name", name, "--watch")
+    # Loading the flow in the run did not run the __main__ block again.
+    assert [
+        f["version"]
+        for f in json.loads(
+            hw(url, "get", "flows", "--all-versions", "--name", name, "--json").stdout
+        )
+    ] == [1]
