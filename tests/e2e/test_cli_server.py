@@ -138,3 +138,10 @@ def test_temporary_server_moves_off_a_taken_port(monkeypatch: pytest.MonkeyPatch
         with testing.temporary_server() as running:
             assert running.port != taken
             assert httpx.get(running.api_url + "/health").status_code == 200
+
+
+def test_port_in_use_is_one_line(server: TemporaryServer, tmp_path: Path) -> None:
+    result = _cli("server", "start", "--port", str(server.port), home=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "address already in use" in lines[0]

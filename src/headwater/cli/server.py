@@ -92,6 +92,7 @@ def start(
             f"refusing to listen on {settings.host} without an API key; set --api-key "
             "(or HEADWATER_API_KEY), or pass --insecure to allow it."
         )
+    _check_port_free(settings.host, settings.port)
     # Migrate before serving so that an unreachable or broken database is one clear line.
     _run_migration(settings.database_url, "upgrade")
     settings = settings.replace(run_migrations=False)
@@ -133,6 +134,23 @@ def start(
     uvicorn_server.run()
     if not uvicorn_server.started:
         sys.exit(3)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc}")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = "address already in use" if exc.errno == 98 else str(exc)
+            _fail(f"cannot listen on {host}:{port}: {reason}.")
 
 
 def _redacted(url: str) -> str:
