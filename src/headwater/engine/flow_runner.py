@@ -72,6 +72,15 @@ def assemble_mapped(parent: State, children: list[State]) -> State:
     )
 
 
+# Prefect 1's wording of the final log line, which people grep run output for.
+_FINAL_LINES = {
+    "All reference tasks succeeded.": "Flow run SUCCESS: all reference tasks succeeded",
+    "Some reference tasks failed.": "Flow run FAILED: some reference tasks failed.",
+    "No reference tasks failed.": "Flow run SUCCESS: no reference tasks failed",
+    "Not all terminal tasks have finished.": "Flow run RUNNING: terminal tasks are incomplete.",
+}
+
+
 def _logger() -> Any:
     from headwater.utilities.logging import get_logger
 
@@ -218,7 +227,7 @@ class FlowRunner(Runner):
             except ENDRUN as exc:
                 return exc.state
             logger = _logger()
-            logger.info("Beginning flow run for '%s'", self.flow.name)
+            logger.info("Beginning Flow run for '%s'", self.flow.name)
             states: dict[Task, State] = dict(task_states or {})
             try:
                 with executor.start():
@@ -238,9 +247,10 @@ class FlowRunner(Runner):
                     "Unexpected error while running flow %r", self.flow.name, exc_info=True
                 )
                 final = Failed(f"Unexpected error while running flow: {exc!r}", result=exc)
-            logger.info(
-                "Flow run %s: %s", type(final).__name__.upper(), final.message or "finished"
-            )
+            line = _FINAL_LINES.get(final.message or "")
+            if line is None:
+                line = f"Flow run {type(final).__name__.upper()}: {final.message}"
+            logger.info(line)
             return self.handle_state_change(state, final)
 
     def _next_retry_time(self, states: dict[Task, State]) -> datetime | None:

@@ -24,6 +24,7 @@ Contract (docs/internals/contracts.md, section 5):
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -55,6 +56,17 @@ _SKIP_MESSAGE = (
     "Upstream task was skipped; if this was not the intended behavior, consider changing"
     " `skip_on_upstream_skip=False` for this task."
 )
+
+
+_LOGGER: list[logging.Logger] = []
+
+
+def _runner_logger() -> logging.Logger:
+    if not _LOGGER:
+        from headwater.utilities.logging import get_logger
+
+        _LOGGER.append(get_logger("TaskRunner"))
+    return _LOGGER[0]
 
 
 def mappable_values(task: Task, key: str | None, value: Any) -> list[Any] | Any:
@@ -212,13 +224,18 @@ class TaskRunner(Runner):
         if state is None:
             state = Pending()
         state, ctx = self.initialize_run(state, ctx)
+        logger = _runner_logger()
+        log_info = logger.isEnabledFor(logging.INFO)
+        if log_info:
+            logger.info("Task '%s': Starting task run...", ctx["task_full_name"])
         with _context(ctx):
             try:
                 if state.is_finished() and not isinstance(state, Looped):
                     raise ENDRUN(state)
                 self._check_upstream(state, upstream, is_mapped_parent)
                 if is_mapped_parent:
-                    return self._ready_to_map(state, upstream)
+                    state = self._ready_to_map(state, upstream)
+                    raise ENDRUN(state)
                 state = self._check_trigger(state, upstream)
                 self._check_start_time(state)
                 inputs = self._inputs(upstream, constants)
@@ -242,6 +259,12 @@ class TaskRunner(Runner):
                     state = self.handle_state_change(state, failed)
                 except Exception:
                     state = failed
+        if log_info:
+            logger.info(
+                "Task '%s': Finished task run for task with final state: '%s'",
+                ctx["task_full_name"],
+                type(state).__name__,
+            )
         return state
 
     def _check_upstream(

@@ -330,10 +330,12 @@ def test_flow_runs_log_their_start_end_and_task_errors(caplog: pytest.LogCapture
     finally:
         root.propagate = old
     text = caplog.text
-    assert "Beginning flow run for 'logged'" in text
+    assert "Beginning Flow run for 'logged'" in text
+    assert "Task 'boom': Starting task run..." in text
+    assert "Task 'boom': Finished task run for task with final state: 'Failed'" in text
     assert "Task 'boom': exception raised during execution" in text
     assert "RuntimeError: boom" in text
-    assert "Flow run FAILED: Some reference tasks failed." in text
+    assert "Flow run FAILED: some reference tasks failed." in text
 
 
 def test_an_executor_that_breaks_fails_the_flow_run() -> None:
