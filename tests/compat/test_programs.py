@@ -193,6 +193,7 @@ def test_every_program_is_collected() -> None:
     assert len(CORE) >= 15
     assert len([name for name in BACKEND if name.startswith("fof_")]) >= 2
     assert set(GAPS) <= set(CORE) | set(BACKEND), "a gap names a missing program"
+    assert set(EXPECTED_OUTPUT) <= set(CORE) | set(BACKEND)
 
 
 @pytest.mark.parametrize("name", _params(CORE))
