@@ -118,6 +118,10 @@ if __name__ == "__main__":
         "mapped names", state.result[names].result, [(0, "mapped_names[0]"), (1, "mapped_names[1]")]
     )
     check("context restored after the block", headwater.context.get("custom"), None)
+    state = flow.run(context={"today": "2000-01-01"})
+    check(
+        "context overrides a date for a backfill", state.result[info].result["today"], "2000-01-01"
+    )
 
     check("root logger name", get_logger().name, "headwater")
     check("child logger name", get_logger("mymodule").name, "headwater.mymodule")

@@ -56,6 +56,11 @@ def uses_flow_result():
     return "flow-level"
 
 
+@task(result=LocalResult(dir=RESULT_DIR, location="{date:%Y}/{task_name}.pkl"))
+def yearly():
+    return "y"
+
+
 @task(result=LocalResult(dir=RESULT_DIR, location="full/{task_full_name}.pkl"))
 def cube(x):
     return x**3
@@ -84,6 +89,7 @@ with Flow("results", result=LocalResult(dir=FLOW_RESULT_DIR)) as flow:
     sm = summary()
     ex = expensive()
     cu = cube.map([1, 2])
+    yl = yearly()
     ct = callable_target()
 
 
