@@ -19,6 +19,7 @@ Contract:
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -48,6 +49,8 @@ from headwater.exceptions import (  # noqa: E402
 )
 
 __all__ = ["ROUTES", "HttpTransport", "Route", "error_from_response", "route"]
+
+logger = logging.getLogger("headwater.client")
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
 _RETRY_STATUS = frozenset({502, 503, 504})
@@ -255,6 +258,10 @@ class HttpTransport:
                     continue
                 return response
             delay = next(delays, None)
+            if delay is not None:
+                logger.debug(
+                    "%s %s failed (%s); retrying in %.1f s", declared.method, path, last, delay
+                )
             if delay is None:
                 raise ServerUnavailable(
                     f"Cannot reach the Headwater server at {self.api_url}: {last}"
