@@ -113,6 +113,11 @@ GAPS: dict[str, Gap] = {
         "no headwater.tasks.control_flow.filter.FilterTask",
         "No module named 'headwater.tasks.control_flow.filter'",
     ),
+    "resource_manager": Gap(
+        "no headwater.resource_manager (Prefect 1's prefect.resource_manager: setup and "
+        "cleanup tasks around a `with` block)",
+        "cannot import name 'resource_manager' from 'headwater'",
+    ),
     "result_location_inputs": Gap(
         "engine/task_runner.py TaskRunner._success formats the result location with the "
         "run context only; Prefect 1 also used the parameters and the task's own inputs",
