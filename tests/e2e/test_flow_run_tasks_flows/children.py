@@ -27,7 +27,9 @@ def boom() -> None:
 
 @task
 def nap(seconds: float) -> str:
+    logger.info("napping %s", seconds)
     time.sleep(seconds)
+    logger.warning("woke after %s", seconds)
     return "rested"
 
 

@@ -77,6 +77,10 @@ class Stack:
         return list(self.client.get_flow_run_children(flow_run_id))
 
     def logs(self, flow_run_id: str, until: str | None = None) -> list[str]:
+        """The run's log messages (see :meth:`logs_rows`)."""
+        return [row["message"] for row in self.logs_rows(flow_run_id, until)]
+
+    def logs_rows(self, flow_run_id: str, until: str | None = None) -> list[dict[str, Any]]:
         """The run's log messages; with ``until``, wait (30 s at most) for a line containing it.
 
         A run ships its last log lines while its process exits, after its final state.
@@ -85,9 +89,10 @@ class Stack:
 
         deadline = time.monotonic() + 30
         while True:
-            messages = [row["message"] for row in self.client.get_logs(flow_run_id)]
-            if until is None or any(until in m for m in messages) or time.monotonic() > deadline:
-                return messages
+            rows = list(self.client.get_logs(flow_run_id))
+            found = until is None or any(until in row["message"] for row in rows)
+            if found or time.monotonic() > deadline:
+                return rows
             time.sleep(0.05)
 
 
