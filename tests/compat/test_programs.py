@@ -49,37 +49,25 @@ class Gap:
 
 #: Known gaps, by program name (also listed in docs/porting.md).
 GAPS: dict[str, Gap] = {
-    "apply_map": Gap(
-        "no headwater.apply_map (Prefect 1's prefect.apply_map)",
-        "cannot import name 'apply_map' from 'headwater'",
-    ),
     "backend_cli_short_options": Gap(
         "cli/register.py uses -p for --project and has no -f; Prefect 1's `register` had "
         "-p/--path and -f/--force (--project had no short form), so "
         "`register --project X -p flows.py` registers nothing",
         "FAIL register --project P -p PATH",
     ),
-    "backend_idempotent_register": Gap(
-        "core/flow.py Flow has no serialized_hash(), used as "
-        "register(idempotency_key=flow.serialized_hash())",
-        "has no attribute 'serialized_hash'",
+    "backend_generated_flows": Gap(
+        "storage/_local.py Local.add_flow records a flow defined in a script by the script's "
+        "path even when the flow is not bound to a module-level name (built in a loop and "
+        "kept in a dict); the flow-run process then finds only the last one and fails with "
+        "FlowStorageError. Prefect 1's Local storage pickled the flow. Fix: record by "
+        "reference only when the flow object is a module global, else pickle it",
+        "No flow named 'compat-load-users' in flow script",
     ),
     "config_usage": Gap(
         "utilities/configuration.py load_configuration reads HEADWATER_USER_CONFIG_PATH; "
         "Prefect 1's variable was PREFECT__USER_CONFIG_PATH, so HEADWATER__USER_CONFIG_PATH "
         "is ignored",
         "FAIL user config file",
-    ),
-    "debugging": Gap(
-        "no headwater.utilities.debug (raise_on_exception, which makes flow.run() re-raise "
-        "a task's exception)",
-        "No module named 'headwater.utilities.debug'",
-    ),
-    "edge_validation": Gap(
-        "core/flow.py Flow.add_edge accepts validate= (and config flows.eager_edge_validation) "
-        "but never checks for a cycle; Prefect 1 raised ValueError('Cycle found; flows must "
-        "be acyclic!')",
-        "FAIL cycle refused by add_edge",
     ),
     "import_paths": Gap(
         "Prefect 1 public modules missing at their renamed paths: headwater.utilities.edges "
@@ -103,12 +91,6 @@ GAPS: dict[str, Gap] = {
         "ast.literal_eval for list, dict and number values",
         "FAIL extra_loggers parsed as a list",
     ),
-    "manual_approval": Gap(
-        "engine/task_runner.py TaskRunner.initialize_run does not set context['resume'] for "
-        "a Resume state and triggers.manual_only does not check it, so a resumed task "
-        "pauses again",
-        "FAIL resumed task ran",
-    ),
     "mapping_filter": Gap(
         "no headwater.tasks.control_flow.filter.FilterTask",
         "No module named 'headwater.tasks.control_flow.filter'",
@@ -118,19 +100,9 @@ GAPS: dict[str, Gap] = {
         "cleanup tasks around a `with` block)",
         "cannot import name 'resource_manager' from 'headwater'",
     ),
-    "result_location_inputs": Gap(
-        "engine/task_runner.py TaskRunner._success formats the result location with the "
-        "run context only; Prefect 1 also used the parameters and the task's own inputs",
-        "FAIL location from parameter and input",
-    ),
     "schedules": Gap(
         "no headwater.schedules module (IntervalSchedule, CronSchedule, clocks)",
         "No module named 'headwater.schedules'",
-    ),
-    "tuple_annotation": Gap(
-        "core/task.py Task.__init__ does not infer nout from a Tuple[...] return "
-        "annotation of run(), so unpacking raises TypeError",
-        "Task 'min_max' is not iterable",
     ),
 }
 

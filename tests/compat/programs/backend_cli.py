@@ -67,13 +67,14 @@ if __name__ == "__main__":
         )
         code, out = headwater("register", "--project", PROJECT, "--path", path)
         check("register --path FILE", code, 0)
+        registered = FlowView.from_flow_name("compat-cli-shout", project_name=PROJECT).flow_id
         print(out)
         code, out = headwater("register", "--project", PROJECT, "--path", path)
         check("register again", code, 0)
         check(
             "unchanged flow keeps its version",
-            FlowView.from_flow_name("compat-cli-shout", project_name=PROJECT).version,
-            1,
+            FlowView.from_flow_name("compat-cli-shout", project_name=PROJECT).flow_id,
+            registered,
         )
 
         code, out = headwater(

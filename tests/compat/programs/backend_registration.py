@@ -92,9 +92,10 @@ if __name__ == "__main__":
     context_id = context_flow.register(project_name=PROJECT)
 
     view = FlowView.from_flow_name("compat-env", project_name=PROJECT)
-    check("latest version", (view.flow_id, view.version), (second_id, 2))
+    check("by name: the latest version", view.flow_id, second_id)
+    check("latest version is not archived", view.archived, False)
     check("project name", view.project_name, PROJECT)
-    check("first version by id", FlowView.from_flow_id(first_id).version, 1)
+    check("a new version archives the previous one", FlowView.from_flow_id(first_id).archived, True)
 
     run_id = client.create_flow_run(flow_id=second_id, parameters={"suffix": "?"})
     run = wait_until_finished(run_id)
