@@ -19,7 +19,7 @@ from headwater.engine import signals
 from headwater.tasks.control_flow import case, merge
 from headwater.utilities.configuration import config
 from headwater.utilities.context import context
-from headwater.utilities.tasks import tags, task
+from headwater.utilities.tasks import apply_map, tags, task
 
 if TYPE_CHECKING:
     from headwater.client import Client
@@ -33,6 +33,7 @@ __all__ = [
     "Parameter",
     "Task",
     "__version__",
+    "apply_map",
     "case",
     "config",
     "context",

@@ -77,6 +77,10 @@ def manual_only(upstream_states: Mapping[Any, State]) -> bool:
     """
     if not upstream_states:
         return True
+    from headwater.utilities.context import context
+
+    if context.get("resume"):  # the run was resumed (a Resume state): go ahead
+        return True
     raise signals.PAUSE('Trigger function is "manual_only"')
 
 

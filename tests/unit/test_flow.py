@@ -302,3 +302,31 @@ def test_replace_keeps_edges_constants_and_reference_status() -> None:
     assert set(flow.all_downstream_edges()) == flow.tasks
     with pytest.raises(ValueError, match=r"is not in this flow"):
         flow.replace(b, new_b)
+
+
+def test_eager_validation_refuses_an_edge_that_closes_a_cycle() -> None:
+    from headwater.utilities.configuration import set_temporary_config
+
+    flow = Flow("eager")
+    a, b, c = Noop(name="a"), Noop(name="b"), Noop(name="c")
+    flow.add_edge(a, b, validate=True)
+    flow.add_edge(b, c, validate=True)
+    with pytest.raises(ValueError, match=r"Cycle found; flows must be acyclic!"):
+        flow.add_edge(c, a, validate=True)
+    assert flow.sorted_tasks() == (a, b, c)  # the refused edge was not added
+    with set_temporary_config({"flows.eager_edge_validation": True}):
+        with pytest.raises(ValueError, match=r"Cycle found"):
+            flow.add_edge(c, b)
+    flow.add_edge(c, a)  # lazily validated by default: refused when sorted
+    with pytest.raises(ValueError, match=r"cycle"):
+        flow.sorted_tasks()
+
+
+def test_serialized_hash_is_stable_and_changes_with_the_graph() -> None:
+    with Flow("hashed") as flow:
+        inc(1)
+    first = flow.serialized_hash()
+    assert first == flow.serialized_hash() and len(first) == 64
+    with flow:
+        inc(2)
+    assert flow.serialized_hash() != first

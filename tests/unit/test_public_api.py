@@ -14,8 +14,8 @@ import pytest
 
 PUBLIC: dict[str, list[str]] = {
     "headwater": [
-        "Client", "DateTimeParameter", "Flow", "Parameter", "Task", "__version__", "case",
-        "config", "context", "flatten", "mapped", "merge", "signals", "tags", "task",
+        "Client", "DateTimeParameter", "Flow", "Parameter", "Task", "__version__", "apply_map",
+        "case", "config", "context", "flatten", "mapped", "merge", "signals", "tags", "task",
         "triggers", "unmapped",
     ],
     "headwater.core": [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, Tuple  # noqa: UP035 - the Prefect 1 era spelling must work too
 
 import pytest
 
@@ -271,3 +271,23 @@ def test_on_failure_callback_is_called_once_with_the_failed_state() -> None:
         boom()
     flow.run()
     assert calls == [("boom", "Failed")]
+
+
+def test_nout_is_inferred_from_a_fixed_tuple_return_annotation() -> None:
+    @task
+    def pair() -> tuple[int, str]:
+        return 1, "a"
+
+    @task
+    def old_style() -> Tuple[int, int, int]:  # noqa: UP006
+        return 1, 2, 3
+
+    @task
+    def open_ended() -> tuple[int, ...]:
+        return (1,)
+
+    assert pair.nout == 2 and old_style.nout == 3 and open_ended.nout is None
+    assert task(nout=5)(pair.run).nout == 5
+    with Flow("unpack") as flow:
+        _, y = pair()
+    assert flow.run().result[y].result == "a"

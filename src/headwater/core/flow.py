@@ -40,6 +40,13 @@ _RUNNER_KWARGS = frozenset(
 )
 
 
+def _eager_validation() -> bool:
+    from headwater.utilities.configuration import config
+
+    flows = config.get("flows") or {}
+    return bool(flows.get("eager_edge_validation", False))
+
+
 class Flow:
     """A graph of tasks.
 
@@ -251,11 +258,31 @@ class Flow:
         self.add_task(downstream_task)
         edge = Edge(upstream_task, downstream_task, key=key, mapped=mapped, flattened=flattened)
         if edge not in self.edges:
+            if validate is None:
+                validate = _eager_validation()
+            if validate and self._reaches(downstream_task, upstream_task):
+                raise ValueError(
+                    f"Cycle found; flows must be acyclic! The edge {edge} in flow"
+                    f" {self.name!r} would close a cycle."
+                )
             self.edges.add(edge)
             self._upstream[downstream_task].add(edge)
             self._downstream[upstream_task].add(edge)
             self._changed()
         return edge
+
+    def _reaches(self, start: Task, goal: Task) -> bool:
+        """Whether ``goal`` is ``start`` or downstream of it."""
+        seen: set[Task] = set()
+        stack = [start]
+        while stack:
+            t = stack.pop()
+            if t is goal:
+                return True
+            if t not in seen:
+                seen.add(t)
+                stack.extend(e.downstream_task for e in self._downstream.get(t, ()))
+        return False
 
     def set_dependencies(
         self,
@@ -274,11 +301,13 @@ class Flow:
 
         self.add_task(task)
         for t in upstream_tasks or ():
-            self.add_edge(t, task, mapped=mapped and not isinstance(t, unmapped))
+            is_mapped = mapped and not isinstance(t, unmapped)
+            self.add_edge(t, task, mapped=is_mapped, validate=validate)
         for t in downstream_tasks or ():
-            self.add_edge(task, t)
+            self.add_edge(task, t, validate=validate)
         for key, t in (keyword_tasks or {}).items():
-            self.add_edge(t, task, key=key, mapped=mapped and not isinstance(t, unmapped))
+            is_mapped = mapped and not isinstance(t, unmapped)
+            self.add_edge(t, task, key=key, mapped=is_mapped, validate=validate)
 
     def chain(self, *tasks: Task) -> list[Edge]:
         """Add edges so that ``tasks`` run one after another."""
@@ -496,6 +525,18 @@ class Flow:
         from headwater.core._serialize import serialize_flow
 
         return serialize_flow(self)
+
+    def serialized_hash(self, build: bool = False) -> str:
+        """A stable hash of :meth:`serialize`, e.g. as a registration idempotency key.
+
+        Returns:
+            The SHA-256 hex digest of the serialized flow (keys sorted).
+        """
+        import hashlib
+        import json
+
+        data = json.dumps(self.serialize(build=build), sort_keys=True, default=repr)
+        return hashlib.sha256(data.encode()).hexdigest()
 
     # ------------------------------------------------------------------ running
 

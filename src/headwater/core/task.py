@@ -167,7 +167,7 @@ class Task:
         self.result = result
         self.target = target
         self.task_run_name = task_run_name
-        self.nout = nout
+        self.nout = nout if nout is not None else self._nout_from_annotation()
         self._validate_options()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -246,6 +246,16 @@ class Task:
                 "type": hints.get(p.name, Any),
             }
         return out
+
+    def _nout_from_annotation(self) -> int | None:
+        """``n`` when ``run()`` is annotated ``-> tuple[A, B, ...]`` with n fixed items."""
+        ret = self._type_hints().get("return")
+        if typing.get_origin(ret) is not tuple:
+            return None
+        args = typing.get_args(ret)
+        if not args or Ellipsis in args or args == ((),):
+            return None
+        return len(args)
 
     def _type_hints(self) -> dict[str, Any]:
         try:

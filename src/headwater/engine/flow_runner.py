@@ -241,6 +241,8 @@ class FlowRunner(Runner):
                             time.sleep(delay)
                 final = self._final_state(states, returned)
             except Exception as exc:
+                if _context.get("raise_on_exception"):
+                    raise
                 # The executor (or the engine) broke down: the run ends Failed instead of
                 # being left Running.
                 logger.error(

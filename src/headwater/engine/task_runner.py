@@ -40,6 +40,7 @@ from headwater.engine.state import (
     Looped,
     Mapped,
     Pending,
+    Resume,
     Retrying,
     Running,
     Skipped,
@@ -187,6 +188,8 @@ class TaskRunner(Runner):
         if isinstance(state, Looped):
             context["task_loop_count"] = (state.loop_count or 0) + 1
             context["task_loop_result"] = state.result
+        if isinstance(state, Resume):
+            context["resume"] = True  # lets manual_only pass for this run
         return state, context
 
     # ------------------------------------------------------------------ the run
@@ -250,6 +253,8 @@ class TaskRunner(Runner):
                 else:
                     state = exc.state
             except Exception as exc:
+                if _context.get("raise_on_exception"):
+                    raise
                 # An error of the engine itself (not of the task's code, which _call
                 # catches) still ends this task run, not the whole flow run.
                 failed = Failed(
@@ -395,6 +400,8 @@ class TaskRunner(Runner):
         except Exception as exc:
             from headwater.exceptions import TaskTimeoutError
 
+            if ctx.get("raise_on_exception") or _context.get("raise_on_exception"):
+                raise  # headwater.utilities.debug.raise_on_exception: surface it to the caller
             if isinstance(exc, TaskTimeoutError):
                 return TimedOut("Task timed out during execution.", result=exc)
             logger = ctx.get("logger")
@@ -423,7 +430,11 @@ class TaskRunner(Runner):
                     if task.target is not None:
                         result = result.copy()
                         result.location = self._target_template()
-                    state._result = result.write(value, **ctx)
+                    # Templates may name parameters and the task's own inputs too.
+                    values = dict(_context.get("parameters") or {})
+                    values.update(ctx)
+                    values.update(inputs)
+                    state._result = result.write(value, **values)
                 except Exception as exc:
                     return Failed(
                         f"Task {task.name!r}: could not write its result: {exc!r}", result=exc

@@ -8,7 +8,8 @@ import pytest
 
 PUBLIC = {
     "headwater": [
-        "Client", "DateTimeParameter", "Flow", "Parameter", "Task", "__version__", "case",
+        "Client", "DateTimeParameter", "Flow", "Parameter", "Task", "__version__", "apply_map",
+        "case",
         "config", "context", "flatten", "mapped", "merge", "signals", "tags", "task",
         "triggers", "unmapped",
     ],
@@ -31,6 +32,8 @@ PUBLIC = {
     "headwater.engine.runner": ["ENDRUN", "Runner"],
     "headwater.engine.flow_runner": ["FlowRunner"],
     "headwater.engine.task_runner": ["TaskRunner", "mappable_values"],
+    "headwater.utilities.edges": ["flatten", "mapped", "unmapped"],
+    "headwater.utilities.debug": ["raise_on_exception"],
     "headwater.engine.cache_validators": [
         "all_inputs", "all_parameters", "clear_caches", "duration_only", "never_use",
         "partial_inputs_only", "partial_parameters_only",

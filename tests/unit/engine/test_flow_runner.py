@@ -383,3 +383,38 @@ def test_task_logger_matches_the_run_logger() -> None:
     with Flow("loggers") as flow:
         n = named()
     assert flow.run().result[n].result == named.logger.name == "headwater.named"
+
+
+def test_raise_on_exception_surfaces_the_task_error() -> None:
+    from headwater.utilities.debug import raise_on_exception
+
+    with Flow("debug") as flow:
+        boom()
+    assert flow.run().is_failed()
+    with raise_on_exception(), pytest.raises(RuntimeError, match="boom"):
+        flow.run()
+
+
+def test_a_resumed_manual_only_task_runs() -> None:
+    from headwater.engine.state import Paused, Resume
+
+    with Flow("approval") as flow:
+        data = inc(1)
+        published = inc.copy(trigger=triggers.manual_only)(data)
+    first = FlowRunner(flow).run(return_tasks=[published])
+    assert isinstance(first.result[published], Paused) and first.is_running()
+    second = FlowRunner(flow).run(task_states={published: Resume()}, return_tasks=[published])
+    assert second.is_successful() and second.result[published].result == 3
+
+
+def test_result_locations_may_use_parameters_and_inputs(tmp_path: Any) -> None:
+    from headwater.engine.results import LocalResult
+
+    @task(result=LocalResult(dir=str(tmp_path), location="{flow_name}/{region}/{day}.pkl"))
+    def report(region: str, day: str) -> str:
+        return f"{region}-{day}"
+
+    with Flow("partitioned") as flow:
+        report(Parameter("region", default="eu"), day="2030-01-01")
+    assert flow.run(context={"checkpointing": True}).is_successful()
+    assert (tmp_path / "partitioned" / "eu" / "2030-01-01.pkl").exists()
