@@ -229,8 +229,12 @@ def demo(
                 if exit_after:
                     return
                 click.echo("Server and agent keep running; press Ctrl-C to stop them.")
-                while not stop.is_set() and server.poll() is None and agent.poll() is None:
-                    stop.wait(0.5)
+                try:
+                    while not stop.is_set() and server.poll() is None and agent.poll() is None:
+                        stop.wait(0.5)
+                except KeyboardInterrupt:
+                    pass
+                click.echo("Stopping server and agent...")
     except KeyboardInterrupt:
         click.echo("Stopping server and agent...")
     finally:
