@@ -49,6 +49,13 @@ class Gap:
 
 #: Known gaps, by program name (also listed in docs/porting.md).
 GAPS: dict[str, Gap] = {
+    "backend_agent_cli": Gap(
+        "cli/agent.py `agent local start` has no --no-hostname-label (nor "
+        "--hostname-label, --max-polls, --agent-address, --no-cloud-logs); Prefect 1 "
+        "deployments passed --no-hostname-label, and Headwater never adds a hostname label, "
+        "so it can be accepted as a no-op",
+        "No such option '--no-hostname-label'",
+    ),
     "backend_cli_short_options": Gap(
         "cli/register.py uses -p for --project and has no -f; Prefect 1's `register` had "
         "-p/--path and -f/--force (--project had no short form), so "
