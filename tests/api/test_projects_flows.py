@@ -98,3 +98,17 @@ async def test_query_flows_and_archive(api: Api) -> None:
     assert archived["archived"] is True
     await api.call("POST", "/flows/unknown/archive", 404)
     await api.call("GET", "/flows/unknown", 404)
+
+
+async def test_concurrent_registrations_share_one_group(api: Api) -> None:
+    import asyncio
+
+    project = (await api.project())["name"]
+    body = {"name": "same", "project_name": project, "serialized_flow": {}}
+    responses = await asyncio.gather(*(api.client.post("flows", json=body) for _ in range(6)))
+    assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+    flows = [r.json() for r in responses]
+    assert len({f["flow_group_id"] for f in flows}) == 1
+    assert sorted(f["version"] for f in flows) == [1, 2, 3, 4, 5, 6]
+    unarchived = await api.call("GET", "/flows", params={"name": "same", "archived": "false"})
+    assert [f["version"] for f in unarchived] == [6]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm
@@ -105,6 +105,13 @@ async def register_flow(
     project = await require_project_by_name(session, project_name)
     parameters = extract_parameters(serialized_flow)
     tasks = extract_tasks(serialized_flow)
+    if session.get_bind().dialect.name == "postgresql":
+        # Registrations of one flow name take turns (until commit), so that two first
+        # registrations cannot create two groups. SQLite writers are serialised anyway.
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"headwater-flow:{project.id}:{name}"},
+        )
     newest = (
         await session.execute(
             select(orm.Flow)
