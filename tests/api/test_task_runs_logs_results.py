@@ -162,3 +162,9 @@ async def test_touch_agent_and_read_models(app: Any, api: Api) -> None:
         history = await flow_runs.read_flow_run_states(session, run["id"])
         assert [h["state"]["type"] for h in history] == ["Scheduled", "Running"]
         assert await logs.read_logs(session, flow_run_id=run["id"]) == []
+
+
+async def test_concurrent_identical_registrations_make_one_agent(api: Api) -> None:
+    body = {"name": "twin", "type": "local", "labels": ["a"]}
+    responses = await asyncio.gather(*(api.client.post("agents", json=body) for _ in range(6)))
+    assert len({r.json()["id"] for r in responses}) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
@@ -20,6 +20,12 @@ async def register_agent(
     clean = sorted(set(labels))
     key = "\n".join(clean)
     agent_name = name or type
+    if session.get_bind().dialect.name == "postgresql":
+        # Identical registrations take turns so that they end up with one record.
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"headwater-agent:{agent_name}:{type}:{key}"},
+        )
     existing = (
         await session.execute(
             select(orm.Agent)
