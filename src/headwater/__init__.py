@@ -17,6 +17,7 @@ from headwater.core.parameter import DateTimeParameter, Parameter
 from headwater.core.task import Task
 from headwater.engine import signals
 from headwater.tasks.control_flow import case, merge
+from headwater.tasks.core.resource_manager import resource_manager
 from headwater.utilities.configuration import config
 from headwater.utilities.context import context
 from headwater.utilities.tasks import apply_map, tags, task
@@ -40,6 +41,7 @@ __all__ = [
     "flatten",
     "mapped",
     "merge",
+    "resource_manager",
     "signals",
     "tags",
     "task",

@@ -102,11 +102,6 @@ GAPS: dict[str, Gap] = {
         "no headwater.tasks.control_flow.filter.FilterTask",
         "No module named 'headwater.tasks.control_flow.filter'",
     ),
-    "resource_manager": Gap(
-        "no headwater.resource_manager (Prefect 1's prefect.resource_manager: setup and "
-        "cleanup tasks around a `with` block)",
-        "cannot import name 'resource_manager' from 'headwater'",
-    ),
     "schedules": Gap(
         "no headwater.schedules module (IntervalSchedule, CronSchedule, clocks)",
         "No module named 'headwater.schedules'",
@@ -137,11 +132,13 @@ def _params(names: list[str]) -> list[Any]:
     params = []
     for name in names:
         gap = GAPS.get(name)
-        marks = (
-            []
-            if gap is None
-            else [pytest.mark.xfail(raises=KnownGap, strict=True, reason=gap.reason)]
-        )
+        marks: list[Any] = []
+        if gap is not None:
+            marks.append(pytest.mark.xfail(raises=KnownGap, strict=True, reason=gap.reason))
+        if name.startswith(_NEEDS_BACKEND):
+            # Two groups, so that with --dist loadgroup each worker runs its own server and
+            # agent for half of the backend programs.
+            marks.append(pytest.mark.xdist_group(f"compat-{name.split('_')[0]}"))
         params.append(pytest.param(name, id=name, marks=marks))
     return params
 
@@ -188,7 +185,6 @@ def test_program(name: str, compat_env: dict[str, str], tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.timeout(240)
-@pytest.mark.xdist_group("compat-backend")
 @pytest.mark.parametrize("name", _params(BACKEND))
 def test_backend_program(
     name: str, backend: str, compat_env: dict[str, str], tmp_path: Path

@@ -15,7 +15,8 @@ import pytest
 PUBLIC: dict[str, list[str]] = {
     "headwater": [
         "Client", "DateTimeParameter", "Flow", "Parameter", "Task", "__version__", "apply_map",
-        "case", "config", "context", "flatten", "mapped", "merge", "signals", "tags", "task",
+        "case", "config", "context", "flatten", "mapped", "merge", "resource_manager", "signals", "tags",
+        "task",
         "triggers", "unmapped",
     ],
     "headwater.core": [

@@ -416,8 +416,22 @@ class Flow:
         return {t for t in self.tasks if not self._downstream[t]}
 
     def reference_tasks(self) -> set[Task]:
-        """Tasks whose states decide the flow's state (default: the terminal tasks)."""
-        return set(self._reference_tasks) or self.terminal_tasks()
+        """Tasks whose states decide the flow's state (default: the terminal tasks).
+
+        A terminal resource-cleanup task is looked through: the tasks that run right
+        before it (the end of its block) count instead.
+        """
+        if self._reference_tasks:
+            return set(self._reference_tasks)
+        out: set[Task] = set()
+        for t in self.terminal_tasks():
+            if getattr(t, "_reference_passthrough", False):
+                before = {e.upstream_task for e in self._upstream[t] if e.key is None}
+                if before:
+                    out |= before
+                    continue
+            out.add(t)
+        return out
 
     def set_reference_tasks(self, tasks: Iterable[Task]) -> None:
         """Choose the tasks whose states decide the flow's state.

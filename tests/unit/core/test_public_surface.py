@@ -10,7 +10,8 @@ PUBLIC = {
     "headwater": [
         "Client", "DateTimeParameter", "Flow", "Parameter", "Task", "__version__", "apply_map",
         "case",
-        "config", "context", "flatten", "mapped", "merge", "signals", "tags", "task",
+        "config", "context", "flatten", "mapped", "merge", "resource_manager", "signals", "tags",
+        "task",
         "triggers", "unmapped",
     ],
     "headwater.core": [
