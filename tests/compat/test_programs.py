@@ -98,10 +98,6 @@ GAPS: dict[str, Gap] = {
         "ast.literal_eval for list, dict and number values",
         "FAIL extra_loggers parsed as a list",
     ),
-    "mapping_filter": Gap(
-        "no headwater.tasks.control_flow.filter.FilterTask",
-        "No module named 'headwater.tasks.control_flow.filter'",
-    ),
     "schedules": Gap(
         "no headwater.schedules module (IntervalSchedule, CronSchedule, clocks)",
         "No module named 'headwater.schedules'",

@@ -74,7 +74,7 @@ PUBLIC: dict[str, list[str]] = {
         "AuthorizationError", "ClientError", "ConflictError", "FlowStorageError",
         "HeadwaterException", "ObjectNotFound", "ServerUnavailable", "TaskTimeoutError",
     ],
-    "headwater.tasks.control_flow": ["CompareValue", "Merge", "case", "ifelse", "merge", "switch"],
+    "headwater.tasks.control_flow": ["CompareValue", "FilterTask", "Merge", "case", "ifelse", "merge", "switch"],
     "headwater.tasks.core": ["Constant", "Dict", "FunctionTask", "List", "Set", "Tuple"],
     "headwater.tasks.headwater": [
         "CancelFlowRun", "RenameFlowRun", "StartFlowRun", "create_flow_run",

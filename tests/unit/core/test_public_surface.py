@@ -28,7 +28,7 @@ PUBLIC = {
     ],
     "headwater.tasks.core": ["Constant", "Dict", "FunctionTask", "List", "Set", "Tuple"],
     "headwater.tasks.control_flow": [
-        "CompareValue", "Merge", "case", "ifelse", "merge", "switch",
+        "CompareValue", "FilterTask", "Merge", "case", "ifelse", "merge", "switch",
     ],
     "headwater.engine.runner": ["ENDRUN", "Runner"],
     "headwater.engine.flow_runner": ["FlowRunner"],

@@ -124,3 +124,31 @@ def test_mapped_merge_and_switch() -> None:
         "Success",
     ]
     assert state.result[m].result == [1, 0, 1]
+
+
+def test_filter_task_drops_failed_and_skipped_children() -> None:
+    from headwater.engine import signals
+    from headwater.tasks.control_flow import FilterTask
+
+    @task
+    def risky(x: int) -> int | None:
+        if x == 2:
+            raise ValueError("bad")
+        if x == 3:
+            raise signals.SKIP("skip")
+        return None if x == 5 else x
+
+    logged: list[list[Any]] = []
+
+    def log_kept(kept: list[Any]) -> str:
+        logged.append(kept)
+        return f"kept {len(kept)}"
+
+    with Flow("filter") as flow:
+        results = risky.map([1, 2, 3, 4, 5])
+        good = FilterTask(log_func=log_kept)(results)
+        big = FilterTask(filter_func=lambda v: v > 1)(good)
+    state = flow.run()
+    assert state.is_successful()
+    assert state.result[good].result == [1, 4] and state.result[big].result == [4]
+    assert logged == [[1, 4]]

@@ -2,5 +2,6 @@
 
 from headwater.tasks.control_flow.case import case
 from headwater.tasks.control_flow.conditional import CompareValue, Merge, ifelse, merge, switch
+from headwater.tasks.control_flow.filter import FilterTask
 
-__all__ = ["CompareValue", "Merge", "case", "ifelse", "merge", "switch"]
+__all__ = ["CompareValue", "FilterTask", "Merge", "case", "ifelse", "merge", "switch"]
