@@ -77,10 +77,8 @@ GAPS: dict[str, Gap] = {
         "FAIL user config file",
     ),
     "import_paths": Gap(
-        "Prefect 1 public modules missing at their renamed paths: headwater.utilities.edges "
-        "(unmapped, mapped, flatten), headwater.configuration (config), "
-        "headwater.engine.result (Result, NoResult), headwater.tasks.control_flow.filter "
-        "(FilterTask, also absent from headwater.tasks.control_flow), headwater.backend.flow, "
+        "Prefect 1 public modules missing at their renamed paths: headwater.configuration "
+        "(config), headwater.engine.result (Result, NoResult), headwater.backend.flow, "
         "headwater.backend.flow_run (FlowRunView, watch_flow_run), headwater.backend.task_run, "
         "headwater.client.client (Client); the private modules exist but are not re-exported "
         "under Prefect 1's names",
