@@ -249,3 +249,22 @@ def test_watch_survives_a_server_restart(fof: harness.Stack) -> None:
     assert states[-1].startswith("Entered state <Success>")
     history = [row["state"]["type"] for row in fof.client.get_flow_run_states(child_id)]
     assert [s.split("<", 1)[1].split(">", 1)[0] for s in states] == history
+
+
+def test_watch_warns_when_no_agent_picks_the_run_up(fof: harness.Stack) -> None:
+    from headwater.backend import watch_flow_run
+
+    run_id = fof.client.create_flow_run(flow_id=fof.flow_ids["fof-child"], labels=["nowhere"])
+    records = []
+    try:
+        with pytest.raises(RuntimeError, match="timed out after"):
+            for record in watch_flow_run(
+                run_id, max_duration=timedelta(seconds=16.5), client=fof.client
+            ):
+                records.append(record)
+    finally:
+        fof.client.cancel_flow_run(run_id)
+    warnings = [r for r in records if r.level == 30]
+    assert len(warnings) == 1, records
+    assert "seconds and your flow run has not been submitted by an agent" in warnings[0].message
+    assert "none has the labels 'nowhere'" in warnings[0].message
