@@ -45,6 +45,7 @@ POSTGRES_SUBSET = {
     "test_create_by_name_names_child_records_lineage_and_key",
     "test_mapped_create_makes_exactly_n_children_and_combines_results",
     "test_retried_creating_task_gets_the_same_child",
+    "test_parent_killed_and_rescheduled_gets_the_same_child",
     "test_concurrent_creates_with_one_key_make_one_run",
     "test_start_flow_run_wait_result_is_child_id",
     "test_start_flow_run_wait_on_cancelled_child_fails_with_clear_message",
@@ -154,6 +155,42 @@ def test_retried_creating_task_gets_the_same_child(fof: harness.Stack) -> None:
     assert fof.result(parent["id"], "out") == children[0]["id"]
     creator = fof.task_run(parent["id"], "create-then-fail")
     assert creator["run_count"] >= 2
+
+
+def test_parent_killed_and_rescheduled_gets_the_same_child(fof: harness.Stack) -> None:
+    import os
+    import re
+    import signal
+
+    from headwater.engine.state import Scheduled
+
+    parent_id = fof.start("fof-parent-of-sleepy", seconds=6)
+
+    def child_running(run: dict[str, Any]) -> bool:
+        kids = fof.client.get_flow_run_children(parent_id)
+        return bool(kids) and kids[0]["state_type"] == "Running"
+
+    wait_for_flow_run_state(fof.client, parent_id, predicate=child_running, timeout=60)
+    submitted = [m for m in fof.logs(parent_id) if "Submitted for execution" in m]
+    pid = int(re.findall(r"PID: (\d+)", submitted[-1])[0])
+    os.kill(pid, signal.SIGKILL)  # the parent's whole process dies mid-wait
+    dead = wait_for_flow_run_state(fof.client, parent_id, timeout=60)
+    assert dead["state_type"] == "Failed"
+    fof.client.set_flow_run_state(parent_id, Scheduled("Started again after its process died."))
+    wait_for_flow_run_state(
+        fof.client,
+        parent_id,
+        predicate=lambda run: (
+            run["version"] > dead["version"] + 1
+            and run["state_type"] in {"Success", "Failed", "Cancelled"}
+        ),
+        timeout=90,
+    )
+    children = fof.children(parent_id)
+    assert len(children) == 1, children
+    assert wait_for_flow_run_state(fof.client, children[0]["id"], timeout=60)["state_type"] == (
+        "Success"
+    )
 
 
 def test_concurrent_creates_with_one_key_make_one_run(fof: harness.Stack) -> None:

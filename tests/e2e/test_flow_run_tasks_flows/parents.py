@@ -41,6 +41,11 @@ def child_params(x: int) -> dict[str, int]:
 
 
 @task
+def nap_for(seconds: float) -> dict[str, float]:
+    return {"seconds": seconds}
+
+
+@task
 def total(values: list[int]) -> int:
     return sum(values)
 
@@ -177,7 +182,9 @@ with Flow("fof-cancel-self") as cancel_self_parent:
 
 with Flow("fof-parent-of-sleepy") as sleepy_parent:
     sleepy_id = create_flow_run(
-        flow_name="fof-sleepy", project_name="fof", parameters={"seconds": 60}
+        flow_name="fof-sleepy",
+        project_name="fof",
+        parameters=nap_for(Parameter("seconds", default=60)),
     )
     wait_for_flow_run(sleepy_id, stream_states=False)
 
