@@ -147,6 +147,7 @@ class Agent:
         self._lock = threading.Lock()
         self._runs: dict[str, _Supervised] = {}
         self._stopping = threading.Event()
+        self._wake = threading.Event()
         self._stopped = threading.Event()
 
     # ------------------------------------------------------------------ hooks
@@ -207,11 +208,15 @@ class Agent:
         finally:
             self._shutdown()
             self.on_stopped()
+            close = getattr(self._client, "close", None)
+            if callable(close):
+                close()  # also cuts off a claim still waiting on the server
             self._stopped.set()
 
     def stop(self) -> None:
         """Ask the agent to stop claiming and shut down (safe from any thread)."""
         self._stopping.set()
+        self._wake.set()
 
     def wait_stopped(self, timeout: float | None = None) -> bool:
         """Wait until :meth:`start` has returned; True if it did within ``timeout``."""
@@ -255,9 +260,9 @@ class Agent:
                 limit = max(self.max_concurrent - supervised, 0)
                 timeout = self.claim_timeout if limit else _FULL_CLAIM_TIMEOUT
             try:
-                answer = self.client.claim_flow_runs(
-                    self.agent_id, timeout=timeout, limit=limit, running=running
-                )
+                answer = self._claim(timeout=timeout, limit=limit, running=running)
+                if answer is None:  # stopping
+                    return
             except Exception as exc:
                 if _is_not_found(exc):
                     # The server no longer knows this agent (its database was reset).
@@ -278,6 +283,41 @@ class Agent:
                 self._cancel(str(flow_run_id))
             for flow_run in answer.get("flow_runs", []) or []:
                 self._accept(flow_run)
+
+    def _claim(self, timeout: float, limit: int, running: list[str]) -> dict[str, Any] | None:
+        """One long-poll claim that :meth:`stop` can cut short (then None is returned).
+
+        The request runs in a helper thread so that stopping never waits for the server
+        to answer. A claim abandoned this way is cut off when the client closes at
+        shutdown; a run the server handed out in that instant is put back in the queue by
+        the server's reaper after its Submitted timeout.
+        """
+        box: dict[str, Any] = {}
+        done = threading.Event()
+        agent_id = self.agent_id
+        assert agent_id is not None
+
+        def work() -> None:
+            try:
+                box["answer"] = self.client.claim_flow_runs(
+                    agent_id, timeout=timeout, limit=limit, running=running
+                )
+            except BaseException as exc:
+                box["error"] = exc
+            finally:
+                done.set()
+                self._wake.set()
+
+        threading.Thread(target=work, name="headwater-claim", daemon=True).start()
+        while not done.is_set():
+            if self._stopping.is_set():
+                return None
+            self._wake.wait()
+            self._wake.clear()
+        if "error" in box:
+            raise box["error"]
+        answer: dict[str, Any] = box["answer"]
+        return answer
 
     # ------------------------------------------------------------------ runs
 

@@ -342,6 +342,10 @@ async def claim_flow_runs(
     running = set(body.running)
     async with _bus(request).subscribe(kinds=_CLAIM_KINDS) as sub:
         while True:
+            if await request.is_disconnected():
+                # The agent went away (stopped or killed): claiming now would hand runs
+                # to nobody until the reaper's Submitted timeout puts them back.
+                return ClaimResponse(flow_runs=[], cancel=[])
             found, next_due = await _claim_once(request, agent_id, body)
             if found.flow_runs or found.cancel:
                 return found
