@@ -1,0 +1,1 @@
+"""Client unit tests (a package, so their module names do not clash with tests elsewhere)."""
