@@ -76,6 +76,12 @@ GAPS: dict[str, Gap] = {
         "is ignored",
         "FAIL user config file",
     ),
+    "flow_callbacks": Gap(
+        "core/flow.py Flow.__init__ takes neither on_failure (fn(flow, state) called when "
+        "the run ends failed) nor terminal_state_handler (fn(flow, state, "
+        "reference_task_states) -> State | None replacing the final state)",
+        "unexpected keyword argument 'on_failure'",
+    ),
     "import_paths": Gap(
         "Prefect 1 public modules missing at their renamed paths: headwater.configuration "
         "(config), headwater.engine.result (Result, NoResult), headwater.backend.flow, "
