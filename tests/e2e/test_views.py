@@ -77,6 +77,8 @@ def test_flow_view_lookups(fof: harness.Stack) -> None:
     assert FlowView.from_flow_name("fof-child", client=fof.client).flow_id == flow_id
     assert FlowView.from_flow_name("fof-child", "fof", client=fof.client).flow_id == flow_id
     assert "fof-child" in repr(by_id)
+    flow = by_id.flow
+    assert flow.name == "fof-child" and by_id.flow is flow
 
 
 def test_flow_view_errors(fof: harness.Stack) -> None:

@@ -13,6 +13,7 @@ Contract:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from headwater.backend._common import default_client
@@ -193,6 +194,20 @@ class FlowView:
                 f"{', '.join(repr(p) for p in projects)}; pass `project_name` to choose one."
             )
         return cls._with_group(flows[0], client)
+
+    @cached_property
+    def flow(self) -> Any:
+        """The :class:`~headwater.Flow` itself, loaded once from the flow's storage.
+
+        Raises:
+            ValueError: the flow has no storage recorded.
+            headwater.exceptions.FlowStorageError: the storage cannot be loaded here.
+        """
+        if not self.storage:
+            raise ValueError(f"Flow {self.name!r} ({self.flow_id}) has no storage recorded.")
+        from headwater.storage import storage_from_ref
+
+        return storage_from_ref(self.storage).get_flow(self.name)
 
     def __repr__(self) -> str:
         return (
