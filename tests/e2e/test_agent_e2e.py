@@ -259,3 +259,23 @@ def test_a_run_does_not_start_before_its_scheduled_time(
         run = wait_for_flow_run_state(client, run_id, timeout=60)
     assert run["state_type"] == "Success", run["state_message"]
     assert _parse(run["start_time"]) >= start
+
+
+def test_a_stopped_agent_leaves_new_runs_to_the_next_agent(tmp_path: Path) -> None:
+    from headwater.client import Client
+
+    # Default reaper thresholds: a run swallowed by a dead agent's claim would sit
+    # Submitted for minutes.
+    with temporary_server() as server:
+        client = Client(api_server=server.api_url)
+        client.create_project("e2e")
+        flow_id = register(client, "trivial.py")
+        for stop in ("stop", "kill"):
+            with temporary_agent(server.api_url) as agent:
+                started = time.monotonic()
+                agent.stop() if stop == "stop" else agent.kill()
+                assert time.monotonic() - started < 5
+            run_id = client.create_flow_run(flow_id=flow_id)
+            with temporary_agent(server.api_url):
+                run = wait_for_flow_run_state(client, run_id, timeout=30)
+            assert run["state_type"] == "Success", (stop, run["state_message"])
