@@ -7,7 +7,7 @@ import sys
 import time
 
 from headwater import Client, Flow, Parameter, task, unmapped
-from headwater.backend import FlowRunView
+from headwater.backend import FlowRunView, TaskRunView
 from headwater.tasks.headwater import create_flow_run, get_task_run_result
 from headwater.tasks.headwater.flow_run_rename import RenameFlowRun
 
@@ -76,5 +76,27 @@ if __name__ == "__main__":
     check("two children", len(child_ids), 2)
     children = [FlowRunView.from_flow_run_id(i) for i in child_ids]
     check("children succeeded", [c.state.is_successful() for c in children], [True, True])
+    check(
+        "child task by slug", TaskRunView.from_task_slug("compute-1", child_ids[1]).get_result(), 20
+    )
+    mapped = view.get_task_run(task_slug="create_flow_run-1")
+    check("iter_mapped", [t.map_index for t in mapped.iter_mapped()], [0, 1])
+    check("flow metadata", view.get_flow_metadata().name, "compat-orchestrator")
+    slugs = {t.task_slug for t in view.get_all_task_runs()}
+    check(
+        "all task runs",
+        {"RenameFlowRun-1", "create_flow_run-1", "get_task_run_result-1", "add_up-1"} <= slugs,
+        True,
+    )
+    check("task run ids", len(view.get_task_run_ids()) >= 4, True)
+    state_names = [type(s).__name__ for s in view.states]
+    check("state history ends Running -> Success", state_names[-2:], ["Running", "Success"])
+    check(
+        "timestamps ascend",
+        [s.timestamp for s in view.states] == sorted(s.timestamp for s in view.states),
+        True,
+    )
+    messages = [log.message for log in view.get_logs()]
+    check("run logs reached the server", any("Beginning Flow run" in m for m in messages), True)
 
     sys.exit(1 if FAILURES else 0)
