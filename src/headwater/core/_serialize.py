@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from headwater.core.flow import Flow
     from headwater.engine.state import State
 
-__all__ = ["run_on_schedule", "serialize_flow"]
+__all__ = ["configured_class", "run_on_schedule", "serialize_flow"]
 
 
 def _json_safe(value: Any) -> Any:
@@ -146,3 +146,32 @@ def run_on_schedule(
         ctx.setdefault("scheduled_start_time", when)
         state = runner.run(parameters=params, executor=executor, context=ctx, **runner_kwargs)
         after = when
+
+
+def configured_class(key: str, default: type) -> type:
+    """The class named by configuration ``<key>.default_class`` (``default`` when unset).
+
+    Raises:
+        ValueError: when the configured name cannot be imported.
+    """
+    import importlib
+
+    from headwater.utilities.configuration import config
+
+    node: Any = config
+    for part in (*key.split("."), "default_class"):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not node or not isinstance(node, str):
+        return default
+    if node == f"{default.__module__}.{default.__qualname__}":
+        return default
+    module_name, _, name = node.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(
+            f"configuration {key}.default_class = {node!r} cannot be loaded: {exc}"
+        ) from None
+    if not isinstance(found, type):
+        raise ValueError(f"configuration {key}.default_class = {node!r} is not a class")
+    return found

@@ -606,7 +606,11 @@ class Flow:
                     f" {self.name!r} has no parameter of that name)."
                 )
         self.check_parameters(params)
-        runner = (runner_cls or FlowRunner)(self)
+        if runner_cls is None:
+            from headwater.core._serialize import configured_class
+
+            runner_cls = configured_class("engine.flow_runner", FlowRunner)
+        runner = runner_cls(self)
         exec_ = executor if executor is not None else self.executor
         if run_on_schedule and self.schedule is not None:
             from headwater.core._serialize import run_on_schedule as _scheduled

@@ -207,9 +207,10 @@ class FlowRunner(Runner):
         if executor is None:
             executor = self.flow.executor
         if executor is None:
+            from headwater.core._serialize import configured_class
             from headwater.executors.local import LocalExecutor
 
-            executor = LocalExecutor()
+            executor = configured_class("engine.executor", LocalExecutor)()
         elif not (hasattr(executor, "submit") and hasattr(executor, "wait")):
             raise TypeError(
                 f"Flow {self.flow.name!r}: executor must be an Executor (with submit/wait),"

@@ -418,3 +418,19 @@ def test_result_locations_may_use_parameters_and_inputs(tmp_path: Any) -> None:
         report(Parameter("region", default="eu"), day="2030-01-01")
     assert flow.run(context={"checkpointing": True}).is_successful()
     assert (tmp_path / "partitioned" / "eu" / "2030-01-01.pkl").exists()
+
+
+def test_default_executor_and_runner_come_from_configuration() -> None:
+    from headwater.utilities.configuration import set_temporary_config
+
+    with Flow("configured") as flow:
+        inc(1)
+    spec = {
+        "engine.executor.default_class": "headwater.executors.LocalDaskExecutor",
+        "engine.flow_runner.default_class": "headwater.engine.flow_runner.FlowRunner",
+    }
+    with set_temporary_config(spec):
+        assert flow.run().is_successful()
+    with set_temporary_config({"engine.executor.default_class": "nowhere.Executor"}):
+        with pytest.raises(ValueError, match=r"engine.executor.default_class = 'nowhere"):
+            flow.run()
