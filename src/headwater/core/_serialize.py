@@ -1,8 +1,9 @@
-"""Private helpers of :class:`~headwater.core.flow.Flow`: its JSON form and scheduled runs.
+"""Private helpers of :class:`~headwater.core.flow.Flow`: JSON form, scheduled runs, defaults.
 
 Contract:
     :func:`serialize_flow` builds the JSON-able description the server stores (see
-    ``Flow.serialize``); :func:`run_on_schedule` runs a flow once per scheduled time.
+    ``Flow.serialize``); :func:`run_on_schedule` runs a flow once per scheduled time;
+    :func:`configured_class` resolves the configured default runner/executor classes.
 """
 
 from __future__ import annotations
