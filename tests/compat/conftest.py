@@ -2,7 +2,7 @@
 
 - ``compat_env``: the environment every program runs with: a fresh ``HEADWATER_HOME``,
   no ``HEADWATER__*`` overrides and no server address, so each program sees Headwater's
-  defaults exactly as a user's first run would.
+  defaults exactly as a user's first run would; ``TMPDIR`` under the test's tmp_path.
 - ``backend``: one real ``headwater server start`` and one real
   ``headwater agent local start`` for the whole module, for the flow-of-flows programs.
   Both processes are always stopped when the module ends.
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 
-def _clean_environment(home: Path) -> dict[str, str]:
+def _clean_environment(home: Path, tmp: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -25,6 +25,8 @@ def _clean_environment(home: Path) -> dict[str, str]:
         and key not in {"HEADWATER_API_URL", "HEADWATER_API_KEY", "HEADWATER_DATABASE_URL"}
     }
     env["HEADWATER_HOME"] = str(home)
+    # Programs make temporary directories freely; keep them under the test's tmp_path.
+    env["TMPDIR"] = str(tmp)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
@@ -34,7 +36,9 @@ def compat_env(tmp_path: Path) -> dict[str, str]:
     """A clean environment with its own ``HEADWATER_HOME`` under the test's tmp_path."""
     home = tmp_path / "home"
     home.mkdir()
-    return _clean_environment(home)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    return _clean_environment(home, tmp)
 
 
 @pytest.fixture(scope="module")

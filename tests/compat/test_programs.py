@@ -116,6 +116,10 @@ EXPECTED_OUTPUT: dict[str, list[str]] = {
         "INFO - mylib | from mylib",
         "WARNING - other.lib.sub | from a child of other.lib",
     ],
+    "readme_examples": [
+        "INFO - headwater.say_hello | Hello, world!",
+        "INFO - headwater.say_hello | Hello, Marvin!",
+    ],
     "run_log_lines": [
         "INFO - headwater.FlowRunner | Beginning Flow run for 'log-lines'",
         "INFO - headwater.TaskRunner | Task 'extract': Starting task run...",
