@@ -75,6 +75,12 @@ with Flow("compat-parent") as parent_flow:
     all_squares = get_task_run_result(squares_id, "square-1")
     one_square = get_task_run_result(squares_id, "square-1", map_index=1)
 
+with Flow("compat-mistakes") as mistakes:
+    unknown_flow = create_flow_run(flow_name="compat-no-such-flow", project_name=PROJECT)
+    known_id = create_flow_run(flow_name="compat-child", project_name=PROJECT)
+    empty_slug = get_task_run_result(known_id, "")
+    unknown_slug = get_task_run_result(known_id, "no_such_task-1")
+
 with Flow("compat-watching-parent") as watching_parent:
     bad_id = create_flow_run(flow_name="compat-exploding-child", project_name=PROJECT)
     observed = wait_for_flow_run(bad_id)
@@ -107,6 +113,24 @@ if __name__ == "__main__":
 
     check("mapped child task, every result", state.result[all_squares].result, [1, 4, 9])
     check("mapped child task, one map_index", state.result[one_square].result, 4)
+
+    state = mistakes.run()
+    check("unknown flow name fails the task", state.result[unknown_flow].is_failed(), True)
+    check(
+        "... naming the flow",
+        "compat-no-such-flow" in (state.result[unknown_flow].message or ""),
+        True,
+    )
+    check("empty task slug fails the task", state.result[empty_slug].is_failed(), True)
+    check(
+        "... saying it is empty",
+        "`task_slug` is empty" in (state.result[empty_slug].message or ""),
+        True,
+    )
+    check("unknown task slug fails the task", state.result[unknown_slug].is_failed(), True)
+    check(
+        "... naming the slug", "no_such_task-1" in (state.result[unknown_slug].message or ""), True
+    )
 
     state = watching_parent.run()
     check("parent fails when raise_final_state sees a failure", state.is_failed(), True)
