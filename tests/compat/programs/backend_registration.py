@@ -62,6 +62,11 @@ def explicit_result():
 
 
 @task
+def working_directory():
+    return os.getcwd()
+
+
+@task
 def double(x):
     return 2 * x
 
@@ -70,8 +75,9 @@ with Flow("compat-context", executor=LocalDaskExecutor()) as context_flow:
     backend_context()
     explicit_result()
     double.map([1, 2, 3])
+    working_directory()
 
-context_flow.run_config = LocalRun(env={"COMPAT_RESULT_DIR": RESULT_DIR})
+context_flow.run_config = LocalRun(env={"COMPAT_RESULT_DIR": RESULT_DIR}, working_dir=RESULT_DIR)
 
 
 def wait_until_finished(flow_run_id, timeout=60):
