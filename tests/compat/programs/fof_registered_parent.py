@@ -8,7 +8,9 @@ import time
 
 from headwater import Client, Flow, Parameter, task, unmapped
 from headwater.backend import FlowRunView, TaskRunView
+from headwater.engine.state import Cancelled
 from headwater.tasks.headwater import create_flow_run, get_task_run_result
+from headwater.tasks.headwater.flow_run_cancel import CancelFlowRun
 from headwater.tasks.headwater.flow_run_rename import RenameFlowRun
 
 FAILURES = []
@@ -50,6 +52,30 @@ with Flow("compat-orchestrator") as orchestrator:
     )
     values = get_task_run_result.map(ids, task_slug=unmapped("compute-1"))
     total = add_up(values)
+
+
+@task
+def first_step():
+    return 1
+
+
+@task
+def never_finishes():
+    time.sleep(120)
+
+
+with Flow("compat-self-cancel") as self_cancel:
+    cancelled = CancelFlowRun()(upstream_tasks=[first_step()])
+    never_finishes(upstream_tasks=[cancelled])
+
+
+def wait_until_finished(flow_run_id, timeout=90):
+    view = FlowRunView.from_flow_run_id(flow_run_id)
+    deadline = time.monotonic() + timeout
+    while not view.state.is_finished() and time.monotonic() < deadline:
+        time.sleep(0.2)
+        view = view.get_latest()
+    return view
 
 
 if __name__ == "__main__":
@@ -98,5 +124,19 @@ if __name__ == "__main__":
     )
     messages = [log.message for log in view.get_logs()]
     check("run logs reached the server", any("Beginning Flow run" in m for m in messages), True)
+
+    cancel_id = client.create_flow_run(flow_id=self_cancel.register(project_name=PROJECT))
+    started = time.monotonic()
+    cancelled_view = wait_until_finished(cancel_id)
+    check(
+        "CancelFlowRun() without an id cancels its own run",
+        isinstance(cancelled_view.state, Cancelled),
+        True,
+    )
+    check(
+        "the run stopped without waiting for the sleeping task",
+        time.monotonic() - started < 60,
+        True,
+    )
 
     sys.exit(1 if FAILURES else 0)
