@@ -131,6 +131,8 @@ class Agent:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
         if claim_timeout <= 0:
             raise ValueError(f"claim_timeout must be positive, got {claim_timeout}")
+        if api_url is not None and not api_url.startswith(("http://", "https://")):
+            raise ValueError(f"api_url must be an http:// or https:// URL, got {api_url!r}")
         if cancel_grace < 0 or shutdown_grace < 0:
             raise ValueError("cancel_grace and shutdown_grace must not be negative")
         self.name = name or f"{self.agent_type.lower()}-{uuid.uuid4().hex[:8]}"
@@ -196,6 +198,8 @@ class Agent:
             self._install_signal_handlers()
         try:
             self._register()
+            if self.agent_id is None:  # stopped before the server answered
+                return
             logger.info(
                 "Agent %r (%s) started with labels %s, max concurrent %s",
                 self.name,

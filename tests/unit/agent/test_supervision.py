@@ -105,6 +105,7 @@ def test_environment_without_run_config() -> None:
         ({"max_concurrent": 0}, "max_concurrent"),
         ({"claim_timeout": 0}, "claim_timeout"),
         ({"cancel_grace": -1}, "cancel_grace"),
+        ({"api_url": "localhost:4200/api"}, "api_url"),
     ],
 )
 def test_agent_rejects_bad_settings(kwargs: dict[str, float], needle: str) -> None:
