@@ -279,3 +279,16 @@ def test_a_stopped_agent_leaves_new_runs_to_the_next_agent(tmp_path: Path) -> No
             with temporary_agent(server.api_url):
                 run = wait_for_flow_run_state(client, run_id, timeout=30)
             assert run["state_type"] == "Success", (stop, run["state_message"])
+
+
+def test_an_api_key_reaches_the_agent_and_its_flow_runs() -> None:
+    from headwater.client import Client
+
+    with temporary_server(api_key="e2e-secret") as server:
+        client = Client(api_server=server.api_url, api_key="e2e-secret")
+        client.create_project("e2e")
+        run_id = client.create_flow_run(flow_id=register(client, "basic.py"))
+        with temporary_agent(server.api_url, api_key="e2e-secret"):
+            run = wait_for_flow_run_state(client, run_id, timeout=60)
+        assert run["state_type"] == "Success", run["state_message"]
+        assert any(m["message"] == "total of [0, 2, 4]" for m in client.get_logs(run_id))
