@@ -82,6 +82,11 @@ GAPS: dict[str, Gap] = {
         "reference_task_states) -> State | None replacing the final state)",
         "unexpected keyword argument 'on_failure'",
     ),
+    "flow_save_load": Gap(
+        "core/flow.py Flow has no save(fpath=None) -> str (cloudpickle to a file) nor "
+        "classmethod load(fpath) -> Flow",
+        "'Flow' object has no attribute 'save'",
+    ),
     "import_paths": Gap(
         "Prefect 1 public modules missing at their renamed paths: headwater.configuration "
         "(config), headwater.engine.result (Result, NoResult), headwater.backend.flow, "
