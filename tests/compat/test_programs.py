@@ -49,6 +49,12 @@ class Gap:
 
 #: Known gaps, by program name (also listed in docs/porting.md).
 GAPS: dict[str, Gap] = {
+    "task_logic_operators": Gap(
+        "core/task.py Task has no or_() (Prefect 1: an Or task, since | is taken), and "
+        "`a | b` builds an Or task instead of Prefect 1's state dependency "
+        "(a.set_dependencies(downstream_tasks=[b]); __ror__ likewise upstream)",
+        "has no attribute 'or_'",
+    ),
     "backend_agent_cli": Gap(
         "cli/agent.py `agent local start` has no --no-hostname-label (nor "
         "--hostname-label, --max-polls, --agent-address, --no-cloud-logs); Prefect 1 "
