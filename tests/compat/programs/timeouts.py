@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from headwater import Flow, task
 from headwater.engine.state import TimedOut
+from headwater.executors import LocalDaskExecutor
 
 FAILURES = []
 
@@ -70,5 +71,12 @@ if __name__ == "__main__":
     check("quick task unaffected", state.result[q].result, "fast")
     check("downstream trigger-failed", type(state.result[a]).__name__, "TriggerFailed")
     check("did not wait for the sleeps", elapsed < 15, True)
+
+    state = flow.run(executor=LocalDaskExecutor(num_workers=4))
+    check(
+        "TimedOut on threads",
+        (isinstance(state.result[s], TimedOut), isinstance(state.result[s2], TimedOut)),
+        (True, True),
+    )
 
     sys.exit(1 if FAILURES else 0)
