@@ -7,9 +7,15 @@ import sys
 import time
 from datetime import timedelta
 
+import headwater
 from headwater import Client, Flow, Parameter, task
 from headwater.engine.state import Cancelled
-from headwater.tasks.headwater import CancelFlowRun, wait_for_flow_run
+from headwater.tasks.headwater import (
+    CancelFlowRun,
+    create_flow_run,
+    get_task_run_result,
+    wait_for_flow_run,
+)
 from headwater.tasks.headwater.flow_run import StartFlowRun
 
 FAILURES = []
@@ -42,6 +48,14 @@ def nap():
     time.sleep(60)
 
 
+@task
+def read_origin():
+    return headwater.context.get("origin")
+
+
+with Flow("compat-context-reader") as context_reader:
+    read_origin()
+
 with Flow("compat-greeter") as greeter:
     make_greeting(Parameter("name", default="world"))
 
@@ -56,6 +70,9 @@ start_only = StartFlowRun(flow_name="compat-greeter", project_name=PROJECT)
 start_failing = StartFlowRun(flow_name="compat-exploder", project_name=PROJECT, wait=True)
 start_sleeper = StartFlowRun(flow_name="compat-sleeper", project_name=PROJECT)
 cancel = CancelFlowRun()
+start_with_context = StartFlowRun(
+    flow_name="compat-context-reader", project_name=PROJECT, new_flow_context={"origin": "start"}
+)
 
 with Flow("compat-start-parent") as parent:
     waited = start_and_wait(parameters={"name": "a"})
@@ -64,6 +81,11 @@ with Flow("compat-start-parent") as parent:
     sleeping_id = start_sleeper()
     cancelled = cancel(flow_run_id=sleeping_id)
     after_cancel = wait_for_flow_run(sleeping_id, upstream_tasks=[cancelled])
+    origin_start = get_task_run_result(start_with_context(), "read_origin-1")
+    created = create_flow_run(
+        flow_name="compat-context-reader", project_name=PROJECT, context={"origin": "create"}
+    )
+    origin_create = get_task_run_result(created, "read_origin-1")
 
 
 if __name__ == "__main__":
@@ -83,7 +105,7 @@ if __name__ == "__main__":
 
     client = Client()
     client.create_project(project_name=PROJECT)
-    for flow in (greeter, exploder, sleeper):
+    for flow in (greeter, exploder, sleeper, context_reader):
         flow.register(project_name=PROJECT)
 
     state = parent.run()
@@ -103,6 +125,13 @@ if __name__ == "__main__":
         isinstance(state.result[after_cancel].result.state, Cancelled),
         True,
     )
+
+    check(
+        "StartFlowRun new_flow_context reaches the child",
+        state.result[origin_start].result,
+        "start",
+    )
+    check("create_flow_run context reaches the child", state.result[origin_create].result, "create")
 
     deadline = time.monotonic() + 60
     info = client.get_flow_run_info(started_id)
