@@ -5,6 +5,8 @@ an agent (HEADWATER_API_URL).
 """
 
 import sys
+import time
+from datetime import timedelta
 
 from headwater import Client, Flow, Parameter, task, unmapped
 from headwater.backend import FlowRunView
@@ -75,6 +77,24 @@ with Flow("compat-parent") as parent_flow:
     all_squares = get_task_run_result(squares_id, "square-1")
     one_square = get_task_run_result(squares_id, "square-1", map_index=1)
 
+
+@task
+def clock():
+    return time.time()
+
+
+with Flow("compat-clock") as clock_child:
+    clock()
+
+with Flow("compat-delayed-parent") as delayed_parent:
+    delayed_id = create_flow_run(
+        flow_name="compat-clock",
+        project_name=PROJECT,
+        scheduled_start_time=timedelta(seconds=2),
+        run_name="compat-delayed",
+    )
+    ran_at = get_task_run_result(delayed_id, "clock-1")
+
 with Flow("compat-mistakes") as mistakes:
     unknown_flow = create_flow_run(flow_name="compat-no-such-flow", project_name=PROJECT)
     known_id = create_flow_run(flow_name="compat-child", project_name=PROJECT)
@@ -90,7 +110,7 @@ with Flow("compat-watching-parent") as watching_parent:
 if __name__ == "__main__":
     client = Client()
     client.create_project(project_name=PROJECT)
-    for flow in (child_flow, mapped_child, exploding_child):
+    for flow in (child_flow, mapped_child, exploding_child, clock_child):
         flow.register(project_name=PROJECT)
 
     state = parent_flow.run()
@@ -113,6 +133,20 @@ if __name__ == "__main__":
 
     check("mapped child task, every result", state.result[all_squares].result, [1, 4, 9])
     check("mapped child task, one map_index", state.result[one_square].result, 4)
+
+    created_at = time.time()
+    state = delayed_parent.run()
+    check("delayed child succeeded", state.is_successful(), True)
+    check(
+        "scheduled_start_time delays the child",
+        state.result[ran_at].result - created_at >= 1.9,
+        True,
+    )
+    check(
+        "run_name",
+        FlowRunView.from_flow_run_id(state.result[delayed_id].result).name,
+        "compat-delayed",
+    )
 
     state = mistakes.run()
     check("unknown flow name fails the task", state.result[unknown_flow].is_failed(), True)
