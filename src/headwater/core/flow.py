@@ -354,32 +354,9 @@ class Flow:
         Raises:
             ValueError: when ``old`` is not in this flow.
         """
-        from headwater.utilities.tasks import as_task
+        from headwater.core._graph import replace_task
 
-        if old not in self.tasks:
-            raise ValueError(f"Flow {self.name!r}: {old} is not in this flow.")
-        new_task = as_task(new, flow=self)
-        incoming = list(self._upstream[old])
-        outgoing = list(self._downstream[old])
-        constants = self.constants.pop(old, {})
-        was_reference = old in self._reference_tasks
-        for e in incoming + outgoing:
-            self.edges.discard(e)
-            self._upstream[e.downstream_task].discard(e)
-            self._downstream[e.upstream_task].discard(e)
-        self.tasks.discard(old)
-        del self.slugs[old], self._upstream[old], self._downstream[old]
-        self._reference_tasks.discard(old)
-        self.add_task(new_task)
-        for e in incoming:
-            self.add_edge(e.upstream_task, new_task, e.key, e.mapped, e.flattened)
-        for e in outgoing:
-            self.add_edge(new_task, e.downstream_task, e.key, e.mapped, e.flattened)
-        if constants:
-            self.constants[new_task].update(constants)
-        if was_reference:
-            self._reference_tasks.add(new_task)
-        self._changed()
+        replace_task(self, old, new)
 
     # ------------------------------------------------------------------ reading the graph
 
@@ -480,30 +457,9 @@ class Flow:
             ValueError: when the graph has a cycle; the message names its tasks.
         """
         if self._sorted is None:
-            order = list(self.slugs)  # insertion order
-            indegree = {t: len({e.upstream_task for e in self._upstream[t]}) for t in order}
-            ready = [t for t in order if indegree[t] == 0]
-            position = {t: i for i, t in enumerate(order)}
-            result: list[Task] = []
-            import heapq
+            from headwater.core._graph import topological_order
 
-            heap = [(position[t], t.slug or "", id(t)) for t in ready]
-            by_id = {id(t): t for t in order}
-            heapq.heapify(heap)
-            while heap:
-                _, _, tid = heapq.heappop(heap)
-                t = by_id[tid]
-                result.append(t)
-                for down in {e.downstream_task for e in self._downstream[t]}:
-                    indegree[down] -= 1
-                    if indegree[down] == 0:
-                        heapq.heappush(heap, (position[down], down.slug or "", id(down)))
-            if len(result) != len(order):
-                stuck = sorted(t.slug or t.name for t in order if indegree[t] > 0)
-                raise ValueError(
-                    f"Flow {self.name!r} has a cycle among the tasks: {', '.join(stuck)}."
-                )
-            self._sorted = result
+            self._sorted = topological_order(self)
         if root_tasks is None:
             return tuple(self._sorted)
         keep: set[Task] = set()

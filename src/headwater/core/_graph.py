@@ -1,0 +1,81 @@
+"""Private graph algorithms of :class:`~headwater.core.flow.Flow`.
+
+Contract:
+    :func:`topological_order` orders a flow's tasks upstream-first (ties keep insertion
+    order) or raises ``ValueError`` naming the tasks of a cycle; :func:`replace_task`
+    swaps one task for another keeping its edges, constants and reference status.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from headwater.core.flow import Flow
+    from headwater.core.task import Task
+
+__all__ = ["replace_task", "topological_order"]
+
+
+def topological_order(flow: Flow) -> list[Task]:
+    """The flow's tasks, upstream first.
+
+    Raises:
+        ValueError: when the graph has a cycle; the message names its tasks.
+    """
+    order = list(flow.slugs)  # insertion order
+    indegree = {t: len({e.upstream_task for e in flow._upstream[t]}) for t in order}
+    ready = [t for t in order if indegree[t] == 0]
+    position = {t: i for i, t in enumerate(order)}
+    result: list[Task] = []
+
+    heap = [(position[t], t.slug or "", id(t)) for t in ready]
+    by_id = {id(t): t for t in order}
+    heapq.heapify(heap)
+    while heap:
+        _, _, tid = heapq.heappop(heap)
+        t = by_id[tid]
+        result.append(t)
+        for down in {e.downstream_task for e in flow._downstream[t]}:
+            indegree[down] -= 1
+            if indegree[down] == 0:
+                heapq.heappush(heap, (position[down], down.slug or "", id(down)))
+    if len(result) != len(order):
+        stuck = sorted(t.slug or t.name for t in order if indegree[t] > 0)
+        raise ValueError(f"Flow {flow.name!r} has a cycle among the tasks: {', '.join(stuck)}.")
+    return result
+
+
+def replace_task(flow: Flow, old: Task, new: Any) -> None:
+    """Put ``new`` in place of ``old`` in ``flow``, keeping edges and constants.
+
+    Raises:
+        ValueError: when ``old`` is not in the flow.
+    """
+    from headwater.utilities.tasks import as_task
+
+    if old not in flow.tasks:
+        raise ValueError(f"Flow {flow.name!r}: {old} is not in this flow.")
+    new_task = as_task(new, flow=flow)
+    incoming = list(flow._upstream[old])
+    outgoing = list(flow._downstream[old])
+    constants = flow.constants.pop(old, {})
+    was_reference = old in flow._reference_tasks
+    for e in incoming + outgoing:
+        flow.edges.discard(e)
+        flow._upstream[e.downstream_task].discard(e)
+        flow._downstream[e.upstream_task].discard(e)
+    flow.tasks.discard(old)
+    del flow.slugs[old], flow._upstream[old], flow._downstream[old]
+    flow._reference_tasks.discard(old)
+    flow.add_task(new_task)
+    for e in incoming:
+        flow.add_edge(e.upstream_task, new_task, e.key, e.mapped, e.flattened)
+    for e in outgoing:
+        flow.add_edge(new_task, e.downstream_task, e.key, e.mapped, e.flattened)
+    if constants:
+        flow.constants[new_task].update(constants)
+    if was_reference:
+        flow._reference_tasks.add(new_task)
+    flow._changed()
