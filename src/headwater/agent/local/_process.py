@@ -92,10 +92,22 @@ class FlowRunProcess:
             try:
                 self._popen.wait(grace)
             except subprocess.TimeoutExpired:
-                logger.warning(
-                    "Flow run process %s ignored SIGTERM for %.1f s: killing it", self.pid, grace
-                )
+                if grace > 0:
+                    logger.warning(
+                        "Flow run process %s ignored SIGTERM for %.1f s: killing it",
+                        self.pid,
+                        grace,
+                    )
             self._kill_group(signal.SIGKILL)
+            try:
+                self._popen.wait(10.0)  # reap it, so no zombie is left behind
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
+                pass
+            if self._popen.stdin is not None and not self._popen.stdin.closed:
+                try:
+                    self._popen.stdin.close()
+                except OSError:
+                    pass
 
     def hand_over(self, payload: dict[str, Any]) -> bool:
         """Give a warm spare its flow run; False if the spare is no longer usable.
