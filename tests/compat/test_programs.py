@@ -76,6 +76,11 @@ GAPS: dict[str, Gap] = {
         "reference only when the flow object is a module global, else pickle it",
         "No flow named 'compat-load-users' in flow script",
     ),
+    "cli_run_local": Gap(
+        "cli/run.py `run` has no --path/--module: Prefect 1's `run --path FILE` ran a flow "
+        "from a file locally, without a backend (and `-p` was --path there, not --project)",
+        "No such option '--path'",
+    ),
     "config_usage": Gap(
         "utilities/configuration.py load_configuration reads HEADWATER_USER_CONFIG_PATH; "
         "Prefect 1's variable was PREFECT__USER_CONFIG_PATH, so HEADWATER__USER_CONFIG_PATH "
