@@ -62,6 +62,14 @@ GAPS: dict[str, Gap] = {
         "so it can be accepted as a no-op",
         "No such option '--no-hostname-label'",
     ),
+    "backend_retries_caching": Gap(
+        "engine/backend/_runners.py: the backend task runner never looks up earlier Cached "
+        "task runs, so cache_for only caches within one process; Prefect 1's backend task "
+        "runner asked the server for the latest unexpired Cached states of the same task "
+        "(task id, or cache_key across flows) and reused a valid one. Needs a server query "
+        "for them (e.g. GET /task-runs by flow group, task slug or cache key, state Cached)",
+        "FAIL cached value is the first run's",
+    ),
     "backend_cli_short_options": Gap(
         "cli/register.py uses -p for --project and has no -f; Prefect 1's `register` had "
         "-p/--path and -f/--force (--project had no short form), so "
@@ -86,12 +94,6 @@ GAPS: dict[str, Gap] = {
         "Prefect 1's variable was PREFECT__USER_CONFIG_PATH, so HEADWATER__USER_CONFIG_PATH "
         "is ignored",
         "FAIL user config file",
-    ),
-    "flow_callbacks": Gap(
-        "core/flow.py Flow.__init__ takes neither on_failure (fn(flow, state) called when "
-        "the run ends failed) nor terminal_state_handler (fn(flow, state, "
-        "reference_task_states) -> State | None replacing the final state)",
-        "unexpected keyword argument 'on_failure'",
     ),
     "flow_save_load": Gap(
         "core/flow.py Flow has no save(fpath=None) -> str (cloudpickle to a file) nor "

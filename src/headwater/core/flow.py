@@ -63,6 +63,9 @@ class Flow:
         state_handlers: ``fn(flow, old_state, new_state) -> State | None``.
         result: default Result for checkpointing every task's value.
         validate: accepted for compatibility; graphs are validated when sorted.
+        on_failure: ``fn(flow, state)`` called when the flow run ends failed.
+        terminal_state_handler: ``fn(flow, state, reference_task_states) -> State |
+            None``; a returned state replaces the flow run's final state.
 
     Raises:
         TypeError: when ``name`` is not a string or a handler is not callable.
@@ -82,6 +85,8 @@ class Flow:
         state_handlers: Iterable[Callable[..., Any]] | None = None,
         validate: bool | None = None,
         result: Any = None,
+        on_failure: Callable[..., Any] | None = None,
+        terminal_state_handler: Callable[..., Any] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"A flow name must be a non-empty string, got {name!r}.")
@@ -93,7 +98,12 @@ class Flow:
         self.storage = storage
         self.result = result
         self.state_handlers: list[Callable[..., Any]] = list(state_handlers or [])
-        for handler in self.state_handlers:
+        if on_failure is not None:
+            from headwater.core.task import _FailureCallback
+
+            self.state_handlers.append(_FailureCallback(on_failure))
+        self.terminal_state_handler = terminal_state_handler
+        for handler in [*self.state_handlers, terminal_state_handler or callable]:
             if not callable(handler):
                 raise TypeError(f"Flow {name!r}: state handler {handler!r} is not callable.")
         self.tasks: set[Task] = set()

@@ -272,11 +272,21 @@ class FlowRunner(Runner):
         if any(s is None or not all(x.is_finished() for x in _all_states(s)) for s in terminal):
             return Running("Not all terminal tasks have finished.", result=result)
         key_states = [x for t in flow.reference_tasks() for x in _all_states(states[t])]
+        final: State
         if any(s.is_failed() for s in key_states):
-            return Failed("Some reference tasks failed.", result=result)
-        if all(s.is_successful() for s in key_states):
-            return Success("All reference tasks succeeded.", result=result)
-        return Success("No reference tasks failed.", result=result)
+            final = Failed("Some reference tasks failed.", result=result)
+        elif all(s.is_successful() for s in key_states):
+            final = Success("All reference tasks succeeded.", result=result)
+        else:
+            final = Success("No reference tasks failed.", result=result)
+        handler = getattr(flow, "terminal_state_handler", None)
+        if handler is not None:
+            replaced = handler(flow, final, set(key_states))
+            if replaced is not None:
+                if replaced.result is None:
+                    replaced.result = result  # keep the task states reachable
+                final = replaced
+        return final
 
     def _task_context(
         self, task: Task, base: dict[str, Any] | None, map_index: int | None

@@ -434,3 +434,26 @@ def test_default_executor_and_runner_come_from_configuration() -> None:
     with set_temporary_config({"engine.executor.default_class": "nowhere.Executor"}):
         with pytest.raises(ValueError, match=r"engine.executor.default_class = 'nowhere"):
             flow.run()
+
+
+def test_flow_on_failure_and_terminal_state_handler() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def failed(flow: Flow, state: State) -> None:
+        calls.append((flow.name, type(state).__name__))
+
+    def lenient(flow: Flow, state: State, reference_states: set[State]) -> State | None:
+        assert all(isinstance(s, State) for s in reference_states)
+        return Success("tolerated") if state.is_failed() else None
+
+    with Flow("callbacks", on_failure=failed) as flow:
+        boom()
+    assert flow.run().is_failed() and calls == [("callbacks", "Failed")]
+    with Flow("lenient", terminal_state_handler=lenient) as tolerant:
+        b = boom()
+        ok = inc(1)
+    state = tolerant.run()
+    assert state.is_successful() and state.message == "tolerated"
+    assert state.result[b].is_failed() and state.result[ok].result == 2
+    with pytest.raises(TypeError, match=r"is not callable"):
+        Flow("bad", terminal_state_handler=3)  # type: ignore[arg-type]
