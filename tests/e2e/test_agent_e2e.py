@@ -292,3 +292,21 @@ def test_an_api_key_reaches_the_agent_and_its_flow_runs() -> None:
             run = wait_for_flow_run_state(client, run_id, timeout=60)
         assert run["state_type"] == "Success", run["state_message"]
         assert any(m["message"] == "total of [0, 2, 4]" for m in client.get_logs(run_id))
+
+
+def test_a_run_ended_by_the_server_stops_its_process(
+    server: TemporaryServer, client: Any, tmp_path: Path
+) -> None:
+    from headwater.engine.state import Failed
+
+    marker = tmp_path / "started"
+    run_id = client.create_flow_run(
+        flow_id=register(client, "sleepy.py"), parameters={"seconds": 60, "marker": str(marker)}
+    )
+    with temporary_agent(server.api_url):
+        pid = _wait_marker(marker)
+        client.set_flow_run_state(run_id, Failed("Ended from outside"))
+        _wait_gone(pid)
+    run = client.get_flow_run(run_id)
+    assert run["state_type"] == "Failed"
+    assert run["state_message"] == "Ended from outside"

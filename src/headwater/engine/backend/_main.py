@@ -85,6 +85,7 @@ class _FlowRunProcess:
         self.log_handler: ServerLogHandler | None = None
         self.heartbeat: HeartbeatThread | None = None
         self._terminating = threading.Lock()
+        self.final_written = False
 
     # -------------------------------------------------------------- setup / teardown
 
@@ -108,19 +109,30 @@ class _FlowRunProcess:
         self.heartbeat.start()
 
     def _beat(self) -> None:
-        """Heartbeat, and stop the run if it is being cancelled.
+        """Heartbeat, and stop the run if the server says it should no longer run.
 
         The agent normally terminates a cancelled run at once; this check covers a run
-        whose agent is gone (a flow-run process outlives an agent killed with SIGKILL).
+        whose agent is gone (a flow-run process outlives an agent killed with SIGKILL),
+        and a run the server already ended (the reaper failed it while this process
+        could not reach the server), whose further work the server would refuse.
         """
         self.client.update_flow_run_heartbeat(self.flow_run_id)
         state_type = self.client.get_flow_run(self.flow_run_id).get("state_type")
-        if state_type in ("Cancelling", "Cancelled"):
+        if state_type == "Cancelling":
             logger.info("Flow run %s is being cancelled", self.flow_run_id)
-            if os.getpgid(0) == os.getpid():
-                os.killpg(os.getpid(), signal.SIGTERM)  # the flow's own subprocesses too
-            else:
-                os.kill(os.getpid(), signal.SIGTERM)
+        elif state_type in _FINISHED and not self._reported_final():
+            logger.warning(
+                "Flow run %s was ended by the server (%s): stopping", self.flow_run_id, state_type
+            )
+        else:
+            return
+        if os.getpgid(0) == os.getpid():
+            os.killpg(os.getpid(), signal.SIGTERM)  # the flow's own subprocesses too
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def _reported_final(self) -> bool:
+        return self.final_written or (self.runner is not None and self.runner.finishing)
 
     def stop_services(self) -> None:
         from headwater.utilities.logging import remove_log_handler
@@ -148,6 +160,7 @@ class _FlowRunProcess:
             message = f"Could not load flow from storage: {type(exc).__name__}: {exc}"
             logger.error(message)
             failed = states.Failed(message=message)
+            self.final_written = True
             with_retries(
                 lambda: self.client.set_flow_run_state(self.flow_run_id, failed), "fail the run"
             )

@@ -178,12 +178,16 @@ class BackendFlowRunner(FlowRunner):
         self.flow_run_id = flow_run_id
         self.registry = registry
         self.last_reported: State | None = None
+        self.finishing = False
 
     def call_runner_target_handlers(self, old_state: State, new_state: State) -> State:
         """Run the flow's state handlers, then write the state; RunRefused if refused."""
         new_state = super().call_runner_target_handlers(old_state, new_state)
         if new_state is None:
             return new_state
+        if new_state.is_finished():
+            # From here on the server may show a finished state this process set itself.
+            self.finishing = True
         stored = with_retries(
             lambda: self.client.set_flow_run_state(self.flow_run_id, new_state),
             "record a flow-run state",
