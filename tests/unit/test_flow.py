@@ -330,3 +330,18 @@ def test_serialized_hash_is_stable_and_changes_with_the_graph() -> None:
     with flow:
         inc(2)
     assert flow.serialized_hash() != first
+
+
+def test_save_and_load_round_trip(tmp_path: Any) -> None:
+    with Flow("saved") as flow:
+        out = add(Parameter("p", default=2), 40)
+    path = flow.save(str(tmp_path / "saved.flow"))
+    loaded = Flow.load(path)
+    assert loaded.name == "saved"
+    result = loaded.run()
+    assert [s.result for t, s in result.result.items() if t.slug == out.slug] == [42]
+    default_path = flow.save()
+    assert default_path.endswith("saved.headwater") and Flow.load(default_path).name == "saved"
+    (tmp_path / "other").write_bytes(__import__("cloudpickle").dumps([1]))
+    with pytest.raises(TypeError, match=r"does not hold a Flow \(found list\)"):
+        Flow.load(str(tmp_path / "other"))

@@ -187,7 +187,7 @@ def test_operators_build_tasks() -> None:
             "ge": a >= 6,
             "le": a <= 5,
             "and": a & 0,
-            "or": 0 | a,
+            "or": a.or_(0),
             "eq": a.is_equal(6),
             "ne": a.is_not_equal(6),
             "not": a.not_(),
@@ -291,3 +291,18 @@ def test_nout_is_inferred_from_a_fixed_tuple_return_annotation() -> None:
     with Flow("unpack") as flow:
         _, y = pair()
     assert flow.run().result[y].result == "a"
+
+
+def test_pipe_makes_a_state_dependency() -> None:
+    @task
+    def step(name: str) -> str:
+        return name
+
+    with Flow("pipe") as flow:
+        first = step("first")
+        second = step("second")
+        third = step("third")
+        assert (first | second) is second
+        assert (second.__ror__(third)) is second
+    assert flow.upstream_tasks(second) == {first, third}
+    assert all(e.key is None for e in flow.edges_to(second))

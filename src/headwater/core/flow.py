@@ -605,6 +605,46 @@ class Flow:
                 f"Flow {self.name!r} did not receive the required parameters: {', '.join(missing)}."
             )
 
+    def save(self, fpath: str | None = None) -> str:
+        """Write this flow to a file with cloudpickle.
+
+        Args:
+            fpath: the file; default ``$HEADWATER_HOME/flows/<name>.headwater``.
+
+        Returns:
+            The path written.
+        """
+        import os
+
+        import cloudpickle
+
+        if fpath is None:
+            from headwater.utilities.configuration import config
+
+            home = config.get("home_dir") or os.path.expanduser("~/.headwater")
+            safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in self.name)
+            fpath = os.path.join(str(home), "flows", f"{safe}.headwater")
+        os.makedirs(os.path.dirname(os.path.abspath(fpath)), exist_ok=True)
+        with open(fpath, "wb") as handle:
+            handle.write(cloudpickle.dumps(self))
+        return fpath
+
+    @classmethod
+    def load(cls, fpath: str) -> Flow:
+        """Read a flow written by :meth:`save`.
+
+        Raises:
+            FileNotFoundError: when there is no such file.
+            TypeError: when the file holds something else than a flow.
+        """
+        import cloudpickle
+
+        with open(fpath, "rb") as handle:
+            flow = cloudpickle.loads(handle.read())
+        if not isinstance(flow, Flow):
+            raise TypeError(f"{fpath} does not hold a Flow (found {type(flow).__name__}).")
+        return flow
+
     def register(
         self,
         project_name: str | None = None,

@@ -524,11 +524,19 @@ class Task:
     def __rand__(self, other: Any) -> Task:
         return self._binary("And", other, True)
 
-    def __or__(self, other: Any) -> Task:
-        return self._binary("Or", other)
+    def __or__(self, other: Any) -> Any:
+        """``a | b``: make ``b`` run after ``a`` (a state dependency; returns ``b``)."""
+        self.set_dependencies(downstream_tasks=[other])
+        return other
 
     def __ror__(self, other: Any) -> Task:
-        return self._binary("Or", other, True)
+        """``x | task``: make this task run after ``x``; returns this task."""
+        self.set_dependencies(upstream_tasks=[other])
+        return self
+
+    def or_(self, other: Any) -> Task:
+        """A task whose result is ``self or other`` (``|`` builds a dependency instead)."""
+        return self._binary("Or", other)
 
     def is_equal(self, other: Any) -> Task:
         """A task whose result is ``self == other`` (``==`` itself keeps identity)."""
