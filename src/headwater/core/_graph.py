@@ -8,14 +8,16 @@ Contract:
 
 from __future__ import annotations
 
+import copy
 import heapq
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from headwater.core.flow import Flow
     from headwater.core.task import Task
 
-__all__ = ["replace_task", "topological_order"]
+__all__ = ["copy_flow", "replace_task", "topological_order", "update_flow"]
 
 
 def topological_order(flow: Flow) -> list[Task]:
@@ -79,3 +81,33 @@ def replace_task(flow: Flow, old: Task, new: Any) -> None:
     if was_reference:
         flow._reference_tasks.add(new_task)
     flow._changed()
+
+
+def update_flow(target: Flow, flow: Flow) -> None:
+    """Add every task, edge and constant of ``flow`` to ``target``."""
+    for t in flow.sorted_tasks() if flow.tasks else []:
+        if t not in target.tasks:
+            target.add_task(t)
+    for e in flow.edges:
+        if e not in target.edges:
+            target.add_edge(e.upstream_task, e.downstream_task, e.key, e.mapped, e.flattened)
+    for t, consts in flow.constants.items():
+        target.constants[t].update(consts)
+    target._changed()
+
+
+def copy_flow(flow: Flow) -> Flow:
+    """A copy of ``flow`` with its own containers (tasks are shared)."""
+    new = copy.copy(flow)
+    new.tasks = set(flow.tasks)
+    new.edges = set(flow.edges)
+    new.constants = defaultdict(dict, {t: dict(c) for t, c in flow.constants.items()})
+    new.slugs = dict(flow.slugs)
+    new._slug_counters = dict(flow._slug_counters)
+    new._upstream = {t: set(e) for t, e in flow._upstream.items()}
+    new._downstream = {t: set(e) for t, e in flow._downstream.items()}
+    new._reference_tasks = set(flow._reference_tasks)
+    new.state_handlers = list(flow.state_handlers)
+    new._tokens = []
+    new._sorted = None
+    return new

@@ -3,7 +3,8 @@
 Contract:
     :func:`serialize_flow` builds the JSON-able description the server stores (see
     ``Flow.serialize``); :func:`run_on_schedule` runs a flow once per scheduled time;
-    :func:`configured_class` resolves the configured default runner/executor classes.
+    :func:`configured_class` resolves the configured default runner/executor classes;
+    :func:`save_flow`/:func:`load_flow` write and read a flow with cloudpickle.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from headwater.core.flow import Flow
     from headwater.engine.state import State
 
-__all__ = ["configured_class", "run_on_schedule", "serialize_flow"]
+__all__ = ["configured_class", "load_flow", "run_on_schedule", "save_flow", "serialize_flow"]
 
 
 def _json_safe(value: Any) -> Any:
@@ -176,3 +177,34 @@ def configured_class(key: str, default: type) -> type:
     if not isinstance(found, type):
         raise ValueError(f"configuration {key}.default_class = {node!r} is not a class")
     return found
+
+
+def save_flow(flow: Flow, fpath: str | None = None) -> str:
+    """Write ``flow`` with cloudpickle (see ``Flow.save``) and return the path."""
+    import os
+
+    import cloudpickle
+
+    if fpath is None:
+        from headwater.utilities.configuration import config
+
+        home = config.get("home_dir") or os.path.expanduser("~/.headwater")
+        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in flow.name)
+        fpath = os.path.join(str(home), "flows", f"{safe}.headwater")
+    os.makedirs(os.path.dirname(os.path.abspath(fpath)), exist_ok=True)
+    with open(fpath, "wb") as handle:
+        handle.write(cloudpickle.dumps(flow))
+    return fpath
+
+
+def load_flow(fpath: str) -> Flow:
+    """Read a flow written by :func:`save_flow` (see ``Flow.load``)."""
+    import cloudpickle
+
+    from headwater.core.flow import Flow
+
+    with open(fpath, "rb") as handle:
+        flow = cloudpickle.loads(handle.read())
+    if not isinstance(flow, Flow):
+        raise TypeError(f"{fpath} does not hold a Flow (found {type(flow).__name__}).")
+    return flow

@@ -18,7 +18,6 @@ Contract:
 
 from __future__ import annotations
 
-import copy as _copy
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -332,31 +331,15 @@ class Flow:
         self, flow: Flow, merge_parameters: bool = False, validate: bool | None = None
     ) -> None:
         """Add every task, edge and constant of ``flow`` to this flow."""
-        for t in flow.sorted_tasks() if flow.tasks else []:
-            if t not in self.tasks:
-                self.add_task(t)
-        for e in flow.edges:
-            if e not in self.edges:
-                self.add_edge(e.upstream_task, e.downstream_task, e.key, e.mapped, e.flattened)
-        for t, consts in flow.constants.items():
-            self.constants[t].update(consts)
-        self._changed()
+        from headwater.core._graph import update_flow
+
+        update_flow(self, flow)
 
     def copy(self) -> Flow:
         """A copy with its own task, edge and constant containers (tasks are shared)."""
-        new = _copy.copy(self)
-        new.tasks = set(self.tasks)
-        new.edges = set(self.edges)
-        new.constants = defaultdict(dict, {t: dict(c) for t, c in self.constants.items()})
-        new.slugs = dict(self.slugs)
-        new._slug_counters = dict(self._slug_counters)
-        new._upstream = {t: set(e) for t, e in self._upstream.items()}
-        new._downstream = {t: set(e) for t, e in self._downstream.items()}
-        new._reference_tasks = set(self._reference_tasks)
-        new.state_handlers = list(self.state_handlers)
-        new._tokens = []
-        new._sorted = None
-        return new
+        from headwater.core._graph import copy_flow
+
+        return copy_flow(self)
 
     def replace(self, old: Task, new: Any) -> None:
         """Put ``new`` in place of ``old``, keeping every edge and constant of ``old``.
@@ -614,20 +597,9 @@ class Flow:
         Returns:
             The path written.
         """
-        import os
+        from headwater.core._serialize import save_flow
 
-        import cloudpickle
-
-        if fpath is None:
-            from headwater.utilities.configuration import config
-
-            home = config.get("home_dir") or os.path.expanduser("~/.headwater")
-            safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in self.name)
-            fpath = os.path.join(str(home), "flows", f"{safe}.headwater")
-        os.makedirs(os.path.dirname(os.path.abspath(fpath)), exist_ok=True)
-        with open(fpath, "wb") as handle:
-            handle.write(cloudpickle.dumps(self))
-        return fpath
+        return save_flow(self, fpath)
 
     @classmethod
     def load(cls, fpath: str) -> Flow:
@@ -637,13 +609,9 @@ class Flow:
             FileNotFoundError: when there is no such file.
             TypeError: when the file holds something else than a flow.
         """
-        import cloudpickle
+        from headwater.core._serialize import load_flow
 
-        with open(fpath, "rb") as handle:
-            flow = cloudpickle.loads(handle.read())
-        if not isinstance(flow, Flow):
-            raise TypeError(f"{fpath} does not hold a Flow (found {type(flow).__name__}).")
-        return flow
+        return load_flow(fpath)
 
     def register(
         self,
