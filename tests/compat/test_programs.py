@@ -89,6 +89,12 @@ GAPS: dict[str, Gap] = {
         "is ignored",
         "FAIL user config file",
     ),
+    "custom_result": Gap(
+        "no headwater.engine.result module: Prefect 1's prefect.engine.result.Result, the "
+        "base class custom results subclass (the class itself works, imported from "
+        "headwater.engine.results)",
+        "No module named 'headwater.engine.result'",
+    ),
     "import_paths": Gap(
         "Prefect 1 public modules missing at their renamed paths: headwater.configuration "
         "(config), headwater.engine.result (Result, NoResult), headwater.backend.flow, "
