@@ -19,7 +19,9 @@ Contract:
   which are also written to the run's logs (or ``Cancelled`` when a cancel was requested).
 - Connection errors never stop the agent: it backs off (0.5 s doubling to 10 s), keeps
   supervising its processes, and resumes claiming when the server is back.
-- On shutdown (``stop()``, SIGINT, SIGTERM) the agent stops claiming, gives running
+- An agent the server no longer knows (its database was reset) registers again.
+- On shutdown (``stop()``, SIGINT, SIGTERM) the agent stops claiming at once (the claim
+  runs in a helper thread, so stopping never waits for the server), gives running
   processes ``shutdown_grace`` seconds to finish, then terminates them. A flow-run process
   terminated this way marks its run ``Failed`` with a message saying the agent shut down.
 

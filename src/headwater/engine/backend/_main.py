@@ -16,6 +16,9 @@ Contract:
   ``Cancelled`` when a cancel was requested, else ``Failed`` saying the process was
   terminated; task runs still in flight are ended the same way; then it exits.
 - Exit code: 0 when the run reached a finished state (whatever it is), 1 otherwise.
+- ``--spare`` starts a warm spare for the local agent: it imports everything and opens
+  its client, then waits for one JSON line on stdin naming the run (see
+  :func:`serve_as_spare`).
 """
 
 from __future__ import annotations
