@@ -115,6 +115,12 @@ GAPS: dict[str, Gap] = {
         "ast.literal_eval for list, dict and number values",
         "FAIL extra_loggers parsed as a list",
     ),
+    "notifications": Gap(
+        "no headwater.utilities.notifications (callback_factory, slack_notifier reading the "
+        "SLACK_WEBHOOK_URL secret; the secret also needs its name's case kept, see "
+        "local_secrets)",
+        "No module named 'headwater.utilities.notifications'",
+    ),
     "schedules": Gap(
         "no headwater.schedules module (IntervalSchedule, CronSchedule, clocks)",
         "No module named 'headwater.schedules'",
