@@ -101,3 +101,21 @@ def test_datetime_parameter_parses_iso_strings() -> None:
     assert flow.run().result[d].result is None
     bad = flow.run(when="yesterday")
     assert bad.is_failed() and "'when'" in (bad.result[d].message or "")
+
+
+def test_none_is_a_real_default_as_in_prefect1() -> None:
+    from headwater import Flow, task
+
+    optional = Parameter("optional", default=None)
+    assert optional.required is False
+    assert Parameter("bare").required is True
+
+    @task
+    def echo(x: object) -> object:
+        return x
+
+    with Flow("none-default") as flow:
+        out = echo(Parameter("p", default=None))
+    state = flow.run()
+    assert state.is_successful()
+    assert state.result[out].result is None

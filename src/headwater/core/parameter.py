@@ -20,7 +20,20 @@ from headwater.core.task import Task
 if TYPE_CHECKING:
     from headwater.core.flow import Flow
 
-__all__ = ["DateTimeParameter", "Parameter"]
+__all__ = ["DateTimeParameter", "Parameter", "no_default"]
+
+
+class _NoDefault:
+    """Sentinel for "no default given", so that ``None`` can be a real default."""
+
+    def __repr__(self) -> str:
+        return "no_default"
+
+    def __reduce__(self) -> str:
+        return "no_default"
+
+
+no_default: Any = _NoDefault()
 
 
 class Parameter(Task):
@@ -29,7 +42,8 @@ class Parameter(Task):
     Args:
         name: the parameter's name (and slug).
         default: the value used when none is supplied.
-        required: whether a value must be supplied; defaults to ``default is None``.
+        required: whether a value must be supplied; defaults to True when no ``default``
+            is given (``default=None`` is a real default, as in Prefect 1).
         tags: labels for the task.
 
     Raises:
@@ -39,14 +53,16 @@ class Parameter(Task):
     def __init__(
         self,
         name: str,
-        default: Any = None,
+        default: Any = no_default,
         required: bool | None = None,
         tags: Iterable[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"A Parameter name must be a non-empty string, got {name!r}.")
         if required is None:
-            required = default is None
+            required = default is no_default
+        if default is no_default:
+            default = None
         self.default = default
         self.required = bool(required)
         super().__init__(name=name, slug=name, tags=tags)

@@ -21,7 +21,7 @@ PUBLIC = {
     "headwater.core.edge": ["Edge", "EdgeAnnotation", "flatten", "mapped", "unmapped"],
     "headwater.core.flow": ["Flow"],
     "headwater.core.task": ["Task"],
-    "headwater.core.parameter": ["DateTimeParameter", "Parameter"],
+    "headwater.core.parameter": ["DateTimeParameter", "Parameter", "no_default"],
     "headwater.utilities.tasks": [
         "apply_map", "as_task", "defaults_from_attrs", "flatten", "mapped", "tags", "task",
         "unmapped",
