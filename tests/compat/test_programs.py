@@ -155,15 +155,15 @@ BACKEND = sorted(p.stem for p in PROGRAMS.glob("*.py") if p.stem.startswith(_NEE
 
 def _params(names: list[str]) -> list[Any]:
     params = []
-    for name in names:
+    for index, name in enumerate(names):
         gap = GAPS.get(name)
         marks: list[Any] = []
         if gap is not None:
             marks.append(pytest.mark.xfail(raises=KnownGap, strict=True, reason=gap.reason))
         if name.startswith(_NEEDS_BACKEND):
-            # Two groups, so that with --dist loadgroup each worker runs its own server and
-            # agent for half of the backend programs.
-            marks.append(pytest.mark.xdist_group(f"compat-{name.split('_')[0]}"))
+            # Two groups, alternating, so that with --dist loadgroup each worker runs its own
+            # server and agent for half of the backend programs.
+            marks.append(pytest.mark.xdist_group(f"compat-backend-{index % 2}"))
         params.append(pytest.param(name, id=name, marks=marks))
     return params
 
