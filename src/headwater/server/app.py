@@ -153,4 +153,34 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api", dependencies=auth)
     app.include_router(push.router, prefix="/api", dependencies=auth)
     app.add_middleware(BodySizeLimit, settings=settings)
+    _describe_validation_errors(app)
     return app
+
+
+def _describe_validation_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document describe 422 bodies as the server really sends them.
+
+    ``api/errors.py`` answers every validation error with one readable line plus the
+    error list (``{"detail": str, "errors": [...]}``); FastAPI's generated document
+    would otherwise still advertise its default list-shaped ``detail``.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schemas = document.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = {
+                    "title": "HTTPValidationError",
+                    "type": "object",
+                    "properties": {
+                        "detail": {"type": "string"},
+                        "errors": {"type": "array", "items": {"type": "object"}},
+                    },
+                    "required": ["detail"],
+                }
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
