@@ -56,6 +56,14 @@ GAPS: dict[str, Gap] = {
         "so it can be accepted as a no-op",
         "No such option '--no-hostname-label'",
     ),
+    "backend_register_errors": Gap(
+        "client/flows.py FlowsMixin.register raises ClientError (not a ValueError) for an "
+        "unknown project and ValueError (not TypeError) without project_name; Prefect 1 "
+        "raised ValueError('Project X not found. Run `prefect create project \"X\"` ...') and "
+        "TypeError. Fix: an error class deriving from both ClientError and ValueError, and "
+        "TypeError (or a ValueError+TypeError subclass) for the missing name",
+        "FAIL unknown project raises ValueError",
+    ),
     "backend_retries_caching": Gap(
         "engine/backend/_runners.py: the backend task runner never looks up earlier Cached "
         "task runs, so cache_for only caches within one process; Prefect 1's backend task "
