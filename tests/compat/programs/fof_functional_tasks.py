@@ -64,8 +64,10 @@ with Flow("compat-parent") as parent_flow:
     child_run_id = create_flow_run(
         flow_name="compat-child", project_name=PROJECT, parameters={"n": 4}
     )
-    child_view = wait_for_flow_run(child_run_id, stream_logs=True)
-    data = get_task_run_result(child_run_id, "get_some_data-1", upstream_tasks=[child_view])
+    child_view = wait_for_flow_run(child_run_id, stream_states=True, stream_logs=True)
+    data = get_task_run_result(
+        child_run_id, "get_some_data-1", poll_time=2, upstream_tasks=[child_view]
+    )
     summary = summarize(data, child_view)
     mapped_ids = create_flow_run.map(
         flow_name=unmapped("compat-child"),

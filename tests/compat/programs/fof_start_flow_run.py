@@ -66,7 +66,9 @@ with Flow("compat-exploder") as exploder:
 with Flow("compat-sleeper") as sleeper:
     nap()
 
-start_and_wait = StartFlowRun(flow_name="compat-greeter", project_name=PROJECT, wait=True)
+start_and_wait = StartFlowRun(
+    flow_name="compat-greeter", project_name=PROJECT, wait=True, poll_interval=timedelta(seconds=3)
+)
 start_only = StartFlowRun(flow_name="compat-greeter", project_name=PROJECT)
 start_failing = StartFlowRun(flow_name="compat-exploder", project_name=PROJECT, wait=True)
 start_sleeper = StartFlowRun(flow_name="compat-sleeper", project_name=PROJECT)
