@@ -31,7 +31,7 @@ FAST_REAPER = {
     "HEADWATER_SUBMITTED_TIMEOUT": "5",
 }
 # Flow-run processes heartbeat every half second, well inside the 3 s timeout above.
-FAST_HEARTBEAT = {"HEADWATER__BACKEND__HEARTBEAT_INTERVAL": "0.5"}
+FAST_HEARTBEAT = {"HEADWATER__FLOW_RUN__HEARTBEAT_INTERVAL": "0.5"}
 
 
 def temporary_agent(api_url: str, **kwargs: Any) -> contextlib.AbstractContextManager[AgentProcess]:

@@ -66,8 +66,8 @@ def test_environment_precedence_and_backend_variables() -> None:
         base={
             "A": "base",
             "C": "base",
-            "HEADWATER__BACKEND__FLOW_RUN_ID": "stale",
-            "HEADWATER__BACKEND__HEARTBEAT_INTERVAL": "2",
+            "HEADWATER__FLOW_RUN__FLOW_RUN_ID": "stale",
+            "HEADWATER__FLOW_RUN__HEARTBEAT_INTERVAL": "2",
             "PYTHONPATH": "/x",
         },
         agent_env={"A": "agent", "B": "agent", "D": "agent"},
@@ -78,9 +78,9 @@ def test_environment_precedence_and_backend_variables() -> None:
     )
     assert env["A"] == "run" and env["B"] == "run"
     assert env["C"] == "base" and env["D"] == "agent"
-    assert env["HEADWATER__BACKEND__FLOW_RUN_ID"] == "run-1"
-    assert env["HEADWATER__BACKEND__HEARTBEAT_INTERVAL"] == "2"
-    assert env["HEADWATER__BACKEND__AGENT_ID"] == "agent-1"
+    assert env["HEADWATER__FLOW_RUN__FLOW_RUN_ID"] == "run-1"
+    assert env["HEADWATER__FLOW_RUN__HEARTBEAT_INTERVAL"] == "2"
+    assert env["HEADWATER__FLOW_RUN__AGENT_ID"] == "agent-1"
     assert env["HEADWATER_API_URL"] == "http://127.0.0.1:1/api"
     assert env["HEADWATER_API_KEY"] == "secret"
     assert env["PYTHONPATH"] == os.pathsep.join(["/flows", "/x"])
@@ -95,7 +95,7 @@ def test_environment_without_run_config() -> None:
         api_key=None,
         agent_id=None,
     )
-    assert env["HEADWATER__BACKEND__FLOW_RUN_ID"] == "r"
+    assert env["HEADWATER__FLOW_RUN__FLOW_RUN_ID"] == "r"
     assert "HEADWATER_API_KEY" not in env
 
 
@@ -116,3 +116,32 @@ def test_agent_rejects_bad_settings(kwargs: dict[str, float], needle: str) -> No
 def test_agent_without_labels_has_none() -> None:
     assert Agent().labels == []
     assert Agent(labels=["b", "a", "b"]).labels == ["a", "b"]
+
+
+def test_flow_run_process_environment_keeps_config_backend() -> None:
+    """The variables a flow-run process receives must not clobber ``config.backend``."""
+    import subprocess
+    import sys
+
+    env = flow_run_environment(
+        {"id": "run-1", "run_config": None},
+        base=dict(os.environ),
+        agent_env={
+            "HEADWATER__FLOW_RUN__HEARTBEAT_INTERVAL": "2",
+            "HEADWATER__FLOW_RUN__LOG_FLUSH_INTERVAL": "0.1",
+            "HEADWATER__FLOW_RUN__SERVER_RETRY_SECONDS": "5",
+        },
+        api_url="http://127.0.0.1:1/api",
+        api_key=None,
+        agent_id="agent-1",
+    )
+    assert not [k for k in env if k.startswith("HEADWATER__BACKEND__")]
+    out = subprocess.run(
+        [sys.executable, "-c", "import headwater; print(headwater.config.backend)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "server"

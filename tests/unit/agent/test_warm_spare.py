@@ -20,7 +20,7 @@ def agent() -> Iterator[LocalAgent]:
 
 def _env(agent: LocalAgent, **extra: str) -> dict[str, str]:
     env = agent._base_environment()
-    env["HEADWATER__BACKEND__FLOW_RUN_ID"] = "run-1"
+    env["HEADWATER__FLOW_RUN__FLOW_RUN_ID"] = "run-1"
     env.update(extra)
     return env
 

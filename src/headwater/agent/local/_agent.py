@@ -15,11 +15,11 @@ from headwater.agent.local._process import FlowRunProcess
 __all__ = ["LocalAgent", "flow_run_environment"]
 
 # Variables that must never leak from the agent's environment into a run: they name one
-# particular run (settings such as HEADWATER__BACKEND__HEARTBEAT_INTERVAL do pass).
+# particular run (settings such as HEADWATER__FLOW_RUN__HEARTBEAT_INTERVAL do pass).
 _STRIPPED = frozenset(
     {
-        "HEADWATER__BACKEND__FLOW_RUN_ID",
-        "HEADWATER__BACKEND__AGENT_ID",
+        "HEADWATER__FLOW_RUN__FLOW_RUN_ID",
+        "HEADWATER__FLOW_RUN__AGENT_ID",
         "HEADWATER__CONTEXT__FLOW_RUN_ID",
         "HEADWATER__CONTEXT__FLOW_RUN_NAME",
     }
@@ -84,7 +84,7 @@ class LocalAgent(Agent):
             agent_id=self.agent_id,
             import_paths=self.import_paths,
         )
-        env.pop("HEADWATER__BACKEND__FLOW_RUN_ID", None)
+        env.pop("HEADWATER__FLOW_RUN__FLOW_RUN_ID", None)
         return env
 
     def _start_spare(self) -> None:
@@ -197,9 +197,9 @@ def flow_run_environment(
         env["HEADWATER_API_URL"] = api_url
     if api_key:
         env["HEADWATER_API_KEY"] = api_key
-    env["HEADWATER__BACKEND__FLOW_RUN_ID"] = str(flow_run["id"])
+    env["HEADWATER__FLOW_RUN__FLOW_RUN_ID"] = str(flow_run["id"])
     if agent_id:
-        env["HEADWATER__BACKEND__AGENT_ID"] = agent_id
+        env["HEADWATER__FLOW_RUN__AGENT_ID"] = agent_id
     env["HEADWATER__CONTEXT__RUNNING_WITH_BACKEND"] = "true"
     paths = list(import_paths)
     if paths:

@@ -104,10 +104,10 @@ class _FlowRunProcess:
                 self.client.write_run_logs,
                 self.flow_run_id,
                 _current_task_run_id,
-                flush_interval=_env_float("HEADWATER__BACKEND__LOG_FLUSH_INTERVAL", 0.5),
+                flush_interval=_env_float("HEADWATER__FLOW_RUN__LOG_FLUSH_INTERVAL", 0.5),
             )
             add_log_handler(self.log_handler)
-        interval = _env_float("HEADWATER__BACKEND__HEARTBEAT_INTERVAL", 10.0)
+        interval = _env_float("HEADWATER__FLOW_RUN__HEARTBEAT_INTERVAL", 10.0)
         self.heartbeat = HeartbeatThread(self._beat, interval)
         self.heartbeat.start()
 
@@ -313,7 +313,7 @@ def serve_as_spare() -> int:
         return 0
     payload = json.loads(line)
     changed = {str(k): str(v) for k, v in (payload.get("env") or {}).items()}
-    if any(k.startswith("HEADWATER") and not k.startswith("HEADWATER__BACKEND__") for k in changed):
+    if any(k.startswith("HEADWATER") and not k.startswith("HEADWATER__FLOW_RUN__") for k in changed):
         from headwater.utilities.configuration import reload_configuration
 
         os.environ.update(changed)
@@ -329,11 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == ["--spare"]:
         return serve_as_spare()
-    flow_run_id = args[0] if args else os.environ.get("HEADWATER__BACKEND__FLOW_RUN_ID")
+    flow_run_id = args[0] if args else os.environ.get("HEADWATER__FLOW_RUN__FLOW_RUN_ID")
     if not flow_run_id or len(args) > 1:
         print(
             "usage: python -m headwater.engine.backend FLOW_RUN_ID "
-            "(or HEADWATER__BACKEND__FLOW_RUN_ID)",
+            "(or HEADWATER__FLOW_RUN__FLOW_RUN_ID)",
             file=sys.stderr,
         )
         return 2

@@ -2,7 +2,7 @@
 
 The flow-run process must not lose a state or a task run because the server restarted
 while the flow was running, so its writes are retried with backoff for a while
-(``HEADWATER__BACKEND__SERVER_RETRY_SECONDS``, default 120 s). Errors that are not about
+(``HEADWATER__FLOW_RUN__SERVER_RETRY_SECONDS``, default 120 s). Errors that are not about
 reachability (404, 409, 422 ...) are raised at once.
 """
 
@@ -38,7 +38,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _budget() -> float:
-    raw = os.environ.get("HEADWATER__BACKEND__SERVER_RETRY_SECONDS", "")
+    raw = os.environ.get("HEADWATER__FLOW_RUN__SERVER_RETRY_SECONDS", "")
     try:
         return float(raw) if raw else 120.0
     except ValueError:
