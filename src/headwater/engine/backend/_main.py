@@ -313,7 +313,9 @@ def serve_as_spare() -> int:
         return 0
     payload = json.loads(line)
     changed = {str(k): str(v) for k, v in (payload.get("env") or {}).items()}
-    if any(k.startswith("HEADWATER") and not k.startswith("HEADWATER__FLOW_RUN__") for k in changed):
+    if any(
+        k.startswith("HEADWATER") and not k.startswith("HEADWATER__FLOW_RUN__") for k in changed
+    ):
         from headwater.utilities.configuration import reload_configuration
 
         os.environ.update(changed)
