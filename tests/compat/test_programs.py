@@ -91,12 +91,6 @@ GAPS: dict[str, Gap] = {
         "from a file locally, without a backend (and `-p` was --path there, not --project)",
         "No such option '--path'",
     ),
-    "config_usage": Gap(
-        "utilities/configuration.py load_configuration reads HEADWATER_USER_CONFIG_PATH; "
-        "Prefect 1's variable was PREFECT__USER_CONFIG_PATH, so HEADWATER__USER_CONFIG_PATH "
-        "is ignored",
-        "FAIL user config file",
-    ),
     "custom_result": Gap(
         "no headwater.engine.result module: Prefect 1's prefect.engine.result.Result, the "
         "base class custom results subclass (the class itself works, imported from "
