@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from headwater import Client, Flow, Parameter, task, unmapped
 from headwater.backend import FlowRunView
+from headwater.executors import LocalDaskExecutor
 from headwater.tasks.headwater import create_flow_run, get_task_run_result, wait_for_flow_run
 
 FAILURES = []
@@ -97,6 +98,17 @@ with Flow("compat-delayed-parent") as delayed_parent:
     )
     ran_at = get_task_run_result(delayed_id, "clock-1")
 
+with Flow("compat-parallel-parent", executor=LocalDaskExecutor()) as parallel_parent:
+    parallel_ids = create_flow_run.map(
+        flow_name=unmapped("compat-child"),
+        project_name=unmapped(PROJECT),
+        parameters=[{"n": 1}, {"n": 2}, {"n": 3}],
+    )
+    finished = wait_for_flow_run.map(parallel_ids, raise_final_state=unmapped(True))
+    parallel_data = get_task_run_result.map(
+        parallel_ids, task_slug=unmapped("get_some_data-1"), upstream_tasks=[finished]
+    )
+
 with Flow("compat-mistakes") as mistakes:
     unknown_flow = create_flow_run(flow_name="compat-no-such-flow", project_name=PROJECT)
     known_id = create_flow_run(flow_name="compat-child", project_name=PROJECT)
@@ -135,6 +147,11 @@ if __name__ == "__main__":
 
     check("mapped child task, every result", state.result[all_squares].result, [1, 4, 9])
     check("mapped child task, one map_index", state.result[one_square].result, 4)
+
+    state = parallel_parent.run()
+    check("parallel parent on threads succeeded", state.is_successful(), True)
+    check("one child per mapped input", len(set(state.result[parallel_ids].result)), 3)
+    check("parallel children results", state.result[parallel_data].result, [[0], [0, 1], [0, 1, 2]])
 
     created_at = time.time()
     state = delayed_parent.run()
