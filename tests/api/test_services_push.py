@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from _push_support import Live, live, until
+from _push_support import Live, fresh_database, live, live_server, until
 
 from headwater.server.services.late_runs import LOGGER_NAME, describe_late_run
 from headwater.server.services.reaper import MAX_RESURRECTIONS
@@ -116,6 +116,59 @@ async def test_submitted_run_that_never_starts_is_requeued_then_failed(server: L
     assert "never started" in current["state_message"]
     messages = [log["message"] for log in await server.logs(run["id"])]
     assert sum("did not start within" in m for m in messages) == MAX_RESURRECTIONS
+
+
+async def _backdate(server: Live, run_id: str, when: dt.datetime) -> None:
+    """Make a run's last sign of life ``when``, as if the server had been down since."""
+    from headwater.server.database import orm
+
+    async with server.app.state.db.session() as session:
+        row = await session.get(orm.FlowRun, run_id)
+        row.heartbeat = when
+        row.state_timestamp = when
+        await session.commit()
+
+
+def _at(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_reaper_does_not_count_server_downtime_after_a_restart(kind: str) -> None:
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    async with fresh_database(kind) as url:
+        async with live_server(url, start_services=False) as before:
+            flow = await before.flow()
+            silent, beating, submitted = [await before.run(flow["id"]) for _ in range(3)]
+            for run in (silent, beating):
+                await before.set_state(run["id"], {"type": "Running"})
+            agent = await before.agent("restarted")
+            got = await before.call(
+                "POST", f"/agents/{agent}/claim", json={"timeout": 5, "limit": 1}
+            )
+            assert [r["id"] for r in got["flow_runs"]] == [submitted["id"]]
+            for run in (silent, beating, submitted):
+                await _backdate(before, run["id"], long_ago)
+
+        restarted = dt.datetime.now(dt.UTC)
+        async with live_server(url, **FAST) as after:
+            # The reaper passes every 50 ms; without the grace all three runs would be
+            # judged at its first pass, an hour past every threshold.
+            async def silent_failed() -> dict[str, Any] | None:
+                await after.call("POST", f"/flow-runs/{beating['id']}/heartbeat", expect=204)
+                current = await state_of(after, silent["id"])
+                return current if current["state_type"] == "Failed" else None
+
+            failed = await until(silent_failed, interval=0.05)
+            grace = dt.timedelta(seconds=FAST["heartbeat_timeout"])
+            assert _at(failed["state_timestamp"]) >= restarted + grace
+            assert "No heartbeat detected" in failed["state_message"]
+            assert (await state_of(after, beating["id"]))["state_type"] == "Running"
+            requeued = await state_of(after, submitted["id"])
+            assert requeued["state_type"] == "Scheduled"
+            assert requeued["times_resurrected"] == 1
+            started = _at(requeued["state_timestamp"])
+            assert started >= restarted + dt.timedelta(seconds=FAST["submitted_timeout"])
 
 
 async def test_late_run_is_reported_once(server: Live) -> None:

@@ -13,6 +13,13 @@ Contract (one pass, every ``settings.reaper_interval`` seconds):
 - Every change goes through the orchestration rules with the version that was read, so a
   run that moved on meanwhile (say, it just sent a heartbeat and finished) is left alone,
   and each change writes an explanatory log line on the run.
+- Start-up grace: time before the reaper started (:attr:`Reaper.started_at`) does not
+  count as silence, because while the server was down no heartbeat or state change could
+  reach it. A run's age is measured from ``max(last sign of life, started_at)``, so after
+  a (re)start every run gets a full ``heartbeat_timeout`` (and a Submitted run a full
+  ``submitted_timeout``) to report before it is judged lost. The rule needs no record of
+  when the server stopped and holds for any number of server processes: a process that
+  has been up all along judges the runs as before.
 """
 
 from __future__ import annotations
@@ -60,6 +67,14 @@ class Reaper(Service):
         self.submitted_timeout = submitted_timeout
         self.failed = 0
         self.rescheduled = 0
+        #: Wall-clock time the reaper started; silence before it is not held against a run.
+        self.started_at = dt.datetime.now(dt.UTC)
+
+    async def start(self) -> None:
+        """Start the loop; the start-up grace counts from now."""
+        if not self.running:
+            self.started_at = dt.datetime.now(dt.UTC)
+        await super().start()
 
     async def run_once(self) -> None:
         """Reap every lost run found now."""
@@ -68,26 +83,43 @@ class Reaper(Service):
         stale = now - dt.timedelta(seconds=self.heartbeat_timeout)
         not_started = now - dt.timedelta(seconds=self.submitted_timeout)
         alive = func.coalesce(fr.heartbeat, fr.state_timestamp, fr.updated)
+        # Start-up grace: a run's age counts from max(sign of life, started_at), so a
+        # cut-off that lies before started_at cannot make any run lost yet.
+        heartbeat_due = self.started_at < stale
+        start_due = self.started_at < not_started
+        lost: list[Any] = []
+        stuck: list[Any] = []
         async with self.db.read_session() as session:
-            lost = (
-                await session.execute(
-                    select(fr.id, fr.version, fr.state_type)
-                    .where(fr.state_type.in_(("Running", "Cancelling")), alive < stale)
-                    .order_by(fr.id)
-                    .limit(_BATCH)
+            if heartbeat_due:
+                lost = list(
+                    (
+                        await session.execute(
+                            select(fr.id, fr.version, fr.state_type)
+                            .where(fr.state_type.in_(("Running", "Cancelling")), alive < stale)
+                            .order_by(fr.id)
+                            .limit(_BATCH)
+                        )
+                    ).all()
                 )
-            ).all()
-            stuck = (
-                await session.execute(
-                    select(fr.id, fr.version, fr.times_resurrected, fr.agent_id)
-                    .where(
-                        fr.state_type == "Submitted",
-                        or_(alive < stale, fr.state_timestamp < not_started),
-                    )
-                    .order_by(fr.id)
-                    .limit(_BATCH)
+            late_start = [
+                cond
+                for due, cond in (
+                    (heartbeat_due, alive < stale),
+                    (start_due, fr.state_timestamp < not_started),
                 )
-            ).all()
+                if due
+            ]
+            if late_start:
+                stuck = list(
+                    (
+                        await session.execute(
+                            select(fr.id, fr.version, fr.times_resurrected, fr.agent_id)
+                            .where(fr.state_type == "Submitted", or_(*late_start))
+                            .order_by(fr.id)
+                            .limit(_BATCH)
+                        )
+                    ).all()
+                )
         for run_id, version, state_type in lost:
             message = "No heartbeat detected from the flow run; marking it Failed."
             detail = (
