@@ -7,6 +7,7 @@ prints its result; on exit both child processes are gone.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -21,12 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = "import sys; from headwater.cli import main; sys.exit(main())"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -34,7 +29,6 @@ def _listening(port: int) -> bool:
 
 
 def test_demo_runs_the_orchestrator_and_stops_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
     env = dict(os.environ, HEADWATER_HOME=str(tmp_path / "home"))
     env.pop("HEADWATER_API_URL", None)
     done = subprocess.run(
@@ -44,8 +38,9 @@ def test_demo_runs_the_orchestrator_and_stops_cleanly(tmp_path: Path) -> None:
             CLI,
             "demo",
             "--exit-after",
+            # Port 0: the demo picks a free loopback port and tells it.
             "--port",
-            str(port),
+            "0",
             "--numbers",
             "1,2,3",
             "--examples-dir",
@@ -62,6 +57,11 @@ def test_demo_runs_the_orchestrator_and_stops_cleanly(tmp_path: Path) -> None:
         if path.exists():
             logs += f"\n--- {name}\n" + path.read_text(errors="replace")[-3000:]
     assert done.returncode == 0, done.stdout + done.stderr + logs
+    ready = re.search(r"Server ready at http://127\.0\.0\.1:(\d+)/api", done.stdout)
+    assert ready, done.stdout
+    port = int(ready.group(1))
+    assert port != 0
+    assert f"HEADWATER_API_URL=http://127.0.0.1:{port}/api" in done.stdout
     assert "Result: sum of squares of [1, 2, 3] = 14" in done.stdout
     assert "Orchestrator run: " in done.stdout
     children = done.stdout.split("Child runs: ", 1)[1].splitlines()[0].split(", ")
@@ -84,3 +84,17 @@ def test_demo_rejects_bad_numbers(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "--numbers" in done.stderr
+
+
+def test_demo_rejects_a_port_out_of_range(tmp_path: Path) -> None:
+    env = dict(os.environ, HEADWATER_HOME=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, "demo", "--port", "70000"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--port" in done.stderr and "70000" in done.stderr
+    assert not (tmp_path / "demo").exists(), "nothing starts on bad input"

@@ -157,7 +157,12 @@ def _run_example(client: Any, numbers: list[int], timeout: float) -> tuple[str, 
 
 
 @click.command("demo")
-@click.option("--port", type=int, default=None, help="Server port (default 4200, or a free one).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Server port (default 4200 when free; 0 picks a free loopback port).",
+)
 @click.option(
     "--examples-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -188,6 +193,10 @@ def demo(
     examples_dir = examples_dir or _default_examples_dir()
     if port is None:
         port = 4200 if _port_is_free(4200) else _free_port()
+    elif port == 0:
+        # The server and agent are separate processes that must agree on one URL before
+        # the server binds, so port 0 is resolved here rather than by the server.
+        port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     home = Path(os.environ.get("HEADWATER_HOME") or Path.home() / ".headwater")
     env = dict(os.environ, HEADWATER_HOME=str(home), HEADWATER_API_URL=api_url)
