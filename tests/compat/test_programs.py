@@ -125,7 +125,8 @@ GAPS: dict[str, Gap] = {
     ),
     "schedules": Gap(
         "no headwater.schedules module (IntervalSchedule, CronSchedule, clocks)",
-        "No module named 'headwater.schedules'",
+        # Also matches "cannot import name ... from 'headwater.schedules'" while it is partial.
+        "headwater.schedules'",
     ),
 }
 
