@@ -242,3 +242,10 @@ def test_task_runs_in_executor_worker_processes_report_to_the_server(
         if log["message"].startswith("Submitted for execution: PID:")
     )
     assert all(pid != flow_process for _, pid in values)
+    # The workers' log records reach the run's logs, tagged with their task runs.
+    by_message = {log["message"]: log for log in client.get_logs(run_id)}
+    for child in children:
+        x = child["map_index"] + 1
+        log = by_message.get(f"squaring {x} in a worker process")
+        assert log is not None, sorted(by_message)
+        assert log["task_run_id"] == child["id"]

@@ -1,7 +1,8 @@
-"""A mapped task run by a process pool: task runs and results are recorded from workers."""
+"""A mapped task run by a process pool: task runs, results and logs are recorded from workers."""
 
 import os
 
+import headwater
 from headwater import Flow, task
 from headwater.executors import LocalDaskExecutor
 
@@ -13,6 +14,7 @@ def items() -> list[int]:
 
 @task
 def square(x: int) -> tuple[int, int]:
+    headwater.context.get("logger").info("squaring %d in a worker process", x)
     return x * x, os.getpid()
 
 

@@ -105,3 +105,40 @@ def test_heartbeat_thread_beats_until_stopped() -> None:
     thread.stop()
     thread.join(timeout=2)
     assert not thread.is_alive()
+
+
+def test_handler_without_a_run_takes_it_from_the_context() -> None:
+    from headwater.utilities.context import context
+
+    sink = _Sink()
+    handler = ServerLogHandler(sink, None, flush_interval=60)
+    log = logging.getLogger("headwater.test.worker_handler")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("outside any run")
+        with context(flow_run_id="run-7", task_run_id="task-1"):
+            log.warning("inside a run")
+        handler.flush()
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    assert [(r["flow_run_id"], r["message"]) for r in sink.records] == [("run-7", "inside a run")]
+    assert handler.is_shipping() is False
+
+
+def test_worker_setup_is_picklable_and_skips_a_process_that_already_ships() -> None:
+    import cloudpickle
+
+    from headwater.engine.backend import _worker_setup
+    from headwater.utilities.logging import add_log_handler, remove_log_handler
+
+    setup = _worker_setup.worker_setup_for("http://127.0.0.1:1/api", None, True, 0.1)
+    assert cloudpickle.loads(cloudpickle.dumps(setup)).args == setup.args  # type: ignore[attr-defined]
+    own = add_log_handler(ServerLogHandler(_Sink(), "run-1", flush_interval=60))
+    try:
+        # A worker inside the flow-run process keeps using the process's own handler.
+        assert _worker_setup._drop_inherited_handlers(remove_log_handler) is True
+    finally:
+        remove_log_handler(own)
+        own.close()

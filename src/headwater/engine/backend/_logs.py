@@ -6,6 +6,10 @@ and sent by one background thread at least every ``flush_interval`` seconds, or 
 before the process exits is lost while the server is reachable. Records logged by the
 shipping thread itself (for example by the HTTP client) are never shipped, which rules out
 feedback loops.
+
+A handler made without a ``flow_run_id`` (the one executor worker processes install) takes
+the run from each record's run context and drops records logged outside a flow run, so
+one worker process can serve task runs of several flow runs.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ class ServerLogHandler(logging.Handler):
 
     Args:
         write_logs: Sends a batch of log dicts (``Client.write_run_logs``).
-        flow_run_id: The run the records belong to.
+        flow_run_id: The run the records belong to; None takes it from each record's
+            run context (records outside a flow run are then not shipped).
         task_run_id_getter: Returns the current task run id (from the context), if any.
         flush_interval: Most seconds a record waits before it is sent.
         max_batch: Send as soon as this many records wait.
@@ -37,7 +42,7 @@ class ServerLogHandler(logging.Handler):
     def __init__(
         self,
         write_logs: Callable[[list[dict[str, Any]]], None],
-        flow_run_id: str,
+        flow_run_id: str | None,
         task_run_id_getter: Callable[[], str | None] | None = None,
         flush_interval: float = 0.5,
         max_batch: int = 500,
@@ -67,6 +72,8 @@ class ServerLogHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
+        if entry["flow_run_id"] is None:
+            return
         with self._buffer_lock:
             self._buffer.append(entry)
             if len(self._buffer) > self.max_buffer:
@@ -74,6 +81,10 @@ class ServerLogHandler(logging.Handler):
             full = len(self._buffer) >= self.max_batch
         if full:
             self._wake.set()
+
+    def is_shipping(self) -> bool:
+        """Whether this handler's shipping thread runs in this process (not after a fork)."""
+        return self._thread.is_alive() and not self._shut.is_set()
 
     def flush(self) -> None:
         """Send every queued record now (from the calling thread)."""
@@ -117,8 +128,15 @@ class ServerLogHandler(logging.Handler):
         task_run_id = getattr(record, "task_run_id", None)
         if task_run_id is None and self._task_run_id_getter is not None:
             task_run_id = self._task_run_id_getter()
+        flow_run_id = self.flow_run_id
+        if flow_run_id is None:
+            flow_run_id = getattr(record, "flow_run_id", None)
+            if flow_run_id is None:
+                from headwater.utilities.context import context
+
+                flow_run_id = context.get("flow_run_id")
         return {
-            "flow_run_id": self.flow_run_id,
+            "flow_run_id": None if flow_run_id is None else str(flow_run_id),
             "task_run_id": task_run_id,
             "timestamp": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(),
             "level": record.levelname,

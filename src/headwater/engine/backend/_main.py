@@ -10,7 +10,8 @@ Contract:
   are checkpointed by default into the server's result store (``ServerResult``) unless the
   task or flow has its own Result.
 - Ships every ``headwater`` log record to the run's logs (batches, at least every 0.5 s,
-  flushed at exit) and heartbeats the run from a thread; each heartbeat also checks for
+  flushed at exit), including those of task runs in process pools and Dask workers
+  (through the executors' ``executor_worker_setup`` hook, see ``_worker_setup``) and heartbeats the run from a thread; each heartbeat also checks for
   a cancel, so a run is stopped even when its agent is gone.
 - On SIGTERM (the agent cancelling the run, or shutting down) it sets the run
   ``Cancelled`` when a cancel was requested, else ``Failed`` saying the process was
@@ -173,6 +174,7 @@ class _FlowRunProcess:
     def _run_flow(self, flow: Any, flow_run: dict[str, Any], flow_record: dict[str, Any]) -> int:
         from headwater.engine import state as states
         from headwater.engine.backend._runners import BackendFlowRunner, RunRefused, use_client
+        from headwater.engine.backend._worker_setup import worker_setup_for
         from headwater.engine.results import ServerResult
 
         if getattr(flow, "result", None) is None:
@@ -189,6 +191,14 @@ class _FlowRunProcess:
             flow_name=flow_record.get("name"),
             project_name=flow_record.get("project_name") or flow_run.get("project_name"),
             scheduled_start_time=flow_run.get("scheduled_start_time"),
+            # Process pools and Dask workers run this once, so their task runs report to
+            # this server and ship their logs, with no configuration of their own.
+            executor_worker_setup=worker_setup_for(
+                self.client.api_url,
+                self.client.api_key,
+                self.log_handler is not None,
+                _env_float("HEADWATER__FLOW_RUN__LOG_FLUSH_INTERVAL", 0.5),
+            ),
         )
         use_client(self.client)
         self.runner = BackendFlowRunner(flow, client=self.client, flow_run_id=self.flow_run_id)

@@ -15,6 +15,8 @@ Contract (contracts.md section 5):
   other processes (Dask) get a runner that opens its own client there. The flow run id
   comes from the run context.
 - Writes are retried through a server outage (see ``_retry``).
+- In executor worker processes (set up by ``_worker_setup``) a task run's log records
+  are sent before ``run()`` returns.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from headwater.engine.backend._retry import with_retries
@@ -32,6 +34,7 @@ from headwater.utilities.context import context as _context
 
 if TYPE_CHECKING:
     from headwater.client import Client
+    from headwater.core.edge import Edge
     from headwater.core.flow import Flow
     from headwater.engine.state import State
 
@@ -108,6 +111,26 @@ class BackendTaskRunner(TaskRunner):
     """
 
     task_run_id: str | None = None
+
+    def run(
+        self,
+        state: State | None = None,
+        upstream_states: Mapping[Edge, State] | None = None,
+        context: Mapping[str, Any] | None = None,
+        is_mapped_parent: bool = False,
+        constants: Mapping[str, Any] | None = None,
+    ) -> State:
+        """Run the task; in an executor worker process, ship its log records before returning.
+
+        Pool processes exit without ``atexit`` hooks, so the records of a task run are sent
+        before its state goes back to the flow runner (no-op in the flow-run process).
+        """
+        try:
+            return super().run(state, upstream_states, context, is_mapped_parent, constants)
+        finally:
+            from headwater.engine.backend._worker_setup import flush_worker_logs
+
+            flush_worker_logs()
 
     def initialize_run(self, state: State | None, context: dict[str, Any]) -> Any:
         """Get-or-create the task run and put the server's task run id into the context."""
