@@ -5,11 +5,19 @@ Contract:
 
     1. the packaged defaults (``headwater/config.toml``);
     2. ``$HEADWATER_HOME/config.toml`` (``HEADWATER_HOME`` defaults to ``~/.headwater``),
-       or the file named by ``HEADWATER_USER_CONFIG_PATH``;
+       or the file named by ``HEADWATER__USER_CONFIG_PATH`` (Prefect 1's
+       ``PREFECT__USER_CONFIG_PATH``) or ``HEADWATER_USER_CONFIG_PATH``;
     3. environment variables ``HEADWATER__SECTION__KEY=value``: double underscores nest,
-       keys are lower-cased, values become booleans (``true``/``false``), integers,
-       floats, JSON lists/objects, or else stay strings. ``HEADWATER_API_URL`` and
+       keys are lower-cased, except the secret names under ``context.secrets``, which keep
+       their case (``HEADWATER__CONTEXT__SECRETS__DB_PASSWORD`` is the secret
+       ``DB_PASSWORD``). Values are parsed as Prefect 1 did (:func:`string_to_type`):
+       ``true``/``false`` in any case become booleans, Python literals (numbers, lists,
+       dicts, tuples, quoted strings, ``None``) are evaluated, JSON lists/objects are
+       accepted too, and anything else stays a string. ``HEADWATER_API_URL`` and
        ``HEADWATER_API_KEY`` are shorthands for ``server.api_url``/``server.api_key``.
+
+    The run context (:data:`headwater.context`) starts every thread from the ``context``
+    section, as Prefect 1's did: ``headwater.context.secrets`` holds the local secrets.
 
     String values may refer to other keys as ``${section.key}``; ``home_dir`` is set from
     ``HEADWATER_HOME`` unless configured. The module-level :data:`config` is loaded once at
@@ -20,6 +28,7 @@ Contract:
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -50,29 +59,29 @@ class Config(DotDict):
 
 
 def string_to_type(value: str) -> Any:
-    """Parse an environment-variable string into a bool, int, float, list/dict or string.
+    """Parse an environment-variable string the way Prefect 1 did.
 
     Args:
         value: the raw text.
 
     Returns:
-        ``True``/``False`` for ``true``/``false`` (any case), an int or float when the
-        text is a number, a list or dict when it is a JSON array or object, else the text.
+        ``True``/``False`` for ``true``/``false`` (any case); the value of a Python
+        literal (``12``, ``1.5``, ``['a', 'b']``, ``{'k': 1}``, ``(1, 2)``, ``'text'``,
+        ``None``); a list or dict for a JSON array or object (JSON's ``true``, ``false``
+        and ``null`` are not Python literals); else the text unchanged.
     """
-    lowered = value.strip().lower()
+    stripped = value.strip()
+    lowered = stripped.lower()
     if lowered == "true":
         return True
     if lowered == "false":
         return False
+    if not stripped:
+        return value
     try:
-        return int(value)
-    except ValueError:
+        return ast.literal_eval(stripped)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    stripped = value.strip()
     if stripped[:1] in ("[", "{"):
         try:
             return json.loads(stripped)
@@ -97,9 +106,13 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     for name, raw in env.items():
         if not name.upper().startswith(marker):
             continue
-        parts = [p.lower() for p in name[len(marker) :].split("__") if p]
+        parts = [p for p in name[len(marker) :].split("__") if p]
         if not parts:
             continue
+        # Secret names keep their case (Prefect 1 did the same): a secret is looked up by
+        # the exact name the user gave it, e.g. Secret("SLACK_WEBHOOK_URL").
+        keep = 2 if [p.lower() for p in parts[:2]] == ["context", "secrets"] else len(parts)
+        parts = [p.lower() for p in parts[:keep]] + parts[keep:]
         node = overrides
         for part in parts[:-1]:
             child = node.get(part)
@@ -132,6 +145,11 @@ def _interpolate(tree: dict[str, Any], root: dict[str, Any]) -> None:
             tree[key] = value
 
 
+def _default_user_config_path(environ: Mapping[str, str]) -> str:
+    home = environ.get(f"{ENV_PREFIX}_HOME") or "~/.headwater"
+    return os.path.join(os.path.abspath(os.path.expanduser(home)), "config.toml")
+
+
 def load_configuration(
     path: str | os.PathLike[str] | None = None,
     user_config_path: str | os.PathLike[str] | None = None,
@@ -141,8 +159,9 @@ def load_configuration(
 
     Args:
         path: the defaults file (default: the packaged ``config.toml``).
-        user_config_path: the user file (default: ``HEADWATER_USER_CONFIG_PATH`` or
-            ``$HEADWATER_HOME/config.toml``); a missing file is skipped.
+        user_config_path: the user file (default: ``HEADWATER__USER_CONFIG_PATH``, else
+            ``HEADWATER_USER_CONFIG_PATH``, else ``$HEADWATER_HOME/config.toml``); a
+            missing file is skipped.
         env: the environment to read (default: ``os.environ``).
 
     Returns:
@@ -154,11 +173,10 @@ def load_configuration(
     environ = os.environ if env is None else env
     tree = _read_toml(Path(path) if path is not None else DEFAULT_CONFIG_PATH)
     if user_config_path is None:
-        user_config_path = environ.get(f"{ENV_PREFIX}_USER_CONFIG_PATH") or os.path.join(
-            os.path.abspath(
-                os.path.expanduser(environ.get(f"{ENV_PREFIX}_HOME") or "~/.headwater")
-            ),
-            "config.toml",
+        user_config_path = (
+            environ.get(f"{ENV_PREFIX}__USER_CONFIG_PATH")
+            or environ.get(f"{ENV_PREFIX}_USER_CONFIG_PATH")
+            or _default_user_config_path(environ)
         )
     tree = merge_dicts(tree, _read_toml(Path(os.path.expanduser(os.fspath(user_config_path)))))
     shorthands: dict[str, Any] = {}
@@ -188,7 +206,17 @@ def reload_configuration(**kwargs: Any) -> Config:
     fresh = load_configuration(**kwargs)
     dict.clear(config)
     config.update(fresh)
+    _install_context_defaults(config)
     return config
+
+
+def _install_context_defaults(cfg: Mapping[str, Any]) -> None:
+    # Prefect 1 started its context from the configuration's [context] section; local
+    # secrets (context.secrets) reach tasks and Secret.get() this way.
+    from headwater.utilities.context import _set_defaults
+
+    section = cfg.get("context")
+    _set_defaults(as_nested_dict(section) if isinstance(section, Mapping) else {})
 
 
 @contextmanager
@@ -219,3 +247,4 @@ def set_temporary_config(temp_config: Mapping[str, Any]) -> Iterator[Config]:
 
 config: Config = load_configuration()
 """The global configuration, loaded at import."""
+_install_context_defaults(config)

@@ -12,7 +12,9 @@ Contract:
     :meth:`Context.to_dict`) never changes under it. Executors restore a snapshot in a
     worker with ``with context(**snapshot):``.
 
-    New threads start from an empty context (threads do not inherit context variables).
+    New threads (which do not inherit context variables) start from the defaults: the
+    configuration's ``context`` section (so ``context.secrets`` holds the local secrets),
+    installed by :mod:`headwater.utilities.configuration` when it loads, as in Prefect 1.
     ``context.logger`` is the logger of the running task (or flow) when the runner has
     not set one explicitly.
 """
@@ -25,8 +27,16 @@ from typing import Any
 
 __all__ = ["Context", "context"]
 
-_EMPTY: dict[str, Any] = {}
-_CURRENT: ContextVar[dict[str, Any]] = ContextVar("headwater_context", default=_EMPTY)
+# The values every thread starts from. Context writes replace the current mapping, never
+# mutate it, so this dict only changes through _set_defaults.
+_DEFAULTS: dict[str, Any] = {}
+_CURRENT: ContextVar[dict[str, Any]] = ContextVar("headwater_context", default=_DEFAULTS)
+
+
+def _set_defaults(values: Mapping[str, Any]) -> None:
+    """Replace the values every context starts from (the configuration's ``context``)."""
+    _DEFAULTS.clear()
+    _DEFAULTS.update(values)
 
 
 class _Push:
