@@ -72,57 +72,6 @@ GAPS: dict[str, Gap] = {
         "for them (e.g. GET /task-runs by flow group, task slug or cache key, state Cached)",
         "FAIL cached value is the first run's",
     ),
-    "backend_cli_short_options": Gap(
-        "cli/register.py uses -p for --project and has no -f; Prefect 1's `register` had "
-        "-p/--path and -f/--force (--project had no short form), so "
-        "`register --project X -p flows.py` registers nothing",
-        "FAIL register --project P -p PATH",
-    ),
-    "backend_generated_flows": Gap(
-        "storage/_local.py Local.add_flow records a flow defined in a script by the script's "
-        "path even when the flow is not bound to a module-level name (built in a loop and "
-        "kept in a dict); the flow-run process then finds only the last one and fails with "
-        "FlowStorageError. Prefect 1's Local storage pickled the flow. Fix: record by "
-        "reference only when the flow object is a module global, else pickle it",
-        "No flow named 'compat-load-users' in flow script",
-    ),
-    "cli_run_local": Gap(
-        "cli/run.py `run` has no --path/--module: Prefect 1's `run --path FILE` ran a flow "
-        "from a file locally, without a backend (and `-p` was --path there, not --project)",
-        "No such option '--path'",
-    ),
-    "custom_result": Gap(
-        "no headwater.engine.result module: Prefect 1's prefect.engine.result.Result, the "
-        "base class custom results subclass (the class itself works, imported from "
-        "headwater.engine.results)",
-        "No module named 'headwater.engine.result'",
-    ),
-    "import_paths": Gap(
-        "Prefect 1 public modules missing at their renamed paths: headwater.configuration "
-        "(config), headwater.engine.result (Result, NoResult), headwater.backend.flow, "
-        "headwater.backend.flow_run (FlowRunView, watch_flow_run), headwater.backend.task_run, "
-        "headwater.client.client (Client); the private modules exist but are not re-exported "
-        "under Prefect 1's names",
-        "FAIL import ",
-    ),
-    "local_secrets": Gap(
-        "no headwater.tasks.secrets (HeadwaterSecret, EnvVarSecret) and no "
-        "headwater.client.Secret; utilities/configuration.py also lower-cases "
-        "HEADWATER__CONTEXT__SECRETS__<NAME>, where Prefect 1 kept the secret name's case",
-        "No module named 'headwater.tasks.secrets'",
-    ),
-    "logging_extra_loggers": Gap(
-        "utilities/configuration.py string_to_type parses only JSON, so "
-        "HEADWATER__LOGGING__EXTRA_LOGGERS=\"['mylib']\" stays a string; Prefect 1 used "
-        "ast.literal_eval for list, dict and number values",
-        "FAIL extra_loggers parsed as a list",
-    ),
-    "notifications": Gap(
-        "no headwater.utilities.notifications (callback_factory, slack_notifier reading the "
-        "SLACK_WEBHOOK_URL secret; the secret also needs its name's case kept, see "
-        "local_secrets)",
-        "No module named 'headwater.utilities.notifications'",
-    ),
     "schedules": Gap(
         "no headwater.schedules module (IntervalSchedule, CronSchedule, clocks)",
         # Also matches "cannot import name ... from 'headwater.schedules'" while it is partial.
