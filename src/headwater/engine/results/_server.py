@@ -7,11 +7,18 @@ Contract:
     ``"task-runs/<task_run_id>/result"`` (the API path of the stored bytes), so any
     machine that reaches the server can read a result from its reference alone. The
     client is imported on first use, keeping the engine free of the client at import.
+
+    One client per process serves every ServerResult (making one costs tens of
+    milliseconds): it is shared by threads, made again in a forked child (a connection
+    pool must not cross a fork), and made again when the configured API URL or key
+    changes (a worker process set up for a flow run's server).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from typing import Any
 
 from headwater.engine.results._base import Result, _serializer_of
@@ -19,6 +26,23 @@ from headwater.engine.results._base import Result, _serializer_of
 __all__ = ["ServerResult"]
 
 _LOCATION = re.compile(r"^(?:.*/)?task-runs/(?P<id>[^/]+)/result/?$")
+
+
+_client_lock = threading.Lock()
+_cached: tuple[tuple[int, str, str | None], Any] | None = None
+
+
+def _shared_client() -> Any:
+    """The process's client for the configured server (thread-safe, fork-safe)."""
+    global _cached
+    from headwater.client import Client
+    from headwater.client._config import resolve_api_key, resolve_api_url
+
+    key = (os.getpid(), resolve_api_url(), resolve_api_key())
+    with _client_lock:
+        if _cached is None or _cached[0] != key:
+            _cached = (key, Client(key[1], key[2]))
+        return _cached[1]
 
 
 def server_location(task_run_id: str) -> str:
@@ -50,9 +74,7 @@ class ServerResult(Result):
     """
 
     def _client(self) -> Any:
-        from headwater.client import Client
-
-        return Client()
+        return _shared_client()
 
     def write(self, value_: Any, **kwargs: Any) -> ServerResult:
         """Upload ``value_`` for the task run in ``kwargs`` or the run context.
