@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from headwater.engine.results import ServerResult
-from headwater.engine.results import _server
+from headwater.engine.results import ServerResult, _server
 
 
 def test_one_client_per_process_across_results_and_threads(
