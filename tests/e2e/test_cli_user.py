@@ -120,7 +120,7 @@ def test_register_files_directories_and_modules(
     # Unchanged flows keep their version; a directory is searched for .py files.
     again = hw(url, "register", "--project", project, "--path", str(path.parent)).stdout
     assert again.count("unchanged, version 1") == 2
-    forced = hw(url, "register", "-p", project, "--path", str(path), "--force", "-l", "x").stdout
+    forced = hw(url, "register", "--project", project, "-p", str(path), "-f", "-l", "x").stdout
     assert forced.count("registered, version 2") == 2
 
     flows = json.loads(hw(url, "get", "flows", "--project", project, "--json").stdout)

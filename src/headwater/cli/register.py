@@ -9,6 +9,8 @@ Contract:
     the idempotency key is a hash of its serialized form and labels, so the server returns
     the existing version (reported as "unchanged"; ``--force`` always makes a new one).
     One line per flow; any failure is reported and the command exits 1 at the end.
+    Short options follow Prefect 1: ``-p`` is ``--path``, ``-f`` ``--force``, ``-m``
+    ``--module``, ``-l`` ``--label``; ``--project`` has no short form.
 """
 
 from __future__ import annotations
@@ -85,9 +87,11 @@ def _fingerprint(flow: Any, labels: list[str]) -> str:
 
 
 @click.command()
-@click.option("--project", "-p", required=True, help="The project to register into.")
+# Prefect 1's short forms: -p is --path and -f is --force; --project has none.
+@click.option("--project", required=True, help="The project to register into.")
 @click.option(
     "--path",
+    "-p",
     "paths",
     multiple=True,
     type=click.Path(),
@@ -95,7 +99,7 @@ def _fingerprint(flow: Any, labels: list[str]) -> str:
 )
 @click.option("--module", "-m", "modules", multiple=True, help="An importable module (repeatable).")
 @click.option("--label", "-l", "labels", multiple=True, help="A label for the flows (repeatable).")
-@click.option("--force", is_flag=True, help="Register a new version even when unchanged.")
+@click.option("--force", "-f", is_flag=True, help="Register a new version even when unchanged.")
 @client_options
 def register(
     project: str,

@@ -83,6 +83,13 @@ class Storage:
         self.flows: dict[str, Any] = {}
         self._flows: dict[str, Flow] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled flow carries its storage; the other flow objects it holds would
+        # only bloat (or recurse into) that pickle, and the locations are enough.
+        state = dict(self.__dict__)
+        state["_flows"] = {}
+        return state
+
     def __contains__(self, flow_name: object) -> bool:
         return isinstance(flow_name, str) and flow_name in self.flows
 

@@ -101,10 +101,19 @@ def flow_from_module(
     return _pick(vars(module), flow_name, attribute, f"module {module_name!r}")
 
 
-def flow_from_pickle(path: str, flow_name: str) -> Flow:
-    """Load a flow pickled with cloudpickle at ``path``."""
+def flow_from_pickle(path: str, flow_name: str, import_path: str | None = None) -> Flow:
+    """Load a flow pickled with cloudpickle at ``path``.
+
+    Args:
+        path: the pickle file.
+        flow_name: the flow expected in it.
+        import_path: a folder put on ``sys.path`` first (the folder of the script the
+            flow came from, so the modules it imported by reference are found).
+    """
     import cloudpickle
 
+    if import_path and os.path.isdir(import_path) and import_path not in sys.path:
+        sys.path.insert(0, import_path)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

@@ -1,25 +1,34 @@
 """``Local`` storage: the flow stays where it was written, on this machine.
 
 Contract:
-    ``Local()`` finds where each added flow lives: a script run as ``__main__`` is recorded
-    by absolute path, a flow bound in an importable module by module name, attribute and
-    source file. A flow found in no module (built inside a function, say) is pickled with
-    cloudpickle into ``directory`` (default ``$HEADWATER_HOME/flows``) by :meth:`build`.
+    ``Local()`` finds where each added flow lives, at the time it is added: a flow bound
+    to a module-level name that loading the source again gives back (see
+    :func:`~headwater.storage._references.find_flow_reference`) is recorded by reference:
+    a script run as ``__main__`` by absolute path and attribute, a flow of an importable
+    module by module name, attribute and source file. Any other flow (built in a function,
+    or in a loop and kept in a container, say) is pickled with cloudpickle, as Prefect 1's
+    ``Local`` storage did, to ``<directory>/<slugified flow name>/<hash>.pickle``
+    (``directory`` defaults to ``$HEADWATER_HOME/flows``; the hash is of the pickled
+    bytes) and recorded by that absolute path; :meth:`build` writes the file. A pickle of a
+    flow from a script also records the script's folder (``import_path``), put on
+    ``sys.path`` when loading so the script's sibling imports resolve.
     ``Local(path=FILE, stored_as_script=True)`` names the script explicitly;
     ``Local(path=FILE)`` without ``stored_as_script`` names the pickle file to write.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from datetime import UTC, datetime
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headwater.exceptions import FlowStorageError
 from headwater.storage._base import Storage, find_flow_home
 from headwater.storage._loading import flow_from_module, flow_from_pickle, flow_from_script
+from headwater.storage._references import find_flow_reference
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -38,6 +47,20 @@ def _default_directory() -> str:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "flow"
+
+
+def _pickle(flow: Flow) -> bytes:
+    import cloudpickle
+
+    try:
+        data: bytes = cloudpickle.dumps(flow)
+    except Exception as exc:
+        raise FlowStorageError(
+            f"Flow {flow.name!r} cannot be pickled for Local storage: "
+            f"{type(exc).__name__}: {exc}; bind it to a module-level name or use "
+            "Local(path=SCRIPT, stored_as_script=True)"
+        ) from exc
+    return data
 
 
 class Local(Storage):
@@ -67,11 +90,19 @@ class Local(Storage):
         self.validate = validate
         self.path = os.path.abspath(os.path.expanduser(path)) if path else None
         self.stored_as_script = stored_as_script
+        # flow name -> pickled bytes, kept from add_flow (where the file name is derived
+        # from them) until build writes them
+        self._pickled: dict[str, bytes] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_pickled"] = {}
+        return state
 
     def _locate(self, flow: Flow) -> dict[str, Any]:
-        home = find_flow_home(flow)
-        attribute = home[1] if home else None
         if self.stored_as_script:
+            home = find_flow_home(flow)
+            attribute = home[1] if home else None
             path = self.path
             if path is None and home and home[0] == "__main__" and home[2]:
                 path = os.path.abspath(home[2])
@@ -81,21 +112,30 @@ class Local(Storage):
                     "not defined in a script run as __main__"
                 )
             return {"kind": "script", "path": path, "attribute": attribute}
+        self._pickled.pop(flow.name, None)
         if self.path is not None:
-            return {"kind": "pickle", "path": self.path}
-        if home is not None and home[2] is not None and home[2].endswith(".py"):
-            module, attr, file = home[0], home[1], home[2]
+            return self._pickle_entry(self.path)
+        reference = find_flow_reference(flow)
+        if reference is not None:
+            module, attr, file = reference
             if module == "__main__":
-                return {"kind": "script", "path": os.path.abspath(file), "attribute": attr}
-            return {
-                "kind": "module",
-                "module": module,
-                "attribute": attr,
-                "file": os.path.abspath(file),
-            }
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        path = os.path.join(self.directory, _slug(flow.name), f"{stamp}.pickle")
-        return {"kind": "pickle", "path": path}
+                return {"kind": "script", "path": file, "attribute": attr}
+            return {"kind": "module", "module": module, "attribute": attr, "file": file}
+        data = _pickle(flow)
+        self._pickled[flow.name] = data
+        digest = hashlib.sha256(data).hexdigest()[:20]
+        return self._pickle_entry(
+            os.path.join(self.directory, _slug(flow.name), f"{digest}.pickle")
+        )
+
+    @staticmethod
+    def _pickle_entry(path: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {"kind": "pickle", "path": path}
+        main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+        if isinstance(main_file, str) and main_file.endswith(".py"):
+            # Functions the script imports from its neighbours are pickled by reference.
+            entry["import_path"] = os.path.dirname(os.path.abspath(main_file))
+        return entry
 
     def describe(self, flow_name: str) -> str:
         """A readable location, e.g. ``script /x/flow.py`` or ``module pkg.flows:flow``."""
@@ -108,15 +148,16 @@ class Local(Storage):
 
     def build(self) -> Local:
         """Write the pickle files of flows that are kept as pickles; returns self."""
-        import cloudpickle
-
         for name, entry in self.flows.items():
             if entry.get("kind") != "pickle" or name not in self._flows:
                 continue
             target = Path(entry["path"])
+            data = self._pickled.get(name)
+            if data is None:
+                data = _pickle(self._flows[name])
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(cloudpickle.dumps(self._flows[name]))
+                target.write_bytes(data)
             except OSError as exc:
                 raise FlowStorageError(
                     f"Cannot write flow {name!r} to {target}: {exc.strerror or exc}"
@@ -140,7 +181,7 @@ class Local(Storage):
                 str(entry["module"]), flow_name, entry.get("attribute"), entry.get("file")
             )
         if kind == "pickle":
-            return flow_from_pickle(str(entry["path"]), flow_name)
+            return flow_from_pickle(str(entry["path"]), flow_name, entry.get("import_path"))
         raise FlowStorageError(f"Flow {flow_name!r} has an unknown storage entry kind {kind!r}")
 
     def to_ref(self) -> dict[str, Any]:
