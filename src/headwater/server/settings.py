@@ -13,6 +13,9 @@ Environment variables read by :meth:`ServerSettings.from_env`:
 - ``HEADWATER_RESULTS_URL``: directory or fsspec URL of the result store.
 - ``HEADWATER_MAX_RESULT_BYTES`` / ``HEADWATER_MAX_REQUEST_BYTES``.
 - ``HEADWATER_SQLITE_SYNCHRONOUS``: ``FULL`` (default) or ``NORMAL``.
+- Background services, in seconds: ``HEADWATER_REAPER_INTERVAL`` (30),
+  ``HEADWATER_HEARTBEAT_TIMEOUT`` (600), ``HEADWATER_SUBMITTED_TIMEOUT`` (300),
+  ``HEADWATER_LATE_RUNS_INTERVAL`` (30), ``HEADWATER_LATE_AFTER`` (60).
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ class ServerSettings:
         run_migrations: Whether the app upgrades the database schema when it starts.
         start_services: Whether the app starts the background services.
         reaper_interval: Seconds between reaper passes.
-        heartbeat_timeout: Seconds without heartbeat after which a run counts as lost.
+        heartbeat_timeout: Seconds without heartbeat after which a run counts as lost;
+            time before the server started does not count (start-up grace).
         submitted_timeout: Seconds a Submitted run may wait for its process to start.
         late_runs_interval: Seconds between late-run reporter passes.
         late_after: Seconds past its start time after which a run is reported late.

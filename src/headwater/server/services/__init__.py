@@ -6,7 +6,8 @@ service, and awaits ``stop()`` on shutdown (:func:`start_services` and
 :func:`stop_services` do both in one call). Intervals and thresholds come from the settings
 (``reaper_interval``, ``heartbeat_timeout``, ``submitted_timeout``,
 ``late_runs_interval``, ``late_after``); an interval of 0 or less disables a service, and
-``start_services=False`` in the settings disables them all.
+``start_services=False`` in the settings disables them all. The reaper does not count
+time before it started as a run's silence (see :mod:`.reaper`).
 """
 
 from __future__ import annotations
