@@ -77,6 +77,65 @@ def test_environment_variables_win(tmp_path: Path) -> None:
     assert cfg.results.dir == "/srv/results"
 
 
+def test_user_config_path_variables(tmp_path: Path) -> None:
+    prefect1_style = tmp_path / "a.toml"
+    prefect1_style.write_text("backend = 'from-double'\n")
+    single = tmp_path / "b.toml"
+    single.write_text("backend = 'from-single'\n")
+    assert load_configuration(env={"HEADWATER__USER_CONFIG_PATH": str(prefect1_style)}).backend == (
+        "from-double"
+    )
+    assert load_configuration(env={"HEADWATER_USER_CONFIG_PATH": str(single)}).backend == (
+        "from-single"
+    )
+    both = {
+        "HEADWATER__USER_CONFIG_PATH": str(prefect1_style),
+        "HEADWATER_USER_CONFIG_PATH": str(single),
+    }
+    assert load_configuration(env=both).backend == "from-double"
+
+
+def test_secret_names_keep_their_case() -> None:
+    env = {
+        "HEADWATER__CONTEXT__SECRETS__DB_Password": "hunter2",
+        "headwater__Context__Secrets__SLACK_WEBHOOK_URL": "http://127.0.0.1:1/hook",
+        "HEADWATER__CONTEXT__SECRETS__NESTED__Inner_Key": "x",
+        "HEADWATER__CONTEXT__OTHER_KEY": "lowered",
+    }
+    cfg = load_configuration(env=env)
+    assert cfg.context.secrets == {
+        "DB_Password": "hunter2",
+        "SLACK_WEBHOOK_URL": "http://127.0.0.1:1/hook",
+        "NESTED": {"Inner_Key": "x"},
+    }
+    assert cfg.context.other_key == "lowered"
+
+
+def test_context_starts_from_the_context_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.setenv("HEADWATER__CONTEXT__SECRETS__API_TOKEN", "t0k")
+    monkeypatch.setenv("HEADWATER__CONTEXT__REGION", "eu")
+    try:
+        reload_configuration()
+        assert headwater.context.secrets == {"API_TOKEN": "t0k"}
+        assert headwater.context.region == "eu"
+        seen: list[object] = []
+        worker = threading.Thread(target=lambda: seen.append(headwater.context.get("region")))
+        worker.start()
+        worker.join(timeout=10)
+        assert seen == ["eu"]  # new threads start from the defaults too
+        with headwater.context(region="us"):
+            assert headwater.context.region == "us"
+        assert headwater.context.region == "eu"
+    finally:
+        monkeypatch.delenv("HEADWATER__CONTEXT__SECRETS__API_TOKEN")
+        monkeypatch.delenv("HEADWATER__CONTEXT__REGION")
+        reload_configuration()
+    assert "secrets" not in headwater.context
+    assert "region" not in headwater.context
+
+
 def test_api_shorthands() -> None:
     env = {"HEADWATER_API_URL": "http://h:1/api", "HEADWATER_API_KEY": "k"}
     cfg = load_configuration(env=env)
@@ -96,6 +155,22 @@ def test_api_shorthands() -> None:
         ('{"a": 1}', {"a": 1}),
         ("[not json", "[not json"),
         ("hello", "hello"),
+        # Prefect 1 evaluated Python literals (its logging guide wrote lists this way).
+        ("['mylib', 'other.lib']", ["mylib", "other.lib"]),
+        ("{'a': 1, 'b': [2]}", {"a": 1, "b": [2]}),
+        ("(1, 2)", (1, 2)),
+        ("'quoted'", "quoted"),
+        ("None", None),
+        ("True", True),
+        ("tRuE", True),
+        (" 7 ", 7),
+        ('{"on": true, "off": null}', {"on": True, "off": None}),
+        ("", ""),
+        ("01", "01"),
+        ("inf", "inf"),
+        ("2024-01-02", "2024-01-02"),
+        ("a b", "a b"),
+        ("__import__('os')", "__import__('os')"),
     ],
 )
 def test_string_to_type(raw: str, value: object) -> None:

@@ -86,6 +86,21 @@ PUBLIC: dict[str, list[str]] = {
     "headwater.tasks.headwater.flow_run_rename": ["RenameFlowRun"],
     "headwater.tasks.headwater.flow_run_cancel": ["CancelFlowRun"],
     "headwater.backend": ["FlowRunLog", "FlowRunView", "FlowView", "TaskRunView", "watch_flow_run"],
+    # Prefect 1's module paths, renamed: thin re-exports of the objects above.
+    "headwater.configuration": ["Config", "config", "load_configuration", "string_to_type"],
+    "headwater.engine.result": ["NoResult", "NoResultType", "Result"],
+    "headwater.engine.result.base": ["NoResult", "NoResultType", "Result"],
+    "headwater.backend.flow": ["FlowView"],
+    "headwater.backend.flow_run": ["FlowRunLog", "FlowRunView", "watch_flow_run"],
+    "headwater.backend.task_run": ["TaskRunView"],
+    "headwater.client.client": ["Client"],
+    "headwater.client.secrets": ["Secret"],
+    "headwater.tasks.secrets": ["EnvVarSecret", "HeadwaterSecret", "SecretBase"],
+    "headwater.tasks.secrets.base": ["HeadwaterSecret", "SecretBase"],
+    "headwater.tasks.secrets.env_var": ["EnvVarSecret"],
+    "headwater.utilities.notifications": [
+        "callback_factory", "slack_message_formatter", "slack_notifier",
+    ],
 }  # fmt: skip
 
 # Names loaded lazily from a module that is optional in a given installation.
@@ -136,6 +151,25 @@ def test_top_level_shortcuts_are_the_prefect1_path_objects() -> None:
     assert executors.LocalExecutor is local.LocalExecutor
     assert executors.LocalDaskExecutor is dask.LocalDaskExecutor
     assert executors.DaskExecutor is dask.DaskExecutor
+
+
+def test_prefect1_module_paths_reach_the_same_objects() -> None:
+    import headwater
+    from headwater import backend, client, configuration, engine
+    from headwater.backend import flow, flow_run, task_run
+    from headwater.client import client as client_module
+    from headwater.engine import result, results
+
+    assert configuration.config is headwater.config
+    assert result.Result is results.Result
+    assert result.NoResult is results.NoResult
+    assert result.base.Result is results.Result
+    assert engine.result is result
+    assert flow.FlowView is backend.FlowView
+    assert flow_run.FlowRunView is backend.FlowRunView
+    assert flow_run.watch_flow_run is backend.watch_flow_run
+    assert task_run.TaskRunView is backend.TaskRunView
+    assert client_module.Client is client.Client is headwater.Client
 
 
 def test_no_private_names_are_exported() -> None:

@@ -14,6 +14,7 @@ PUBLIC = {
         "FlowRunInfoResult",
         "Route",
         "SSEParser",
+        "Secret",
         "TaskRunInfoResult",
         "parse_sse",
         "resolve_api_key",
