@@ -49,13 +49,6 @@ class Gap:
 
 #: Known gaps, by program name (also listed in docs/porting.md).
 GAPS: dict[str, Gap] = {
-    "backend_agent_cli": Gap(
-        "cli/agent.py `agent local start` has no --no-hostname-label (nor "
-        "--hostname-label, --max-polls, --agent-address, --no-cloud-logs); Prefect 1 "
-        "deployments passed --no-hostname-label, and Headwater never adds a hostname label, "
-        "so it can be accepted as a no-op",
-        "No such option '--no-hostname-label'",
-    ),
     "backend_register_errors": Gap(
         "client/flows.py FlowsMixin.register raises ClientError (not a ValueError) for an "
         "unknown project and ValueError (not TypeError) without project_name; Prefect 1 "

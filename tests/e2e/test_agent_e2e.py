@@ -310,3 +310,55 @@ def test_a_run_ended_by_the_server_stops_its_process(
     run = client.get_flow_run(run_id)
     assert run["state_type"] == "Failed"
     assert run["state_message"] == "Ended from outside"
+
+
+def test_prefect1_deployment_flags_max_polls_hostname_label_and_no_cloud_logs(
+    server: TemporaryServer, client: Any
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    run_id = client.create_flow_run(
+        flow_id=register(client, "basic.py"), parameters={"n": 2}, labels=[socket.gethostname()]
+    )
+    agent = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from headwater.cli import main; sys.exit(main())",
+            "agent",
+            "local",
+            "start",
+            "--api-url",
+            server.api_url,
+            "--hostname-label",
+            "--max-polls",
+            "1",
+            "--agent-address",
+            "http://127.0.0.1:8080",
+            "--no-cloud-logs",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **FAST_HEARTBEAT},
+    )
+    output = agent.stdout + agent.stderr
+    # One poll took the run; the agent saw it through to its end and then stopped.
+    assert agent.returncode == 0, output
+    assert "--agent-address http://127.0.0.1:8080 is ignored" in output
+    run = client.get_flow_run(run_id)
+    assert run["state_type"] == "Success", run["state_message"]
+    messages = [log["message"] for log in client.get_logs(run_id)]
+    assert any(m.startswith("Submitted for execution: PID:") for m in messages)
+    assert "making 2 numbers" not in messages
+
+
+def test_no_hostname_label_is_accepted_and_adds_nothing(
+    server: TemporaryServer, client: Any
+) -> None:
+    flow_id = register(client, "trivial.py")
+    with temporary_agent(server.api_url, extra_args=["--no-hostname-label", "--max-polls", "50"]):
+        run_id = client.create_flow_run(flow_id=flow_id)
+        assert wait_for_flow_run_state(client, run_id, timeout=60)["state_type"] == "Success"

@@ -20,6 +20,9 @@ Contract:
 - Connection errors never stop the agent: it backs off (0.5 s doubling to 10 s), keeps
   supervising its processes, and resumes claiming when the server is back.
 - An agent the server no longer knows (its database was reset) registers again.
+- With ``max_polls`` the agent makes at most that many claims that may hand out runs
+  (answered or failed); it then only polls with ``limit=0`` (for cancellations) until the
+  runs it took have ended, and returns.
 - On shutdown (``stop()``, SIGINT, SIGTERM) the agent stops claiming at once (the claim
   runs in a helper thread, so stopping never waits for the server), gives running
   processes ``shutdown_grace`` seconds to finish, then terminates them. A flow-run process
@@ -112,6 +115,8 @@ class Agent:
         cancel_grace: Seconds between SIGTERM and SIGKILL when cancelling a run.
         shutdown_grace: Seconds running processes get to finish when the agent stops.
         client: A ready client (for tests); otherwise one is built from the arguments.
+        max_polls: Stop after this many claims (None: never); runs already taken are
+            supervised to their end first.
     """
 
     agent_type = "Agent"
@@ -128,7 +133,10 @@ class Agent:
         cancel_grace: float = 10.0,
         shutdown_grace: float = 5.0,
         client: Client | None = None,
+        max_polls: int | None = None,
     ) -> None:
+        if max_polls is not None and max_polls < 1:
+            raise ValueError(f"max_polls must be at least 1, got {max_polls}")
         if max_concurrent is not None and max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
         if claim_timeout <= 0:
@@ -146,6 +154,8 @@ class Agent:
         self.claim_timeout = claim_timeout
         self.cancel_grace = cancel_grace
         self.shutdown_grace = shutdown_grace
+        self.max_polls = max_polls
+        self.polls = 0
         self.agent_id: str | None = None
         self._client = client
         self._lock = threading.Lock()
@@ -260,11 +270,21 @@ class Agent:
             with self._lock:
                 supervised = len(self._runs)
                 running = [i for i, e in self._runs.items() if not e.stop_signalled]
-            if self.max_concurrent is None:
+            polls_left = self.max_polls is None or self.polls < self.max_polls
+            if not polls_left:
+                if not supervised:
+                    logger.info("Agent %r made its %d polls: stopping", self.name, self.polls)
+                    return
+                limit, timeout = 0, _FULL_CLAIM_TIMEOUT
+            elif self.max_concurrent is None:
                 limit, timeout = 25, self.claim_timeout
             else:
                 limit = max(self.max_concurrent - supervised, 0)
                 timeout = self.claim_timeout if limit else _FULL_CLAIM_TIMEOUT
+            if polls_left and limit:
+                # Only claims that may hand out runs count; limit=0 polls only listen
+                # for cancellations.
+                self.polls += 1
             try:
                 answer = self._claim(timeout=timeout, limit=limit, running=running)
                 if answer is None:  # stopping

@@ -86,6 +86,28 @@ def local() -> None:
     help="Seconds the server may hold one claim request open.",
 )
 @click.option(
+    "--hostname-label/--no-hostname-label",
+    default=False,
+    help="Add this machine's host name as a label (default: off; Headwater never adds it "
+    "by itself, so --no-hostname-label is accepted and changes nothing).",
+)
+@click.option(
+    "--max-polls",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many claims for work, once the runs taken have ended.",
+)
+@click.option(
+    "--agent-address",
+    default=None,
+    help="Accepted for compatibility and ignored: the agent serves no health checks.",
+)
+@click.option(
+    "--no-cloud-logs",
+    is_flag=True,
+    help="Do not ship the flow runs' log records to the server.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     default="INFO",
@@ -104,6 +126,10 @@ def start(
     cancel_grace: float,
     shutdown_grace: float,
     claim_timeout: float,
+    hostname_label: bool,
+    max_polls: int | None,
+    agent_address: str | None,
+    no_cloud_logs: bool,
     log_level: str,
 ) -> None:
     """Start a local agent; it runs until Ctrl-C or SIGTERM.
@@ -112,6 +138,20 @@ def start(
     finish, then terminates them; their runs end Failed with a message saying so.
     """
     env_vars = _parse_env(env)
+    if hostname_label:
+        import socket
+
+        labels = (*labels, socket.gethostname())
+    if no_cloud_logs:
+        # The flow-run processes read this setting; the agent's own lines about a run
+        # (submission, exit) are still written.
+        env_vars["HEADWATER__LOGGING__LOG_TO_BACKEND"] = "false"
+    if agent_address is not None:
+        click.echo(
+            f"Warning: --agent-address {agent_address} is ignored: Headwater agents serve "
+            "no health-check endpoint.",
+            err=True,
+        )
     # Only the agent's own loggers follow --log-level; HTTP libraries stay at WARNING.
     logging.basicConfig(
         level=logging.WARNING,
@@ -134,6 +174,7 @@ def start(
             import_paths=import_paths,
             show_flow_logs=show_flow_logs,
             warm_spare=not no_warm_spare,
+            max_polls=max_polls,
         )
         instance.start(install_signal_handlers=True)
     except Exception as exc:

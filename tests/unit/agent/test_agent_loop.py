@@ -246,3 +246,25 @@ def test_an_agent_unknown_to_the_server_registers_again(
     client.answers.put({"flow_runs": [_run("a")], "cancel": []})
     _wait_for(lambda: "a" in agent.processes)
     assert len(registrations) == 2
+
+
+def test_max_polls_stops_claiming_and_returns_once_its_runs_ended(
+    client: FakeClient, run_agent: Callable[..., FakeAgent]
+) -> None:
+    client.answers.put({"flow_runs": [_run("a")], "cancel": []})
+    agent = run_agent(max_polls=2)
+    _wait_for(lambda: "a" in agent.processes)
+    # Both polls are used; the agent keeps listening for cancellations with limit=0.
+    _wait_for(lambda: any(limit == 0 for limit, _ in client.claims))
+    assert agent.polls == 2
+    assert [limit for limit, _ in client.claims].count(25) == 2
+    assert not agent.wait_stopped(0.1)
+    client.states["a"] = "Success"
+    agent.processes["a"].exit(0)
+    assert agent.wait_stopped(10)
+    assert agent.polls == 2
+
+
+def test_max_polls_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_polls must be at least 1"):
+        FakeAgent(FakeClient(), max_polls=0)
