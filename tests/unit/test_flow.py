@@ -217,7 +217,7 @@ def test_run_on_schedule_runs_once_per_scheduled_time() -> None:
     class TwoTimes:
         def __init__(self) -> None:
             now = dt.datetime.now(dt.UTC)
-            self.times = [now + dt.timedelta(seconds=0.05), now + dt.timedelta(seconds=0.1)]
+            self.times = [now + dt.timedelta(seconds=0.2), now + dt.timedelta(seconds=0.4)]
 
         def next(self, n: int, after: dt.datetime | None = None) -> list[dt.datetime]:
             return [t for t in self.times if after is None or t > after][:n]
@@ -232,7 +232,7 @@ def test_run_on_schedule_runs_once_per_scheduled_time() -> None:
 
     with Flow("scheduled", schedule=TwoTimes()) as flow:
         record()
-    assert flow.run().is_successful() and len(seen) == 1
+    assert flow.run(run_on_schedule=False).is_successful() and len(seen) == 1
     state = flow.run(run_on_schedule=True)
     assert state.is_successful() and seen[1:] == flow.schedule.times
 

@@ -108,7 +108,7 @@ def serialize_flow(flow: Flow) -> dict[str, Any]:
         "edges": edges,
         "parameters": params,
         "reference_tasks": sorted(t.slug or "" for t in flow.reference_tasks()),
-        "schedule": None,
+        "schedule": _ref(flow.schedule),
         "run_config": _ref(flow.run_config),
         "storage": _ref(flow.storage),
         "environment": None,
@@ -123,31 +123,53 @@ def run_on_schedule(
     executor: Any,
     context: dict[str, Any] | None,
     runner_kwargs: dict[str, Any],
+    max_runs: int | None = None,
 ) -> State:
-    """Run ``flow`` once per time of its schedule, waiting for each; return the last state.
+    """Run ``flow`` at each next time of its schedule, waiting for it; return the last state.
+
+    As Prefect 1: the next time is always looked up after *now*, so times missed while a
+    run was going on are skipped; a clock's parameter defaults are laid over
+    ``params``; ``context.scheduled_start_time`` is the scheduled time. The loop ends when
+    the schedule has no more times (or after ``max_runs`` runs, a hook for tests); the
+    wait is a plain sleep, so Ctrl-C stops it.
 
     Raises:
         ValueError: when the schedule has no upcoming time at all.
     """
+    import inspect
+    import logging
     import time
     from datetime import UTC, datetime
 
+    schedule = flow.schedule
+    with_events = "return_events" in inspect.signature(schedule.next).parameters
+    logger = logging.getLogger("headwater.Flow")
     state: Any = None
-    after: datetime | None = None
-    while True:
-        upcoming = flow.schedule.next(1, after=after)
-        if not upcoming:
+    runs = 0
+    while max_runs is None or runs < max_runs:
+        now = datetime.now(UTC)
+        found = (
+            schedule.next(1, after=now, return_events=True)
+            if with_events
+            else schedule.next(1, after=now)
+        )
+        if not found:
             if state is None:
                 raise ValueError(f"Flow {flow.name!r}: its schedule has no upcoming times.")
-            return state  # type: ignore[no-any-return]
-        when = upcoming[0]
+            break
+        event = found[0]
+        when = getattr(event, "start_time", event)
+        run_params = {**params, **(getattr(event, "parameter_defaults", None) or {})}
+        if run_params != params:
+            flow.check_parameters(run_params)
         delay = (when - datetime.now(UTC)).total_seconds()
         if delay > 0:
+            logger.info("Waiting for next scheduled run at %s", when.isoformat())
             time.sleep(delay)
-        ctx = dict(context or {})
-        ctx.setdefault("scheduled_start_time", when)
-        state = runner.run(parameters=params, executor=executor, context=ctx, **runner_kwargs)
-        after = when
+        ctx = {**(context or {}), "scheduled_start_time": when}
+        state = runner.run(parameters=run_params, executor=executor, context=ctx, **runner_kwargs)
+        runs += 1
+    return state  # type: ignore[no-any-return]
 
 
 def configured_class(key: str, default: type) -> type:

@@ -518,8 +518,10 @@ class Flow:
             parameters: values for the flow's Parameters.
             executor: the executor (default: the flow's, else ``LocalExecutor``).
             context: values for ``headwater.context`` overriding the run defaults.
-            run_on_schedule: with a schedule, run once per scheduled time (waiting for
-                each) until the schedule has no more times; off by default.
+            run_on_schedule: with a schedule, run once at each scheduled time (waiting
+                for it, with the clock's parameter defaults) until the schedule has no
+                more times, which for most schedules is never; ``None`` reads the
+                configuration ``flows.run_on_schedule`` (default true, as Prefect 1).
             runner_cls: the flow runner class (default ``FlowRunner``).
             **kwargs: keyword values for Parameters, or ``task_states``,
                 ``return_tasks``, ``task_contexts`` for the runner.
@@ -542,6 +544,8 @@ class Flow:
                 f"Flow {self.name!r}: context must be a dict, got {type(context).__name__}."
             )
         params = dict(parameters or {})
+        # A private hook (not public API): stop a scheduled loop after this many runs.
+        max_scheduled_runs: int | None = kwargs.pop("_max_scheduled_runs", None)
         param_names = {p.name for p in self.parameters()}
         runner_kwargs: dict[str, Any] = {}
         for key, value in kwargs.items():
@@ -561,10 +565,16 @@ class Flow:
             runner_cls = configured_class("engine.flow_runner", FlowRunner)
         runner = runner_cls(self)
         exec_ = executor if executor is not None else self.executor
+        if run_on_schedule is None and self.schedule is not None:
+            from headwater.utilities.configuration import config
+
+            run_on_schedule = bool((config.get("flows") or {}).get("run_on_schedule", True))
         if run_on_schedule and self.schedule is not None:
             from headwater.core._serialize import run_on_schedule as _scheduled
 
-            return _scheduled(self, runner, params, exec_, context, runner_kwargs)
+            return _scheduled(
+                self, runner, params, exec_, context, runner_kwargs, max_scheduled_runs
+            )
         return runner.run(  # type: ignore[no-any-return]
             parameters=params, executor=exec_, context=context, **runner_kwargs
         )
