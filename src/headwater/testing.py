@@ -8,6 +8,8 @@ Contract:
   whole process group is killed and the home removed, whatever happened.
 - :func:`temporary_postgres_database` creates a uniquely named PostgreSQL database and
   drops it (``WITH (FORCE)``) afterwards, yielding its ``postgresql://`` URL.
+- ``temporary_agent`` and ``wait_for_flow_run_state`` are re-exported from
+  :mod:`headwater.testing_agent`, imported on first use so this module stays light.
 
 Example::
 
@@ -31,15 +33,33 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from headwater.testing_agent import temporary_agent, wait_for_flow_run_state
 
 __all__ = [
     "DEFAULT_POSTGRES_URL",
     "TemporaryServer",
     "free_port",
     "postgres_available",
+    "temporary_agent",
     "temporary_postgres_database",
     "temporary_server",
+    "wait_for_flow_run_state",
 ]
+
+_AGENT_NAMES = frozenset({"temporary_agent", "wait_for_flow_run_state"})
+
+
+def __getattr__(name: str) -> Any:
+    # The agent harness loads on first use: importing this module stays cheap.
+    if name in _AGENT_NAMES:
+        from headwater import testing_agent
+
+        return getattr(testing_agent, name)
+    raise AttributeError(f"module 'headwater.testing' has no attribute {name!r}")
+
 
 #: Administrative connection used to create and drop temporary databases.
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
