@@ -65,11 +65,6 @@ GAPS: dict[str, Gap] = {
         "for them (e.g. GET /task-runs by flow group, task slug or cache key, state Cached)",
         "FAIL cached value is the first run's",
     ),
-    "schedules": Gap(
-        "no headwater.schedules module (IntervalSchedule, CronSchedule, clocks)",
-        # Also matches "cannot import name ... from 'headwater.schedules'" while it is partial.
-        "headwater.schedules'",
-    ),
 }
 
 #: Lines a program's output must also contain (Prefect 1's default log format:
