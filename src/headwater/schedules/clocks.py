@@ -34,13 +34,26 @@ DEFAULT_START = datetime(2019, 1, 1, tzinfo=UTC)
 
 
 def as_aware(value: datetime, name: str = "date") -> datetime:
-    """``value`` with a time zone: naive datetimes are read as UTC.
+    """``value`` as a plain ``datetime`` with a time zone; naive datetimes are read as UTC.
 
     Raises:
         TypeError: when ``value`` is not a datetime.
     """
     if not isinstance(value, datetime):
         raise TypeError(f"{name} must be a datetime, got {type(value).__name__}: {value!r}.")
+    if type(value) is not datetime:
+        # a subclass (pendulum's DateTime) has its own arithmetic; compute with the plain type
+        value = datetime(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            tzinfo=value.tzinfo,
+            fold=value.fold,
+        )
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         return value.replace(tzinfo=UTC)
     return value

@@ -160,3 +160,13 @@ def test_clock_argument_errors() -> None:
         clocks.IntervalClock(timedelta(hours=1), labels="eu")
     with pytest.raises(NotImplementedError):
         next(iter(clocks.Clock().events()))
+
+
+def test_pendulum_dates_are_accepted() -> None:
+    pendulum = pytest.importorskip("pendulum")
+    clock = clocks.IntervalClock(
+        timedelta(days=1), start_date=pendulum.datetime(2030, 3, 8, 9, tz="America/New_York")
+    )
+    got = take(clock, 3, pendulum.datetime(2030, 3, 8, tz="UTC"))
+    assert [(d.day, d.hour) for d in got] == [(8, 9), (9, 9), (10, 9)]
+    assert type(got[0]) is datetime
