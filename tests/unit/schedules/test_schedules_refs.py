@@ -103,3 +103,11 @@ def test_flow_serialize_includes_the_schedule() -> None:
     with Flow("unscheduled") as plain:
         noop()
     assert plain.serialize()["schedule"] is None
+
+
+def test_flow_serialize_keeps_going_when_the_schedule_has_no_json_form() -> None:
+    custom = Schedule(clocks=[clocks.IntervalClock(timedelta(hours=1))], filters=[bool])
+    with Flow("custom", schedule=custom) as flow:
+        noop()
+    assert flow.serialize()["schedule"] == {"type": "Schedule"}
+    assert len(flow.serialized_hash()) == 64
