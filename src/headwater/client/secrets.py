@@ -9,8 +9,8 @@ Contract:
     Prefect 1. A missing secret raises :class:`ValueError` naming it.
 
     Headwater's server has no secret store, so secrets are always local: Prefect 1's
-    ``cloud.use_local_secrets`` setting is accepted and has no effect. Secret values never
-    leave the process that reads them (they are not sent to the server).
+    ``cloud.use_local_secrets`` setting is accepted and has no effect. Reading a secret
+    sends nothing to the server; secret tasks never checkpoint their values.
 """
 
 from __future__ import annotations
