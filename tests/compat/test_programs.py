@@ -65,6 +65,12 @@ GAPS: dict[str, Gap] = {
         "for them (e.g. GET /task-runs by flow group, task slug or cache key, state Cached)",
         "FAIL cached value is the first run's",
     ),
+    "shell_task": Gap(
+        "no headwater.tasks.shell.ShellTask (Prefect 1's prefect.tasks.shell: command, env, "
+        "helper_script, shell, return_all, log_stderr; a non-zero exit raises FAIL "
+        "'Command failed with exit code N')",
+        "No module named 'headwater.tasks.shell'",
+    ),
 }
 
 #: Lines a program's output must also contain (Prefect 1's default log format:
