@@ -71,6 +71,12 @@ GAPS: dict[str, Gap] = {
         "'Command failed with exit code N')",
         "No module named 'headwater.tasks.shell'",
     ),
+    "task_library_core": Gap(
+        "no headwater.tasks.database.sqlite (SQLiteScript, SQLiteQuery) nor "
+        "headwater.tasks.templates.StringFormatter, Task Library modules of Prefect 1's core "
+        "package that need no extra dependency",
+        "No module named 'headwater.tasks.database'",
+    ),
 }
 
 #: Lines a program's output must also contain (Prefect 1's default log format:
