@@ -2,8 +2,9 @@
 
 Contract:
     :func:`client_options` adds ``--api-url`` and ``--api-key`` (falling back to
-    ``HEADWATER_API_URL``/``HEADWATER_API_KEY`` and the configuration) and passes a ready
-    ``client`` argument to the command. :func:`friendly_errors` turns every Headwater,
+    ``HEADWATER_API_URL``/``HEADWATER_API_KEY``, which the ``headwater`` group's own
+    ``--api-url``/``--api-key`` set for the command, and then the configuration) and
+    passes a ready ``client`` argument to the command. :func:`friendly_errors` turns every Headwater,
     value and OS error into one ``Error: ...`` line on stderr and exit code 1, never a
     traceback. Nothing heavy is imported at module level.
 """

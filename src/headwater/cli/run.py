@@ -117,7 +117,12 @@ def _run_locally(
     context: dict[str, Any],
     run_name: str | None,
     quiet: bool,
+    log_level: str | None = None,
 ) -> None:
+    if log_level:
+        from headwater.utilities.logging import configure_logging
+
+        configure_logging().setLevel(log_level.upper())
     if not quiet:
         click.echo("Retrieving local flow...", nl=False)
     flow = _load_local_flow(path, module, flow_name)
@@ -156,6 +161,12 @@ def _run_locally(
 @click.option("--idempotency-key", default=None, help="Repeat a key to get the same run back.")
 @click.option("--watch", "-w", is_flag=True, help="Stream states and logs until the run ends.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the flow run id.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+    default=None,
+    help="Log level of a --path/--module run (default: the configuration's).",
+)
 @click.option("--api-url", default=None, help="Server API URL (default: HEADWATER_API_URL).")
 @click.option("--api-key", default=None, help="API key (default: HEADWATER_API_KEY).")
 @friendly_errors
@@ -174,6 +185,7 @@ def run(
     idempotency_key: str | None,
     watch: bool,
     quiet: bool,
+    log_level: str | None,
     api_url: str | None,
     api_key: str | None,
 ) -> None:
@@ -200,8 +212,13 @@ def run(
                 f"{', '.join(given)} name a registered flow run on a server; --path and "
                 "--module run the flow locally"
             )
-        _run_locally(path, module, flow_name, parameters, context, run_name, quiet)
+        _run_locally(path, module, flow_name, parameters, context, run_name, quiet, log_level)
         return
+    if log_level:
+        raise click.ClickException(
+            "--log-level applies to --path/--module runs; an agent's run logs at the "
+            "level configured where it runs"
+        )
     if not flow_name and not flow_id:
         raise click.ClickException(
             "Give the flow to run with --name (or --id), or a file with --path"

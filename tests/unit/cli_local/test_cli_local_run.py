@@ -86,6 +86,14 @@ def test_run_path_runs_the_named_flow_with_parameters(flows_file: Path) -> None:
     assert "must not run" not in output
 
 
+def test_run_path_log_level(flows_file: Path) -> None:
+    done = hw("run", "-p", str(flows_file), "-n", "local-greeter", "--log-level", "warning")
+    assert done.returncode == 0, done.stderr
+    assert "Beginning Flow run" not in done.stdout + done.stderr
+    line = _one_error_line(hw("run", "-n", "local-greeter", "--log-level", "DEBUG"))
+    assert "--log-level applies to --path/--module runs" in line
+
+
 def test_run_path_exits_non_zero_when_the_flow_fails(flows_file: Path) -> None:
     done = hw("run", "--path", str(flows_file), "--name", "local-exploder")
     assert done.returncode == 1
@@ -145,6 +153,23 @@ def test_group_api_url_reaches_subcommands_and_theirs_wins() -> None:
     assert first in line
     line = _one_error_line(hw("--api-url", first, "get", "projects", "--api-url", second))
     assert second in line
+
+
+def test_group_options_are_restored_after_the_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from headwater.cli import cli
+
+    monkeypatch.setenv("HEADWATER_API_URL", "http://127.0.0.1:9/before")
+    monkeypatch.delenv("HEADWATER_API_KEY", raising=False)
+    url = f"http://127.0.0.1:{free_port()}/api"
+    result = CliRunner().invoke(cli, ["--api-url", url, "--api-key", "k", "get", "projects"])
+    assert result.exit_code == 1
+    assert url in result.output
+    assert os.environ["HEADWATER_API_URL"] == "http://127.0.0.1:9/before"
+    assert "HEADWATER_API_KEY" not in os.environ
 
 
 def test_missing_required_option_is_a_usage_error() -> None:
