@@ -249,3 +249,72 @@ def test_task_runs_in_executor_worker_processes_report_to_the_server(
         log = by_message.get(f"squaring {x} in a worker process")
         assert log is not None, sorted(by_message)
         assert log["task_run_id"] == child["id"]
+
+
+@pytest.fixture
+def external_dask_cluster(
+    stack: tuple[TemporaryServer, Any], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A Dask scheduler and worker started apart from Headwater, with no Headwater settings."""
+    import subprocess
+    import sys
+
+    if "postgresql" in request.node.callspec.id:
+        pytest.skip("the worker set-up does not depend on the database")
+
+    from headwater.testing import free_port
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER")}
+    env["HEADWATER_HOME"] = str(tmp_path / "elsewhere")
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    worker = [sys.executable, "-m", "distributed.cli.dask_worker"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    processes = [
+        subprocess.Popen(
+            [*dask, "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **quiet
+        ),
+        subprocess.Popen(
+            [*worker, address, "--nthreads", "1", "--no-nanny", "--no-dashboard"], **quiet
+        ),
+    ]
+    try:
+        yield address
+    finally:
+        # Nothing of theirs needs a clean shutdown; killing keeps the test fast.
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.wait(10)
+
+
+def test_an_external_dask_worker_needs_no_configuration(
+    stack: tuple[TemporaryServer, Any], external_dask_cluster: str
+) -> None:
+    from headwater.run_configs import LocalRun
+    from headwater.storage import Local
+
+    _, client = stack
+    script = FLOWS / "external_dask.py"
+    flow = runpy.run_path(str(script), run_name="e2e_flow")["flow"]
+    flow.storage = Local(path=str(script), stored_as_script=True)
+    flow.run_config = LocalRun(env={"E2E_DASK_ADDRESS": external_dask_cluster})
+    run_id = client.create_flow_run(flow_id=str(client.register(flow, project_name="e2e")))
+    run = wait_for_flow_run_state(client, run_id, timeout=90)
+    assert run["state_type"] == "Success", run["state_message"]
+    children = sorted(
+        (
+            t
+            for t in _task_runs(client, run_id)
+            if t["task_name"] == "hello" and t["map_index"] >= 0
+        ),
+        key=lambda t: t["map_index"],
+    )
+    assert [t["state_type"] for t in children] == ["Success", "Success"]
+    assert [_result(client, t["id"]) for t in children] == [2, 4]
+    by_message = {log["message"]: log for log in client.get_logs(run_id)}
+    for child in children:
+        log = by_message.get(f"hello from a dask worker: {child['map_index'] + 1}")
+        assert log is not None, sorted(by_message)
+        assert log["task_run_id"] == child["id"]
