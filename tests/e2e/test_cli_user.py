@@ -120,6 +120,13 @@ def test_register_files_directories_and_modules(
     # Unchanged flows keep their version; a directory is searched for .py files.
     again = hw(url, "register", "--project", project, "--path", str(path.parent)).stdout
     assert again.count("unchanged, version 1") == 2
+    # --name/-n keeps only the named flows, as Prefect 1's register did.
+    only = hw(url, "register", "--project", project, "-p", str(path), "-n", f"{prefix}-greeter")
+    assert only.stdout.splitlines() == [
+        line for line in again.splitlines() if f"'{prefix}-greeter'" in line
+    ]
+    err = hw(url, "register", "--project", project, "-p", str(path), "-n", "nope", ok=False)
+    assert "No flows named 'nope'" in err.stderr
     forced = hw(url, "register", "--project", project, "-p", str(path), "-f", "-l", "x").stdout
     assert forced.count("registered, version 2") == 2
 

@@ -9,8 +9,9 @@ Contract:
     the idempotency key is a hash of its serialized form and labels, so the server returns
     the existing version (reported as "unchanged"; ``--force`` always makes a new one).
     One line per flow; any failure is reported and the command exits 1 at the end.
-    Short options follow Prefect 1: ``-p`` is ``--path``, ``-f`` ``--force``, ``-m``
-    ``--module``, ``-l`` ``--label``; ``--project`` has no short form.
+    ``--name`` (repeatable) keeps only the flows with those names. Short options follow
+    Prefect 1: ``-p`` is ``--path``, ``-f`` ``--force``, ``-m`` ``--module``, ``-l``
+    ``--label``, ``-n`` ``--name``; ``--project`` has no short form.
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ def _fingerprint(flow: Any, labels: list[str]) -> str:
 )
 @click.option("--module", "-m", "modules", multiple=True, help="An importable module (repeatable).")
 @click.option("--label", "-l", "labels", multiple=True, help="A label for the flows (repeatable).")
+@click.option(
+    "--name",
+    "-n",
+    "names",
+    multiple=True,
+    help="Register only the flows with this name (repeatable).",
+)
 @click.option("--force", "-f", is_flag=True, help="Register a new version even when unchanged.")
 @client_options
 def register(
@@ -106,6 +114,7 @@ def register(
     paths: tuple[str, ...],
     modules: tuple[str, ...],
     labels: tuple[str, ...],
+    names: tuple[str, ...],
     force: bool,
     client: Any,
 ) -> None:
@@ -136,6 +145,8 @@ def register(
             failures += 1
             continue
         for flow in flows:
+            if names and flow.name not in names:
+                continue
             total += 1
             try:
                 wanted = sorted(set(labels))
@@ -152,6 +163,11 @@ def register(
             status = "unchanged" if flow_id in before else "registered"
             click.echo(f"Flow {flow.name!r}: {status}, version {version}, id {flow_id}")
     if total == 0 and failures == 0:
+        if names:
+            wanted_names = ", ".join(repr(n) for n in names)
+            raise click.ClickException(
+                f"No flows named {wanted_names} in the given paths or modules"
+            )
         raise click.ClickException("No flows found in the given paths or modules")
     if failures:
         raise click.exceptions.Exit(1)
