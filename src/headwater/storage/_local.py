@@ -157,7 +157,11 @@ class Local(Storage):
                 data = _pickle(self._flows[name])
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+                # Written aside and renamed: a flow run starting while the same flow is
+                # registered again never reads a half-written pickle.
+                partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+                partial.write_bytes(data)
+                os.replace(partial, target)
             except OSError as exc:
                 raise FlowStorageError(
                     f"Cannot write flow {name!r} to {target}: {exc.strerror or exc}"
