@@ -137,13 +137,14 @@ def run_on_schedule(
         ValueError: when the schedule has no upcoming time at all.
     """
     import inspect
-    import logging
     import time
     from datetime import UTC, datetime
 
     schedule = flow.schedule
     with_events = "return_events" in inspect.signature(schedule.next).parameters
-    logger = logging.getLogger("headwater.Flow")
+    from headwater.utilities.logging import get_logger
+
+    logger = get_logger("Flow")
     state: Any = None
     runs = 0
     while max_runs is None or runs < max_runs:
