@@ -75,26 +75,34 @@ class TaskRunRegistry:
 #: The task runs of this process (a flow-run process runs exactly one flow run).
 registry = TaskRunRegistry()
 
-_clients: dict[int, Client] = {}
+_clients: dict[tuple[int, str], Client] = {}
 _clients_lock = threading.Lock()
 
 
 def _process_client() -> Client:
-    """One client per process (task runners may run in executor worker processes)."""
-    pid = os.getpid()
+    """One client per process and server (task runners may run in executor workers).
+
+    Keyed by server too: a long-lived Dask worker may serve runs reporting to different
+    servers, each set up by its run's ``executor_worker_setup``.
+    """
+    from headwater.client._config import resolve_api_url
+
+    key = (os.getpid(), resolve_api_url())
     with _clients_lock:
-        client = _clients.get(pid)
+        client = _clients.get(key)
         if client is None:
             from headwater.client import Client
 
-            client = _clients[pid] = Client()
+            client = _clients[key] = Client()
         return client
 
 
 def use_client(client: Client) -> None:
     """Make ``client`` the one task runners of this process use (saves a connection set-up)."""
+    from headwater.client._config import resolve_api_url
+
     with _clients_lock:
-        _clients[os.getpid()] = client
+        _clients[(os.getpid(), resolve_api_url())] = client
 
 
 def _state_type(state: Any) -> str:
