@@ -55,4 +55,9 @@ def __getattr__(name: str) -> Any:
         from headwater.client import Client
 
         return Client
+    if name == "schedules":
+        # Prefect 1 programs use ``prefect.schedules.X`` after a bare ``import prefect``.
+        import importlib
+
+        return importlib.import_module("headwater.schedules")
     raise AttributeError(f"module 'headwater' has no attribute {name!r}")

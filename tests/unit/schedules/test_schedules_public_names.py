@@ -60,3 +60,9 @@ def test_import_headwater_leaves_schedules_and_croniter_unloaded() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     ).stdout.split("\n")
     assert out[0] == "[]" and out[1] == "False"
+
+
+def test_headwater_dot_schedules_works_after_a_bare_import() -> None:
+    import headwater
+
+    assert headwater.schedules is schedules
