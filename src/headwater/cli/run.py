@@ -131,7 +131,8 @@ def _run_locally(
         click.echo(f"Running flow {flow.name!r} locally...")
     if run_name:
         context.setdefault("flow_run_name", run_name)
-    state = flow.run(parameters=parameters or None, context=context or None)
+    # one run now, even for a flow with a schedule (flow.run() alone would follow it)
+    state = flow.run(parameters=parameters or None, context=context or None, run_on_schedule=False)
     if state.is_successful():
         if not quiet:
             click.echo(f"Flow run succeeded: {state!r}")
