@@ -145,3 +145,42 @@ def test_port_in_use_is_one_line(server: TemporaryServer, tmp_path: Path) -> Non
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "address already in use" in lines[0]
+
+
+def test_port_zero_serves_on_a_free_port_and_says_which(tmp_path: Path) -> None:
+    import re
+    import signal
+    import time
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
+    environ["HEADWATER_HOME"] = str(tmp_path)
+    command = [sys.executable, "-c", "from headwater.cli import main; main()"]
+    process = subprocess.Popen(
+        [*command, "server", "start", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+        start_new_session=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/api", line)
+        assert match, line
+        port = int(match.group(1))
+        assert port != 0
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+                if health.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server never answered on the port it named"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()

@@ -92,6 +92,10 @@ def start(
             f"refusing to listen on {settings.host} without an API key; set --api-key "
             "(or HEADWATER_API_KEY), or pass --insecure to allow it."
         )
+    if settings.port == 0:
+        # Port 0 means "any free port": choose it here so the line printed below (and
+        # what clients are told) names the port actually served.
+        settings = settings.replace(port=_free_port(settings.host))
     _check_port_free(settings.host, settings.port)
     # Migrate before serving so that an unreachable or broken database is one clear line.
     _run_migration(settings.database_url, "upgrade")
@@ -134,6 +138,19 @@ def start(
     uvicorn_server.run()
     if not uvicorn_server.started:
         sys.exit(3)
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(address)
+            port: int = probe.getsockname()[1]
+    except OSError as exc:
+        _fail(f"cannot find a free port on {host}: {exc}")
+    return port
 
 
 def _check_port_free(host: str, port: int) -> None:
