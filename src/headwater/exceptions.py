@@ -5,6 +5,8 @@ Contract:
     ``status_code`` (None when no response was received) and the server's readable
     ``detail``; their ``str()`` is a one-line message naming what failed. Graph
     construction errors are plain ``ValueError``/``TypeError`` and are not listed here.
+    Registration errors also derive from the built-in exception Prefect 1 raised for the
+    same mistake, so programs catching ``ValueError``/``TypeError`` keep working.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ __all__ = [
     "FlowStorageError",
     "HeadwaterException",
     "ObjectNotFound",
+    "ProjectNameRequired",
+    "ProjectNotFound",
     "ServerUnavailable",
     "TaskTimeoutError",
 ]
@@ -44,6 +48,32 @@ class ClientError(HeadwaterException):
 
 class ObjectNotFound(ClientError):
     """The requested object does not exist (HTTP 404)."""
+
+
+class ProjectNotFound(ObjectNotFound, ValueError):
+    """A flow was registered into a project that does not exist (HTTP 404).
+
+    It is a :class:`ValueError` too, the exception Prefect 1 raised in this case.
+
+    Args:
+        project_name: the missing project.
+    """
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(
+            f"Project {project_name!r} not found; create it with "
+            f"`headwater create project {project_name}`",
+            status_code=404,
+        )
+        self.project_name = project_name
+
+
+class ProjectNameRequired(HeadwaterException, TypeError, ValueError):
+    """A flow was registered without a ``project_name``.
+
+    A :class:`TypeError`, as in Prefect 1 (a required argument is missing), and a
+    :class:`ValueError` for code written against earlier Headwater releases.
+    """
 
 
 class AuthorizationError(ClientError):

@@ -49,14 +49,6 @@ class Gap:
 
 #: Known gaps, by program name (also listed in docs/porting.md).
 GAPS: dict[str, Gap] = {
-    "backend_register_errors": Gap(
-        "client/flows.py FlowsMixin.register raises ClientError (not a ValueError) for an "
-        "unknown project and ValueError (not TypeError) without project_name; Prefect 1 "
-        "raised ValueError('Project X not found. Run `prefect create project \"X\"` ...') and "
-        "TypeError. Fix: an error class deriving from both ClientError and ValueError, and "
-        "TypeError (or a ValueError+TypeError subclass) for the missing name",
-        "FAIL unknown project raises ValueError",
-    ),
     "backend_retries_caching": Gap(
         "engine/backend/_runners.py: the backend task runner never looks up earlier Cached "
         "task runs, so cache_for only caches within one process; Prefect 1's backend task "
@@ -64,12 +56,6 @@ GAPS: dict[str, Gap] = {
         "(task id, or cache_key across flows) and reused a valid one. Needs a server query "
         "for them (e.g. GET /task-runs by flow group, task slug or cache key, state Cached)",
         "FAIL cached value is the first run's",
-    ),
-    "shell_task": Gap(
-        "no headwater.tasks.shell.ShellTask (Prefect 1's prefect.tasks.shell: command, env, "
-        "helper_script, shell, return_all, log_stderr; a non-zero exit raises FAIL "
-        "'Command failed with exit code N')",
-        "No module named 'headwater.tasks.shell'",
     ),
     "task_library_core": Gap(
         "no headwater.tasks.database.sqlite (SQLiteScript, SQLiteQuery) nor "

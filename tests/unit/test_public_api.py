@@ -72,7 +72,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "headwater.exceptions": [
         "AuthorizationError", "ClientError", "ConflictError", "FlowStorageError",
-        "HeadwaterException", "ObjectNotFound", "ServerUnavailable", "TaskTimeoutError",
+        "HeadwaterException", "ObjectNotFound", "ProjectNameRequired", "ProjectNotFound",
+        "ServerUnavailable", "TaskTimeoutError",
     ],
     "headwater.tasks.control_flow": ["CompareValue", "FilterTask", "Merge", "case", "ifelse", "merge", "switch"],
     "headwater.tasks.core": ["Constant", "Dict", "FunctionTask", "List", "Set", "Tuple"],
@@ -98,6 +99,7 @@ PUBLIC: dict[str, list[str]] = {
     "headwater.tasks.secrets": ["EnvVarSecret", "HeadwaterSecret", "SecretBase"],
     "headwater.tasks.secrets.base": ["HeadwaterSecret", "SecretBase"],
     "headwater.tasks.secrets.env_var": ["EnvVarSecret"],
+    "headwater.tasks.shell": ["ShellTask"],
     "headwater.utilities.notifications": [
         "callback_factory", "slack_message_formatter", "slack_notifier",
     ],

@@ -1,11 +1,12 @@
 """Client methods for flows (registered versions) and flow groups, and registration.
 
 Contract:
-    :meth:`FlowsMixin.register` requires the project to exist (as Prefect 1 does), gives a
-    flow without storage the default storage (``Local``), adds the flow to it and builds
-    it, then sends the flow's serialized form with its storage and run-config references.
-    It prints nothing. Labels given to ``register`` are stored on the version; without
-    them the version has none.
+    :meth:`FlowsMixin.register` requires the project to exist (as Prefect 1 does: a
+    missing name is a ``TypeError``, an unknown project a ``ValueError``, both also
+    Headwater exceptions), gives a flow without storage the default storage (``Local``),
+    adds the flow to it and builds it, then sends the flow's serialized form with its
+    storage and run-config references. It prints nothing. Labels given to ``register``
+    are stored on the version; without them the version has none.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from headwater.client._base import route
 from headwater.client._resource import Resource
-from headwater.exceptions import ClientError, ObjectNotFound
+from headwater.exceptions import ObjectNotFound, ProjectNameRequired, ProjectNotFound
 
 __all__ = ["FlowsMixin"]
 
@@ -87,22 +88,22 @@ class FlowsMixin(Resource):
             The id of the registered flow version.
 
         Raises:
-            ValueError: no project name was given.
-            ClientError: the project does not exist, or the server refused the flow.
+            ProjectNameRequired: no project name was given (a ``TypeError`` and a
+                ``ValueError``).
+            ProjectNotFound: the project does not exist (a ``ClientError`` and a
+                ``ValueError``).
+            ClientError: the server refused the flow.
             FlowStorageError: the flow cannot be stored.
         """
         if not project_name:
-            raise ValueError(
-                f"Registering flow {getattr(flow, 'name', flow)!r} needs a project_name"
+            raise ProjectNameRequired(
+                f"Registering flow {getattr(flow, 'name', flow)!r} needs a project_name: "
+                "'project_name' is a required field when registering a flow"
             )
         try:
             self._transport.json(_PROJECT, {"name": project_name})
         except ObjectNotFound:
-            raise ClientError(
-                f"Project {project_name!r} not found; create it with "
-                f"`headwater create project {project_name}`",
-                status_code=404,
-            ) from None
+            raise ProjectNotFound(project_name) from None
         if storage is None:
             storage = getattr(flow, "storage", None)
         if storage is None:

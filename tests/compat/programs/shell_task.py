@@ -23,7 +23,7 @@ shell_all = ShellTask(return_all=True, env={"GREETING": "hi"})
 
 with Flow("shell") as flow:
     last = shell(command="echo first && echo second")
-    every = shell_all(command='echo "" && echo there')
+    every = shell_all(command='echo "$GREETING" && echo there')
     failing = shell(command="echo oops && exit 3")
 
 
