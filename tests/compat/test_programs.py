@@ -57,12 +57,6 @@ GAPS: dict[str, Gap] = {
         "for them (e.g. GET /task-runs by flow group, task slug or cache key, state Cached)",
         "FAIL cached value is the first run's",
     ),
-    "task_library_core": Gap(
-        "no headwater.tasks.database.sqlite (SQLiteScript, SQLiteQuery) nor "
-        "headwater.tasks.templates.StringFormatter, Task Library modules of Prefect 1's core "
-        "package that need no extra dependency",
-        "No module named 'headwater.tasks.database'",
-    ),
 }
 
 #: Lines a program's output must also contain (Prefect 1's default log format:

@@ -99,6 +99,11 @@ PUBLIC: dict[str, list[str]] = {
     "headwater.tasks.secrets": ["EnvVarSecret", "HeadwaterSecret", "SecretBase"],
     "headwater.tasks.secrets.base": ["HeadwaterSecret", "SecretBase"],
     "headwater.tasks.secrets.env_var": ["EnvVarSecret"],
+    "headwater.tasks.database": ["SQLiteQuery", "SQLiteScript"],
+    "headwater.tasks.database.sqlite": ["SQLiteQuery", "SQLiteScript"],
+    "headwater.tasks.templates": ["JinjaTemplate", "StringFormatter"],
+    "headwater.tasks.templates.strings": ["StringFormatter"],
+    "headwater.tasks.templates.jinja2": ["JinjaTemplate"],
     "headwater.tasks.shell": ["ShellTask"],
     "headwater.utilities.notifications": [
         "callback_factory", "slack_message_formatter", "slack_notifier",
