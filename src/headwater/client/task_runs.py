@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from headwater.client._base import route
@@ -121,6 +122,53 @@ class TaskRunsMixin(Resource):
         }
         result: list[dict[str, Any]] = self._transport.json(_LIST, params=params)
         return result
+
+    def get_latest_cached_states(
+        self,
+        flow_id: str | None = None,
+        task_slug: str | None = None,
+        cache_key: str | None = None,
+        created_after: datetime | None = None,
+        map_index: int | None = None,
+        limit: int = 100,
+    ) -> list[State]:
+        """Recent ``Cached`` states of a task, newest first (Prefect 1's cache lookup).
+
+        A state qualifies when its task run belongs to a run of flow version ``flow_id``
+        with slug ``task_slug`` (and ``map_index``, when given), or when it carries
+        ``cache_key`` (from any flow). Each returned state keeps its result and cached
+        inputs as references; read them with ``state.load_result()``.
+
+        Args:
+            flow_id: the flow version whose runs to search (with ``task_slug``).
+            task_slug: the task's slug in that flow.
+            cache_key: a cache key shared across flows.
+            created_after: only states stored at or after this time.
+            map_index: only this map index (for the ``flow_id``/``task_slug`` search).
+            limit: at most this many states per search.
+
+        Returns:
+            The states, newest first, without duplicates.
+
+        Raises:
+            ValueError: neither ``flow_id`` with ``task_slug`` nor ``cache_key`` is given.
+        """
+        searches: list[dict[str, Any]] = []
+        if flow_id is not None and task_slug is not None:
+            searches.append({"flow_id": flow_id, "task_slug": task_slug, "map_index": map_index})
+        if cache_key is not None:
+            searches.append({"cache_key": cache_key})
+        if not searches:
+            raise ValueError("get_latest_cached_states needs flow_id with task_slug, or cache_key")
+        after = None if created_after is None else created_after.isoformat()
+        found: dict[str, dict[str, Any]] = {}
+        for search in searches:
+            params = dict(search, state="Cached", state_after=after, sort="newest", limit=limit)
+            for run in self._transport.json(_LIST, params=params):
+                if run.get("state"):
+                    found[str(run["id"])] = run
+        runs = sorted(found.values(), key=lambda r: str(r.get("state_timestamp")), reverse=True)
+        return [state_from_json(run["state"]) for run in runs]
 
     def set_task_run_state(self, task_run_id: str, state: Any, version: int | None = None) -> State:
         """Propose a new state for a task run.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query, Request, Response, status
 
 from headwater.server import orchestration
@@ -41,10 +43,15 @@ async def list_task_runs(
     task_slug: str | None = None,
     map_index: int | None = Query(None, ge=-1, lt=2**31),
     state: list[str] | None = Query(None),
+    flow_id: str | None = None,
+    flow_group_id: str | None = None,
+    cache_key: str | None = Query(None, max_length=1000),
+    state_after: schemas.UTCDateTime | None = None,
+    sort: Literal["slug", "newest"] = "slug",
     limit: int | None = Query(None, ge=1, le=100_000),
     offset: int = Query(0, ge=0, le=10**9),
 ) -> object:
-    """Task runs matching the filters, by (task_slug, map_index)."""
+    """Task runs matching the filters, by (task_slug, map_index) or newest state first."""
     async with db.read_session() as session:
         return await task_runs.read_task_runs(
             session,
@@ -52,6 +59,11 @@ async def list_task_runs(
             task_slug=task_slug,
             map_index=map_index,
             states=state,
+            flow_id=flow_id,
+            flow_group_id=flow_group_id,
+            cache_key=cache_key,
+            state_after=state_after,
+            sort=sort,
             limit=limit,
             offset=offset,
         )

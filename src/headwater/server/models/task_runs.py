@@ -2,11 +2,16 @@
 
 Contract: a task run is unique per (flow_run_id, task_slug, map_index); concurrent
 get-or-create calls for one key return the same row. New task runs start Pending.
+
+:func:`read_task_runs` also serves the backend task runner's cache lookup: task runs of a
+flow version (``flow_id``) or flow group, or whose current state carries a ``cache_key``,
+with a state stored at or after ``state_after``, newest state first (``sort="newest"``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,11 +122,47 @@ async def read_task_runs(
     task_slug: str | None = None,
     map_index: int | None = None,
     states: list[str] | None = None,
+    flow_id: str | None = None,
+    flow_group_id: str | None = None,
+    cache_key: str | None = None,
+    state_after: dt.datetime | None = None,
+    sort: Literal["slug", "newest"] = "slug",
     limit: int | None = None,
     offset: int = 0,
 ) -> list[orm.TaskRun]:
-    """Task runs matching every filter given, ordered by (task_slug, map_index)."""
+    """Task runs matching every filter given.
+
+    Args:
+        session: The session.
+        flow_run_id: Only this flow run's.
+        task_slug: Only this task's.
+        map_index: Only this map index.
+        states: Only those whose current state type is one of these.
+        flow_id: Only those of runs of this flow version.
+        flow_group_id: Only those of runs of any version of this flow group.
+        cache_key: Only those whose current state carries this ``cache_key``.
+        state_after: Only those whose current state was stored at or after this time.
+        sort: ``"slug"`` orders by (task_slug, map_index); ``"newest"`` by the current
+            state's timestamp, newest first.
+        limit: At most this many.
+        offset: Skip this many.
+
+    Returns:
+        The matching task runs.
+    """
     query = select(orm.TaskRun)
+    if flow_id is not None or flow_group_id is not None:
+        query = query.join(orm.FlowRun, orm.FlowRun.id == orm.TaskRun.flow_run_id)
+        if flow_id is not None:
+            query = query.where(orm.FlowRun.flow_id == flow_id)
+        if flow_group_id is not None:
+            query = query.where(orm.FlowRun.flow_group_id == flow_group_id)
+    if cache_key is not None:
+        # The key travels inside the state's JSON (the backend task runner adds it to the
+        # Cached states it writes), so no column is needed for it.
+        query = query.where(orm.TaskRun.state["cache_key"].as_string() == cache_key)
+    if state_after is not None:
+        query = query.where(orm.TaskRun.state_timestamp >= state_after)
     if flow_run_id is not None:
         query = query.where(orm.TaskRun.flow_run_id == flow_run_id)
     if task_slug is not None:
@@ -130,7 +171,10 @@ async def read_task_runs(
         query = query.where(orm.TaskRun.map_index == map_index)
     if states:
         query = query.where(orm.TaskRun.state_type.in_(states))
-    query = query.order_by(orm.TaskRun.task_slug, orm.TaskRun.map_index, orm.TaskRun.id)
+    if sort == "newest":
+        query = query.order_by(orm.TaskRun.state_timestamp.desc(), orm.TaskRun.id)
+    else:
+        query = query.order_by(orm.TaskRun.task_slug, orm.TaskRun.map_index, orm.TaskRun.id)
     query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
