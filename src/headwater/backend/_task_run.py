@@ -205,9 +205,20 @@ class TaskRunView:
     def _load_from_server(self, ref: dict[str, Any]) -> Any:
         from headwater.exceptions import ObjectNotFound
 
+        from headwater.engine.results._server import task_run_id_from_location
+
         client = default_client(self._client)
+        # A Cached state's reference names the task run that stored the value (an earlier
+        # run's); otherwise it is this task run's own.
+        owner = self.task_run_id
+        location = ref.get("location")
+        if isinstance(location, str) and location:
+            try:
+                owner = task_run_id_from_location(location)
+            except ValueError:
+                pass  # not a ServerResult location: fall back to this task run's own
         try:
-            data = client.download_result(self.task_run_id)
+            data = client.download_result(owner)
         except ObjectNotFound:
             raise ValueError(
                 f"The {self._describe()} has no result in the server's result store."

@@ -33,6 +33,7 @@ from typing import Any
 from headwater.engine._state_base import (
     State,
     _iso,
+    _json_safe,
     _now,
     _optional_int,
     _parse_time,
@@ -306,6 +307,7 @@ class Cached(Success):
 
     def _extra_fields(self) -> dict[str, Any]:
         return {
+            "cached_parameters": _json_safe(self.cached_parameters),
             "cached_result_expiration": _iso(self.cached_result_expiration),
             "hashed_inputs": self.hashed_inputs,
         }
@@ -317,6 +319,8 @@ class Cached(Success):
         state.cached_result_expiration = _parse_time(
             data.get("cached_result_expiration"), "cached_result_expiration"
         )
+        parameters = data.get("cached_parameters")
+        state.cached_parameters = dict(parameters) if isinstance(parameters, dict) else None
         hashed = data.get("hashed_inputs")
         state.hashed_inputs = dict(hashed) if isinstance(hashed, dict) else None
         return state

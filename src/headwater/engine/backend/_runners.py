@@ -14,6 +14,14 @@ Contract (contracts.md section 5):
 - Task runners hold no client or other unpicklable state: executors that ship runners to
   other processes (Dask) get a runner that opens its own client there. The flow run id
   comes from the run context.
+- A task with ``cache_for`` first looks for a usable cache in this process (and its
+  ``target``), then asks the server for recent ``Cached`` states of the same task (same
+  flow version, slug and map index) or, with a ``cache_key``, of any task sharing that
+  key; the first one its ``cache_validator`` accepts (default: not expired) ends the run
+  ``Cached`` with that state's result, read from where the earlier run stored it. Cached
+  states sent to the server carry ``cache_key`` and ``hashed_inputs`` (sha256 of each
+  input's pickle) so validators comparing inputs work across processes; an input that
+  cannot be hashed never matches.
 - Writes are retried through a server outage (see ``_retry``).
 - In executor worker processes (set up by ``_worker_setup``) a task run's log records
   are sent before ``run()`` returns.
@@ -21,10 +29,14 @@ Contract (contracts.md section 5):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import pickle
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from headwater.engine.backend._retry import with_retries
@@ -109,6 +121,63 @@ def _state_type(state: Any) -> str:
     return type(state).__name__
 
 
+def _hash_value(value: Any) -> str:
+    """The sha256 of ``value``'s pickle; a fresh random text when it cannot be pickled.
+
+    Equal hashes mean equal pickles, hence equal values; equal values may still hash
+    differently (dict order, shared references), which only costs a re-run.
+    """
+    try:
+        data = pickle.dumps(value, protocol=4)
+    except Exception:
+        try:
+            import cloudpickle
+
+            data = cloudpickle.dumps(value, protocol=4)
+        except Exception:
+            return f"unhashable:{uuid.uuid4().hex}"
+    return hashlib.sha256(data).hexdigest()
+
+
+def _hash_inputs(inputs: Mapping[str, Any]) -> dict[str, str]:
+    return {name: _hash_value(value) for name, value in inputs.items()}
+
+
+class _Unmatched:
+    """A cached input value known to differ from the current one (equal to nothing)."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return "<input differs>"
+
+
+def _restore_cached_inputs(
+    candidate: Any, inputs: Mapping[str, Any], hashes: Mapping[str, str]
+) -> None:
+    """Give a Cached state read from the server comparable ``cached_inputs`` values.
+
+    The server keeps input hashes, not values: an input whose hash matches gets the current
+    value (it is equal), any other one a value equal to nothing, so the task's
+    ``cache_validator`` decides exactly as it would in the process that made the cache.
+    """
+    from headwater.engine.results import Result
+
+    stored: dict[str, str] = dict(candidate.hashed_inputs or {})
+    names = set(stored) | set(candidate.cached_inputs or {})
+    restored: dict[str, Result] = {}
+    for name in names:
+        if name in inputs and stored.get(name) == hashes.get(name):
+            restored[name] = Result(value=inputs[name])
+        else:
+            restored[name] = Result(value=_Unmatched())
+    candidate.cached_inputs = restored
+
+
 class BackendTaskRunner(TaskRunner):
     """A task runner that records its task run and every state on the server.
 
@@ -162,6 +231,76 @@ class BackendTaskRunner(TaskRunner):
         context["task_run_version"] = task_run.get("version")
         return super().initialize_run(state, context)
 
+    def _check_cached(self, inputs: dict[str, Any]) -> State | None:
+        """A usable cache from this process or target, else from the server, or ``None``."""
+        found = super()._check_cached(inputs)
+        if found is not None or self.task.cache_for is None:
+            return found
+        return self._check_server_cache(inputs)
+
+    def _check_server_cache(self, inputs: dict[str, Any]) -> State | None:
+        from headwater.engine.cache_validators import duration_only
+        from headwater.engine.state import Cached
+
+        task = self.task
+        assert task.cache_for is not None
+        flow_id = _context.get("flow_id")
+        slug = task.slug
+        if (flow_id is None or slug is None) and task.cache_key is None:
+            return None
+        raw_index = _context.get("map_index")
+        map_index = -1 if raw_index is None else int(raw_index)
+        client = _process_client()
+        after = datetime.now(UTC) - task.cache_for
+        try:
+            candidates = with_retries(
+                lambda: client.get_latest_cached_states(
+                    flow_id=None if flow_id is None else str(flow_id),
+                    task_slug=slug,
+                    cache_key=task.cache_key,
+                    created_after=after,
+                    map_index=map_index,
+                ),
+                "look up cached states",
+            )
+        except Exception as exc:
+            # Without the lookup the task simply runs; the cache is an optimisation.
+            logger.warning("Could not look up cached states of task %r: %s", task.name, exc)
+            return None
+        validator = task.cache_validator or duration_only
+        parameters = dict(_context.get("parameters") or {})
+        hashes = _hash_inputs(inputs)
+        for candidate in candidates:
+            if not isinstance(candidate, Cached):
+                continue
+            _restore_cached_inputs(candidate, inputs, hashes)
+            if not validator(candidate, inputs, parameters):
+                continue
+            try:
+                candidate.load_result()
+            except Exception as exc:
+                # The earlier result is gone or unreadable here: try an older one.
+                logger.debug("Cached result of task %r not readable: %s", task.name, exc)
+                continue
+            return candidate
+        return None
+
+    def _cache(self, state: State, inputs: dict[str, Any]) -> State:
+        """The local runner's Cached state, plus input hashes for later runs elsewhere."""
+        from headwater.engine.state import Cached
+
+        cached = super()._cache(state, inputs)
+        if isinstance(cached, Cached):
+            cached.hashed_inputs = _hash_inputs(inputs)
+        return cached
+
+    def _state_json(self, state: State) -> dict[str, Any]:
+        """The state's JSON form; a Cached one carries the task's ``cache_key``."""
+        data = state.serialize()
+        if state.is_cached() and self.task.cache_key is not None:
+            data["cache_key"] = self.task.cache_key
+        return data
+
     def call_runner_target_handlers(self, old_state: State, new_state: State) -> State:
         """Run the task's state handlers, then write the resulting state to the server."""
         new_state = super().call_runner_target_handlers(old_state, new_state)
@@ -171,8 +310,9 @@ class BackendTaskRunner(TaskRunner):
         registry.update(task_run_id, _state_type(new_state))
         client = _process_client()
         try:
+            data = self._state_json(new_state)
             with_retries(
-                lambda: client.set_task_run_state(task_run_id, new_state),
+                lambda: client.set_task_run_state(task_run_id, data),
                 "record a task state",
             )
         except Exception as exc:
