@@ -13,13 +13,16 @@ Contract:
     (a log level name or number chooses another level). A non-zero exit logs and raises
     :class:`~headwater.engine.signals.FAIL` ``"Command failed with exit code N"``;
     ``log_stderr=True`` also logs the command's standard error at ERROR. A missing
-    command is a ``TypeError`` (``"run() missing required argument: 'command'"``).
+    command is a ``TypeError`` (``"run() missing required argument: 'command'"``). With a
+    task ``timeout``, a command still running when it expires is stopped with its child
+    processes (TERM, then KILL) and the run ends ``TimedOut``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import tempfile
 import threading
@@ -32,8 +35,8 @@ from headwater.utilities.tasks import defaults_from_attrs
 
 __all__ = ["ShellTask"]
 
-#: How long a command that is being abandoned (the task run was interrupted) may take to
-#: exit after SIGTERM before it is killed.
+#: How long a command being stopped (timeout, interrupted run) may take to exit after
+#: SIGTERM before it is killed; also how long to wait for stderr once it exited.
 _TERMINATE_GRACE = 5.0
 
 
@@ -51,6 +54,56 @@ def _log_level(stream_output: bool | int | str) -> int:
             f"ShellTask: stream_output must be a bool or a log level, got {stream_output!r}"
         )
     return level
+
+
+def _descendants(pid: int) -> list[int]:
+    """The ids of every process below ``pid`` (empty where ``/proc`` is unavailable)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def _signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process`` and its descendants (TERM, then KILL after a grace period).
+
+    Descendants matter: a shell waiting on ``sleep`` keeps the output pipe open through
+    it, so stopping the shell alone would not end the command.
+    """
+    tree = _descendants(process.pid)
+    _signal_all([process.pid, *tree], signal.SIGTERM)
+    try:
+        process.wait(_TERMINATE_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_all([process.pid, *tree, *_descendants(process.pid)], signal.SIGKILL)
+    process.wait()
 
 
 def _collect(stream: IO[bytes], into: list[str]) -> None:
@@ -165,8 +218,15 @@ class ShellTask(Task):
         return lines[-1] if lines else None
 
     def _execute(self, argv: list[str], env: dict[str, str]) -> tuple[int, list[str], list[str]]:
-        """Run ``argv``; return its exit code, stdout lines and stderr lines."""
+        """Run ``argv``; return its exit code, stdout lines and stderr lines.
+
+        Raises:
+            FileNotFoundError: the shell does not exist.
+            TaskTimeoutError: the command outlived the task's ``timeout`` and was stopped.
+        """
         try:
+            # The command stays in this process's group on purpose: an agent cancelling
+            # the flow run signals the whole group, and the command must stop with it.
             process = subprocess.Popen(
                 argv,
                 stdout=subprocess.PIPE,
@@ -184,6 +244,18 @@ class ShellTask(Task):
         # otherwise block on a full pipe while stdout is being read.
         reader = threading.Thread(target=_collect, args=(process.stderr, errors), daemon=True)
         reader.start()
+        timed_out = threading.Event()
+        timer: threading.Timer | None = None
+        if self.timeout is not None:
+            # The task runner gives up on a timed-out run but cannot stop its thread; the
+            # command is stopped here so that it does not run on unobserved.
+            def expire() -> None:
+                timed_out.set()
+                _stop(process)
+
+            timer = threading.Timer(self.timeout, expire)
+            timer.daemon = True
+            timer.start()
         lines: list[str] = []
         level = _log_level(self.stream_output)
         try:
@@ -193,17 +265,18 @@ class ShellTask(Task):
                 self.logger.log(level, line)
             code = process.wait()
         finally:
+            if timer is not None:
+                timer.cancel()
             if process.poll() is None:
-                # The run was interrupted (timeout, KeyboardInterrupt): do not leave the
-                # command running behind the task.
-                process.terminate()
-                try:
-                    process.wait(_TERMINATE_GRACE)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                # The run was interrupted (KeyboardInterrupt): do not leave the command
+                # running behind the task.
+                _stop(process)
             # A background job of the command may keep stderr open after it exits.
             reader.join(_TERMINATE_GRACE)
             process.stdout.close()
             process.stderr.close()
+        if timed_out.is_set():
+            from headwater.exceptions import TaskTimeoutError
+
+            raise TaskTimeoutError(f"Task timed out after {self.timeout} seconds.")
         return code, lines, errors

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from headwater import Flow
 from headwater.engine.signals import FAIL
+from headwater.exceptions import TaskTimeoutError
 from headwater.tasks.shell import ShellTask
 
 pytestmark = pytest.mark.skipif(
@@ -155,3 +159,40 @@ def test_in_a_flow_a_failing_command_fails_the_run() -> None:
     assert state.result[bad].message == "Command failed with exit code 4"
     assert state.result[missing].is_failed()
     assert "missing required argument: 'command'" in str(state.result[missing].result)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has exited; only its parent's wait is missing.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_timed_out_command_is_stopped_with_its_children(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    task = ShellTask(command=f"sleep 30 & echo $! > {pid_file}; wait", timeout=1)
+    started = time.monotonic()
+    with pytest.raises(TaskTimeoutError, match="timed out after 1 seconds"):
+        task.run()
+    assert time.monotonic() - started < 10
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def test_in_a_flow_a_timed_out_command_ends_timed_out() -> None:
+    with Flow("shell-timeout") as flow:
+        slow = ShellTask(command="sleep 30", timeout=1)()
+    started = time.monotonic()
+    state = flow.run()
+    assert state.result[slow].is_failed()
+    assert type(state.result[slow]).__name__ == "TimedOut"
+    assert time.monotonic() - started < 10
