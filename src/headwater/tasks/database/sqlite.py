@@ -81,7 +81,7 @@ class SQLiteQuery(Task):
         self,
         db: DatabasePath | None = None,
         query: str | None = None,
-        data: Sequence[Any] | Mapping[str, Any] = (),
+        data: Sequence[Any] | Mapping[str, Any] | None = (),
     ) -> list[Any]:
         """Execute ``query`` with ``data``, commit, and return every row it produced.
 
