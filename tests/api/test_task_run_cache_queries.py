@@ -40,7 +40,9 @@ async def test_cached_task_runs_by_flow_version_and_group_newest_first(api: Api)
     # Same flow, another slug, and a run of the slug that is not Cached.
     run = await _running_run(api, v1)
     await _cached_task_run(api, run["id"], "else-1")
-    await api.call("POST", "/task-runs", 201, json={"flow_run_id": run["id"], "task_slug": "work-1"})
+    await api.call(
+        "POST", "/task-runs", 201, json={"flow_run_id": run["id"], "task_slug": "work-1"}
+    )
     # Registering version 2 archives version 1; its runs keep their task runs.
     v2 = await api.flow(name="cached", project_name=project)
     assert v1["flow_group_id"] == v2["flow_group_id"] and v1["id"] != v2["id"]

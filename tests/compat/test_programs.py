@@ -48,16 +48,7 @@ class Gap:
 
 
 #: Known gaps, by program name (also listed in docs/porting.md).
-GAPS: dict[str, Gap] = {
-    "backend_retries_caching": Gap(
-        "engine/backend/_runners.py: the backend task runner never looks up earlier Cached "
-        "task runs, so cache_for only caches within one process; Prefect 1's backend task "
-        "runner asked the server for the latest unexpired Cached states of the same task "
-        "(task id, or cache_key across flows) and reused a valid one. Needs a server query "
-        "for them (e.g. GET /task-runs by flow group, task slug or cache key, state Cached)",
-        "FAIL cached value is the first run's",
-    ),
-}
+GAPS: dict[str, Gap] = {}
 
 #: Lines a program's output must also contain (Prefect 1's default log format:
 #: "[time] LEVEL - logger name | message").
