@@ -203,9 +203,8 @@ class TaskRunView:
         return result.read(location).value
 
     def _load_from_server(self, ref: dict[str, Any]) -> Any:
-        from headwater.exceptions import ObjectNotFound
-
         from headwater.engine.results._server import task_run_id_from_location
+        from headwater.exceptions import ObjectNotFound
 
         client = default_client(self._client)
         # A Cached state's reference names the task run that stored the value (an earlier
