@@ -2,9 +2,8 @@
 
 import sys
 
-from headwater.tasks.shell import ShellTask
-
 from headwater import Flow
+from headwater.tasks.shell import ShellTask
 
 FAILURES = []
 
