@@ -28,6 +28,7 @@ PUBLIC: dict[str, list[str]] = {
     "headwater.engine.flow_runner": ["FlowRunner"],
     "headwater.engine.task_runner": ["TaskRunner", "mappable_values"],
     "headwater.engine.state": [
+        "FINISHED_STATE_TYPES",
         "Cached", "Cancelled", "Cancelling", "ClientFailed", "Failed", "Finished", "Looped",
         "Mapped", "MetaState", "Paused", "Pending", "Queued", "Resume", "Retrying", "Running",
         "Scheduled", "Skipped", "State", "Submitted", "Success", "TimedOut", "TriggerFailed",

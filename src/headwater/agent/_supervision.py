@@ -6,6 +6,8 @@ import datetime
 import signal
 from collections.abc import Sequence
 
+from headwater.engine.state import FINISHED_STATE_TYPES
+
 __all__ = [
     "FINISHED_STATE_TYPES",
     "describe_exit",
@@ -13,22 +15,6 @@ __all__ = [
     "utc_now_iso",
 ]
 
-# State types of the "finished" family (contracts.md section 2).
-FINISHED_STATE_TYPES = frozenset(
-    {
-        "Finished",
-        "Success",
-        "Cached",
-        "Mapped",
-        "Skipped",
-        "Failed",
-        "TimedOut",
-        "TriggerFailed",
-        "ValidationFailed",
-        "Cancelled",
-        "Looped",
-    }
-)
 
 # How many stderr lines go into a failure message (the log gets the same lines).
 STDERR_TAIL_LINES = 20

@@ -41,6 +41,7 @@ from headwater.engine._state_base import (
 from headwater.engine.results._base import NoResult, Result
 
 __all__ = [
+    "FINISHED_STATE_TYPES",
     "Cached",
     "Cancelled",
     "Cancelling",
@@ -430,3 +431,10 @@ class Looped(Finished):
     @classmethod
     def _from_fields(cls, data: dict[str, Any], common: dict[str, Any]) -> State:
         return cls(loop_count=_optional_int(data.get("loop_count"), "loop_count"), **common)
+
+
+#: Names of every finished state class (``Finished`` and its subclasses), for code that
+#: sees states only in their JSON form (``state_type`` of runs read from the server).
+FINISHED_STATE_TYPES: frozenset[str] = frozenset(
+    [Finished.__name__, *(cls.__name__ for cls in Finished.children())]
+)

@@ -10,6 +10,7 @@ import pytest
 
 PUBLIC = {
     "headwater.engine.state": [
+        "FINISHED_STATE_TYPES",
         "State", "Pending", "Scheduled", "Paused", "Resume", "Retrying", "MetaState",
         "Submitted", "Queued", "ClientFailed", "Running", "Cancelling", "Finished", "Success",
         "Cached", "Mapped", "Skipped", "Failed", "TimedOut", "TriggerFailed",

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from headwater.engine.backend._heartbeat import HeartbeatThread
 from headwater.engine.backend._logs import ServerLogHandler
 from headwater.engine.backend._retry import with_retries
+from headwater.engine.state import FINISHED_STATE_TYPES
 
 if TYPE_CHECKING:
     from headwater.client import Client
@@ -45,21 +46,7 @@ __all__ = ["main", "run_flow_run", "serve_as_spare"]
 
 logger = logging.getLogger("headwater.engine.backend")
 
-_FINISHED = frozenset(
-    {
-        "Finished",
-        "Success",
-        "Cached",
-        "Mapped",
-        "Skipped",
-        "Failed",
-        "TimedOut",
-        "TriggerFailed",
-        "ValidationFailed",
-        "Cancelled",
-        "Looped",
-    }
-)
+_FINISHED = FINISHED_STATE_TYPES
 
 
 def _env_float(name: str, default: float) -> float:

@@ -23,16 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.backend import FlowRunView, TaskRunView
 from headwater.backend._common import default_client, state_repr
+from headwater.engine.state import FINISHED_STATE_TYPES
 
 if TYPE_CHECKING:
     from headwater.client import Client
 
 __all__ = ["ChildRun", "ChildRunTimeout"]
 
-_FINISHED = {
-    "Finished", "Success", "Cached", "Mapped", "Skipped", "Failed", "TimedOut",
-    "TriggerFailed", "ValidationFailed", "Cancelled", "Looped",
-}  # fmt: skip
+_FINISHED = FINISHED_STATE_TYPES
 _FATAL_ERRORS = ("ObjectNotFound", "AuthorizationError")
 # One long-poll request never waits longer than this; the server answers at once when the
 # run finishes, so this only bounds how long a dead connection can go unnoticed.
