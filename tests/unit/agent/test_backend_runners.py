@@ -39,9 +39,14 @@ class RecordingClient:
                 self.task_runs[key] = {"id": f"tr-{next(self.ids)}", "version": 0, "run_count": 0}
             return self.task_runs[key]
 
-    def set_task_run_state(self, task_run_id: str, state: State, version: Any = None) -> State:
+    def set_task_run_state(
+        self, task_run_id: str, state: State | dict[str, Any], version: Any = None
+    ) -> State | dict[str, Any]:
+        # The client takes a State or its JSON form (the runner sends the JSON form, with
+        # the cache details a Cached state carries).
+        name = state["type"] if isinstance(state, dict) else type(state).__name__
         with self.lock:
-            self.task_states.setdefault(task_run_id, []).append(type(state).__name__)
+            self.task_states.setdefault(task_run_id, []).append(name)
         return state
 
     def set_flow_run_state(self, flow_run_id: str, state: State, **kwargs: Any) -> State:
