@@ -41,27 +41,6 @@ def fof(request: pytest.FixtureRequest) -> Iterator[harness.Stack]:
         yield running
 
 
-POSTGRES_SUBSET = {
-    "test_create_by_name_names_child_records_lineage_and_key",
-    "test_mapped_create_makes_exactly_n_children_and_combines_results",
-    "test_retried_creating_task_gets_the_same_child",
-    "test_parent_killed_and_rescheduled_gets_the_same_child",
-    "test_concurrent_creates_with_one_key_make_one_run",
-    "test_start_flow_run_wait_result_is_child_id",
-    "test_start_flow_run_wait_on_cancelled_child_fails_with_clear_message",
-    "test_cancelling_a_parent_cascades_to_children",
-}
-
-
-@pytest.fixture(autouse=True)
-def _postgres_subset(request: pytest.FixtureRequest) -> None:
-    """SQLite runs every test; PostgreSQL runs the subset that exercises the database."""
-    callspec = getattr(request.node, "callspec", None)
-    on_postgres = callspec is not None and callspec.params.get("fof") == "postgresql"
-    if on_postgres and request.node.originalname not in POSTGRES_SUBSET:
-        pytest.skip("covered on SQLite; PostgreSQL runs a representative subset")
-
-
 def _ok(run: dict[str, Any]) -> None:
     assert run["state_type"] == "Success", (run["state_type"], run["state_message"])
 

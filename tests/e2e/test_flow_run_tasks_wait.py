@@ -38,24 +38,6 @@ def fof(request: pytest.FixtureRequest) -> Iterator[harness.Stack]:
         yield running
 
 
-POSTGRES_SUBSET = {
-    "test_wait_streams_states_and_logs_with_prefix_in_order",
-    "test_result_of_unmapped_task_through_the_server",
-    "test_result_of_mapped_task",
-    "test_waiting_wakes_up_right_after_the_final_state",
-    "test_watch_survives_a_server_restart",
-}
-
-
-@pytest.fixture(autouse=True)
-def _postgres_subset(request: pytest.FixtureRequest) -> None:
-    """SQLite runs every test; PostgreSQL runs the subset that exercises the database."""
-    callspec = getattr(request.node, "callspec", None)
-    on_postgres = callspec is not None and callspec.params.get("fof") == "postgresql"
-    if on_postgres and request.node.originalname not in POSTGRES_SUBSET:
-        pytest.skip("covered on SQLite; PostgreSQL runs a representative subset")
-
-
 def _ok(run: dict[str, Any]) -> None:
     assert run["state_type"] == "Success", (run["state_type"], run["state_message"])
 

@@ -34,23 +34,6 @@ def fof(request: pytest.FixtureRequest) -> Iterator[harness.Stack]:
         yield running
 
 
-POSTGRES_SUBSET = {
-    "test_flow_view_lookups",
-    "test_flow_run_view_fields_states_and_lineage",
-    "test_flow_run_view_children",
-    "test_task_run_view_results_and_mapping",
-}
-
-
-@pytest.fixture(autouse=True)
-def _postgres_subset(request: pytest.FixtureRequest) -> None:
-    """SQLite runs every test; PostgreSQL runs the subset that exercises the database."""
-    callspec = getattr(request.node, "callspec", None)
-    on_postgres = callspec is not None and callspec.params.get("fof") == "postgresql"
-    if on_postgres and request.node.originalname not in POSTGRES_SUBSET:
-        pytest.skip("covered on SQLite; PostgreSQL runs a representative subset")
-
-
 @pytest.fixture(scope="module")
 def finished(fof: harness.Stack) -> dict[str, Any]:
     """One finished grandparent -> parent (fof-map) -> two children tree."""
