@@ -1,7 +1,8 @@
 """The local agent under stress: killed agents, server restarts, several agents, limits.
 
-Each test gets its own server (SQLite, short reaper thresholds) and its own agents, since
-it kills or restarts them. Both are real subprocesses on a free loopback port.
+Each test gets its own server (short reaper thresholds) and its own agents, since it kills
+or restarts them. Both are real subprocesses on a free loopback port, and every test runs
+once on SQLite and once on a fresh PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from typing import Any
 
 import pytest
 
-from headwater.testing import TemporaryServer, temporary_server
+from headwater.testing import (
+    TemporaryServer,
+    postgres_available,
+    temporary_postgres_database,
+    temporary_server,
+)
 from headwater.testing_agent import AgentProcess, wait_for_flow_run_state
 from headwater.testing_agent import temporary_agent as _temporary_agent
 
@@ -40,9 +46,21 @@ def temporary_agent(api_url: str, **kwargs: Any) -> contextlib.AbstractContextMa
     return _temporary_agent(api_url, **kwargs)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (the server's own SQLite file) or the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if not postgres_available() and os.environ.get("CI") != "true":
+        pytest.skip("PostgreSQL is not reachable")
+    with temporary_postgres_database() as url:
+        yield url
+
+
 @pytest.fixture
-def server() -> Iterator[TemporaryServer]:
-    with temporary_server(env=FAST_REAPER) as process:
+def server(database_url: str | None) -> Iterator[TemporaryServer]:
+    with temporary_server(env=FAST_REAPER, database_url=database_url) as process:
         yield process
 
 
@@ -120,11 +138,13 @@ def test_agent_and_flow_process_killed_the_reaper_ends_the_run(
     assert "heartbeat" in (run["state_message"] or "").lower()
 
 
-def test_a_server_restart_mid_run_loses_nothing(tmp_path: Path) -> None:
+def test_a_server_restart_mid_run_loses_nothing(tmp_path: Path, database_url: str | None) -> None:
     from headwater.client import Client
 
     # The reaper's usual thresholds: a restart takes longer than the 3 s used elsewhere.
-    with temporary_server(env={"HEADWATER_HEARTBEAT_TIMEOUT": "60"}) as server:
+    with temporary_server(
+        env={"HEADWATER_HEARTBEAT_TIMEOUT": "60"}, database_url=database_url
+    ) as server:
         client = Client(api_server=server.api_url)
         client.create_project("e2e")
         _restart_mid_run(server, client, tmp_path)
@@ -261,12 +281,14 @@ def test_a_run_does_not_start_before_its_scheduled_time(
     assert _parse(run["start_time"]) >= start
 
 
-def test_a_stopped_agent_leaves_new_runs_to_the_next_agent(tmp_path: Path) -> None:
+def test_a_stopped_agent_leaves_new_runs_to_the_next_agent(
+    tmp_path: Path, database_url: str | None
+) -> None:
     from headwater.client import Client
 
     # Default reaper thresholds: a run swallowed by a dead agent's claim would sit
     # Submitted for minutes.
-    with temporary_server() as server:
+    with temporary_server(database_url=database_url) as server:
         client = Client(api_server=server.api_url)
         client.create_project("e2e")
         flow_id = register(client, "trivial.py")
