@@ -6,9 +6,8 @@ os.environ["HEADWATER__FLOWS__CHECKPOINTING"] = "true"
 
 import sys
 
-from headwater.engine.result import Result
-
 from headwater import Flow, task
+from headwater.engine.result import Result
 from headwater.engine.state import Cached
 
 FAILURES = []

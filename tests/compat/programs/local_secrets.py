@@ -7,11 +7,10 @@ os.environ["API_TOKEN"] = "token-123"
 
 import sys
 
-from headwater.tasks.secrets import EnvVarSecret, HeadwaterSecret
-
 import headwater
 from headwater import Flow, task
 from headwater.client import Secret
+from headwater.tasks.secrets import EnvVarSecret, HeadwaterSecret
 
 FAILURES = []
 

@@ -2,10 +2,9 @@
 
 import sys
 
-from headwater.tasks.control_flow.filter import FilterTask
-
 from headwater import Flow, task
 from headwater.engine import signals
+from headwater.tasks.control_flow.filter import FilterTask
 
 FAILURES = []
 

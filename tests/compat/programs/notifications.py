@@ -30,10 +30,9 @@ sock.close()
 os.environ["HEADWATER__CONTEXT__SECRETS__SLACK_WEBHOOK_URL"] = f"http://127.0.0.1:{PORT}/hook"
 
 # The webhook secret must be in the environment before headwater reads its configuration.
-from headwater.utilities.notifications import callback_factory, slack_notifier  # noqa: E402
-
 from headwater import Flow, task  # noqa: E402
 from headwater.engine.state import Failed  # noqa: E402
+from headwater.utilities.notifications import callback_factory, slack_notifier  # noqa: E402
 
 FAILURES = []
 

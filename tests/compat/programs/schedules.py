@@ -4,9 +4,8 @@ flow.run(run_on_schedule=False) runs once now."""
 import sys
 from datetime import UTC, datetime, timedelta
 
-from headwater.schedules import CronSchedule, IntervalSchedule, Schedule, clocks, filters
-
 from headwater import Flow, task
+from headwater.schedules import CronSchedule, IntervalSchedule, Schedule, clocks, filters
 
 FAILURES = []
 

@@ -6,10 +6,9 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 
+from headwater import Flow
 from headwater.tasks.database.sqlite import SQLiteQuery, SQLiteScript
 from headwater.tasks.templates import StringFormatter
-
-from headwater import Flow
 
 FAILURES = []
 
