@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from headwater.server.database import orm, queue_event
 from headwater.server.database.engine import insert_unique
 from headwater.server.models._names import random_run_name
+from headwater.server.models._rows import require_row
 from headwater.server.models.errors import Conflict, InvalidInput, NotFound
 from headwater.server.models.flows import newest_unarchived_flow
 from headwater.server.models.states import apply_state, read_history
@@ -268,20 +269,9 @@ async def require_flow_run(
     Raises:
         NotFound: No such flow run.
     """
-    if for_update:
-        run = (
-            await session.execute(
-                select(orm.FlowRun)
-                .where(orm.FlowRun.id == flow_run_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one_or_none()
-    else:
-        run = await session.get(orm.FlowRun, flow_run_id)
-    if run is None:
-        raise NotFound(f"Flow run {flow_run_id} not found.")
-    return run
+    return await require_row(
+        session, orm.FlowRun, flow_run_id, noun="Flow run", for_update=for_update
+    )
 
 
 async def read_flow_runs(

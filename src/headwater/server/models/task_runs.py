@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm
 from headwater.server.database.engine import insert_unique
-from headwater.server.models.errors import Conflict, NotFound
+from headwater.server.models._rows import require_row
+from headwater.server.models.errors import Conflict
 from headwater.server.models.flow_runs import require_flow_run
 from headwater.server.models.states import apply_state, read_history
 
@@ -99,20 +100,9 @@ async def require_task_run(
     Raises:
         NotFound: No such task run.
     """
-    if for_update:
-        task_run = (
-            await session.execute(
-                select(orm.TaskRun)
-                .where(orm.TaskRun.id == task_run_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one_or_none()
-    else:
-        task_run = await session.get(orm.TaskRun, task_run_id)
-    if task_run is None:
-        raise NotFound(f"Task run {task_run_id} not found.")
-    return task_run
+    return await require_row(
+        session, orm.TaskRun, task_run_id, noun="Task run", for_update=for_update
+    )
 
 
 async def read_task_runs(
