@@ -46,8 +46,6 @@ __all__ = ["main", "run_flow_run", "serve_as_spare"]
 
 logger = logging.getLogger("headwater.engine.backend")
 
-_FINISHED = FINISHED_STATE_TYPES
-
 
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
@@ -111,7 +109,7 @@ class _FlowRunProcess:
         state_type = self.client.get_flow_run(self.flow_run_id).get("state_type")
         if state_type == "Cancelling":
             logger.info("Flow run %s is being cancelled", self.flow_run_id)
-        elif state_type in _FINISHED and not self._reported_final():
+        elif state_type in FINISHED_STATE_TYPES and not self._reported_final():
             logger.warning(
                 "Flow run %s was ended by the server (%s): stopping", self.flow_run_id, state_type
             )
@@ -140,7 +138,7 @@ class _FlowRunProcess:
         from headwater.engine import state as states
 
         flow_run = with_retries(lambda: self.client.get_flow_run(self.flow_run_id), "read the run")
-        if flow_run.get("state_type") in _FINISHED:
+        if flow_run.get("state_type") in FINISHED_STATE_TYPES:
             logger.info("Flow run %s is already %s", self.flow_run_id, flow_run["state_type"])
             return 0
         flow_id = str(flow_run["flow_id"])
@@ -232,12 +230,12 @@ class _FlowRunProcess:
             task_final = states.Failed(message=text)
         logger.warning("Received %s: the flow run ends %s", name, type(final).__name__)
         if self.runner is not None:
-            for task_run_id in self.runner.registry.unfinished(_FINISHED):
+            for task_run_id in self.runner.registry.unfinished(FINISHED_STATE_TYPES):
                 try:
                     client.set_task_run_state(task_run_id, task_final)
                 except Exception as exc:
                     logger.debug("Could not end task run %s: %s", task_run_id, exc)
-        if current not in _FINISHED:
+        if current not in FINISHED_STATE_TYPES:
             try:
                 client.set_flow_run_state(self.flow_run_id, final)
             except Exception as exc:

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ChildRun", "ChildRunTimeout"]
 
-_FINISHED = FINISHED_STATE_TYPES
 _FATAL_ERRORS = ("ObjectNotFound", "AuthorizationError")
 # One long-poll request never waits longer than this; the server answers at once when the
 # run finishes, so this only bounds how long a dead connection can go unnoticed.
@@ -122,7 +121,7 @@ class ChildRun:
                     self.flow_run_id, timeout=min(_LONG_POLL_SECONDS, max(remaining, 0.0))
                 )
                 run = answer.get("flow_run") or {}
-                if answer.get("finished") or run.get("state_type") in _FINISHED:
+                if answer.get("finished") or run.get("state_type") in FINISHED_STATE_TYPES:
                     return FlowRunView(run, client=client) if run else self.view()
                 backoff = 0.05
             except Exception as exc:  # transient failures are retried
