@@ -25,6 +25,7 @@ from _core_support import Api
 from headwater.testing import DEFAULT_POSTGRES_URL, postgres_available, temporary_postgres_database
 
 _TABLES = (
+    "hook_deliveries, hooks, kv_store, artifacts, "
     "agents, logs, task_run_states, task_runs, flow_run_states, flow_run_labels, flow_runs, "
     "flows, flow_groups, projects"
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from headwater.server.database.migrate import current_revision, reset
+from headwater.server.database.migrate import HEAD, current_revision, reset
 
 
 async def test_migrated_schema_matches_the_orm(app: Any) -> None:
@@ -19,14 +19,14 @@ async def test_migrated_schema_matches_the_orm(app: Any) -> None:
 
     async with app.state.db.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
-    assert await current_revision(app.state.db) == "0001"
+    assert await current_revision(app.state.db) == HEAD
 
 
 async def test_reset_recreates_an_empty_schema(app: Any, api: Any) -> None:
     await api.project("kept?")
     await reset(app.state.db)
     assert await api.call("GET", "/projects") == []
-    assert await current_revision(app.state.db) == "0001"
+    assert await current_revision(app.state.db) == HEAD
 
 
 async def test_result_store_on_an_fsspec_url() -> None:

@@ -87,7 +87,20 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "headwater.tasks.headwater.flow_run_rename": ["RenameFlowRun"],
     "headwater.tasks.headwater.flow_run_cancel": ["CancelFlowRun"],
-    "headwater.backend": ["FlowRunLog", "FlowRunView", "FlowView", "TaskRunView", "watch_flow_run"],
+    "headwater.backend": [
+        "FlowRunLog", "FlowRunView", "FlowView", "TaskRunView", "delete_key", "get_key_value",
+        "list_keys", "set_key_value", "watch_flow_run",
+    ],
+    "headwater.backend.kv_store": ["delete_key", "get_key_value", "list_keys", "set_key_value"],
+    "headwater.backend.artifacts": [
+        "create_link_artifact", "create_markdown_artifact", "delete_artifact",
+        "update_link_artifact", "update_markdown_artifact",
+    ],
+    "headwater.artifacts": [
+        "create_link", "create_link_artifact", "create_markdown", "create_markdown_artifact",
+        "delete_artifact", "update_link", "update_link_artifact", "update_markdown",
+        "update_markdown_artifact",
+    ],
     # Prefect 1's module paths, renamed: thin re-exports of the objects above.
     "headwater.configuration": ["Config", "config", "load_configuration", "string_to_type"],
     "headwater.engine.result": ["NoResult", "NoResultType", "Result"],
@@ -177,6 +190,14 @@ def test_prefect1_module_paths_reach_the_same_objects() -> None:
     assert flow_run.FlowRunView is backend.FlowRunView
     assert flow_run.watch_flow_run is backend.watch_flow_run
     assert task_run.TaskRunView is backend.TaskRunView
+    from headwater import artifacts
+    from headwater.backend import artifacts as backend_artifacts
+    from headwater.backend import kv_store
+
+    assert backend.set_key_value is kv_store.set_key_value
+    assert backend.get_key_value is kv_store.get_key_value
+    assert artifacts.create_link_artifact is backend_artifacts.create_link_artifact
+    assert artifacts.create_link is backend_artifacts.create_link_artifact
     assert client_module.Client is client.Client is headwater.Client
 
 

@@ -32,6 +32,9 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "get": ("headwater.cli.get", "get", "List projects, flows, flow runs and task runs."),
     "logs": ("headwater.cli.logs", "logs", "Show a flow run's logs."),
     "cancel": ("headwater.cli.cancel", "cancel", "Cancel a flow run."),
+    "kv": ("headwater.cli.kv", "kv", "Set, read and list the server's key-value store."),
+    "hooks": ("headwater.cli.hooks", "hooks", "Webhooks and Slack on flow-run state changes."),
+    "artifacts": ("headwater.cli.artifacts", "artifacts", "List a flow run's artifacts."),
     "demo": (
         "headwater.cli.demo",
         "demo",

@@ -6,6 +6,8 @@ Commands:
   [--log-level]`` serves the API, event bus and services in this process.
 - ``headwater server database upgrade`` applies pending migrations.
 - ``headwater server database reset --yes`` drops every table and recreates the schema.
+- ``headwater server database vacuum`` returns the space of deleted rows (SQLite
+  ``VACUUM``, PostgreSQL ``VACUUM (ANALYZE)``) and prints the size before and after.
 
 Options fall back to ``HEADWATER_DATABASE_URL``, ``HEADWATER_API_KEY`` and
 ``HEADWATER_HOME``. Binding a non-loopback address without an API key is refused (exit
@@ -227,3 +229,26 @@ def reset(database_url: str | None, yes: bool) -> None:
         _fail("reset deletes all data; pass --yes to confirm.")
     _run_migration(database_url, "reset")
     click.echo("Database reset.")
+
+
+@database.command()
+@click.option("--database-url", default=None, help="Database URL or SQLite path.")
+def vacuum(database_url: str | None) -> None:
+    """Return the space deleted rows left behind and refresh statistics."""
+    from headwater.server.database.maintenance import vacuum as run_vacuum
+
+    settings = _settings(database_url=database_url)
+    url = settings.resolved_database_url
+    try:
+        outcome = asyncio.run(run_vacuum(url))
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot reach the database at {_redacted(url)}: {_first_line(exc)}")
+    except Exception as exc:
+        _fail(f"vacuum of {_redacted(url)} failed: {type(exc).__name__}: {_first_line(exc)}")
+    before, after = outcome["before_bytes"], outcome["after_bytes"]
+    click.echo(
+        f"Vacuumed the {outcome['database']} database: {before / 1e6:.1f} MB before, "
+        f"{after / 1e6:.1f} MB after."
+    )

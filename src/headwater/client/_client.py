@@ -15,8 +15,11 @@ from headwater.client._base import HttpTransport, route
 from headwater.client._config import resolve_api_key, resolve_api_url
 from headwater.client._streaming import StreamsMixin
 from headwater.client.agents import AgentsMixin
+from headwater.client.artifacts import ArtifactsMixin
 from headwater.client.flow_runs import FlowRunsMixin
 from headwater.client.flows import FlowsMixin
+from headwater.client.hooks import HooksMixin
+from headwater.client.kv_store import KVStoreMixin
 from headwater.client.logs import LogsMixin
 from headwater.client.projects import ProjectsMixin
 from headwater.client.results import ResultsMixin
@@ -36,6 +39,9 @@ class Client(
     AgentsMixin,
     ResultsMixin,
     StreamsMixin,
+    ArtifactsMixin,
+    KVStoreMixin,
+    HooksMixin,
 ):
     """Talks to a Headwater server's REST API.
 

@@ -16,6 +16,16 @@ Environment variables read by :meth:`ServerSettings.from_env`:
 - Background services, in seconds: ``HEADWATER_REAPER_INTERVAL`` (30),
   ``HEADWATER_HEARTBEAT_TIMEOUT`` (600), ``HEADWATER_SUBMITTED_TIMEOUT`` (300),
   ``HEADWATER_LATE_RUNS_INTERVAL`` (30), ``HEADWATER_LATE_AFTER`` (60).
+- Key-value store: ``HEADWATER_SERVER_KV_MAX_VALUE_BYTES`` (10240).
+- State-change hooks: ``HEADWATER_SERVER_HOOK_TIMEOUT`` (10 s per attempt),
+  ``HEADWATER_SERVER_HOOK_RETRIES`` (3 after the first attempt),
+  ``HEADWATER_SERVER_HOOK_RETRY_DELAY`` (1 s, doubling); hook URLs and tokens are read
+  from ``HEADWATER_HOOK_*`` variables named by each hook.
+- Retention (all off by default): ``HEADWATER_SERVER_RETENTION_FLOW_RUNS``,
+  ``..._TASK_RUNS``, ``..._LOGS``, ``..._ARTIFACTS``, ``..._RESULTS``: an age such as
+  ``30d``, ``12h``, ``15m``, ``90s`` (a bare number is days);
+  ``HEADWATER_SERVER_RETENTION_INTERVAL`` (3600 s between passes),
+  ``HEADWATER_SERVER_RETENTION_BATCH_SIZE`` (500 rows per transaction).
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ServerSettings", "default_home"]
+__all__ = ["ServerSettings", "default_home", "parse_age"]
 
 
 def default_home() -> Path:
@@ -42,6 +52,37 @@ def _int_env(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_age(raw: str, name: str = "age") -> float | None:
+    """Seconds of an age such as ``30d``, ``12h``, ``15m``, ``90s`` or ``2w``; a bare
+    number is days. Empty, ``0`` and ``off`` give ``None`` (no limit).
+
+    Raises:
+        ValueError: the text is not an age.
+    """
+    text = raw.strip().lower()
+    if text in ("", "0", "off", "none", "never"):
+        return None
+    unit = 86400.0
+    if text[-1] in _UNITS:
+        unit, text = _UNITS[text[-1]], text[:-1].strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be an age such as 30d, 12h, 15m or 90s, got {raw!r}"
+        ) from None
+    if value < 0 or value != value or value == float("inf"):
+        raise ValueError(f"{name} must be a positive age, got {raw!r}")
+    return value * unit if value > 0 else None
+
+
+def _age_env(name: str) -> float | None:
+    return parse_age(os.environ.get(name) or "", name)
 
 
 def _float_env(name: str, default: float) -> float:
@@ -78,6 +119,17 @@ class ServerSettings:
         late_after: Seconds past its start time after which a run is reported late.
         sqlite_synchronous: SQLite durability: ``FULL`` (every commit survives power
             loss) or ``NORMAL`` (faster; survives a crash of the server process).
+        kv_max_value_bytes: Largest JSON form of a value in the key-value store.
+        hook_timeout: Seconds one attempt to call a hook may take.
+        hook_retries: Attempts after the first when a hook call fails.
+        hook_retry_delay: Seconds before the first retry of a hook call (doubling).
+        retention_flow_runs: Age in seconds after which finished flow runs are deleted
+            with everything they own (``None``: kept for ever); likewise
+            ``retention_task_runs`` (finished task runs of finished flow runs),
+            ``retention_logs``, ``retention_artifacts`` and ``retention_results`` (result
+            files in the server's store, by the task run's last change).
+        retention_interval: Seconds between retention passes.
+        retention_batch_size: Rows deleted per transaction, so writers are never held up.
     """
 
     home: Path = field(default_factory=default_home)
@@ -96,6 +148,17 @@ class ServerSettings:
     late_runs_interval: float = 30.0
     late_after: float = 60.0
     sqlite_synchronous: str = "FULL"
+    kv_max_value_bytes: int = 10 * 1024
+    hook_timeout: float = 10.0
+    hook_retries: int = 3
+    hook_retry_delay: float = 1.0
+    retention_flow_runs: float | None = None
+    retention_task_runs: float | None = None
+    retention_logs: float | None = None
+    retention_artifacts: float | None = None
+    retention_results: float | None = None
+    retention_interval: float = 3600.0
+    retention_batch_size: int = 500
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServerSettings:
@@ -120,7 +183,15 @@ class ServerSettings:
             "late_runs_interval": _float_env("HEADWATER_LATE_RUNS_INTERVAL", 30.0),
             "late_after": _float_env("HEADWATER_LATE_AFTER", 60.0),
             "sqlite_synchronous": os.environ.get("HEADWATER_SQLITE_SYNCHRONOUS") or "FULL",
+            "kv_max_value_bytes": _int_env("HEADWATER_SERVER_KV_MAX_VALUE_BYTES", 10 * 1024),
+            "hook_timeout": _float_env("HEADWATER_SERVER_HOOK_TIMEOUT", 10.0),
+            "hook_retries": _int_env("HEADWATER_SERVER_HOOK_RETRIES", 3),
+            "hook_retry_delay": _float_env("HEADWATER_SERVER_HOOK_RETRY_DELAY", 1.0),
+            "retention_interval": _float_env("HEADWATER_SERVER_RETENTION_INTERVAL", 3600.0),
+            "retention_batch_size": _int_env("HEADWATER_SERVER_RETENTION_BATCH_SIZE", 500),
         }
+        for kind in ("flow_runs", "task_runs", "logs", "artifacts", "results"):
+            values[f"retention_{kind}"] = _age_env(f"HEADWATER_SERVER_RETENTION_{kind.upper()}")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

@@ -14,6 +14,24 @@ __all__ = ["resource_routers"]
 
 def resource_routers() -> list[APIRouter]:
     """Every router that needs the API key (all but health)."""
-    from headwater.server.api import flow_runs, flows, logs, projects, task_runs
+    from headwater.server.api import (
+        artifacts,
+        flow_runs,
+        flows,
+        hooks,
+        kv_store,
+        logs,
+        projects,
+        task_runs,
+    )
 
-    return [projects.router, flows.router, flow_runs.router, task_runs.router, logs.router]
+    return [
+        projects.router,
+        flows.router,
+        flow_runs.router,
+        task_runs.router,
+        logs.router,
+        artifacts.router,
+        kv_store.router,
+        hooks.router,
+    ]

@@ -303,3 +303,7 @@ class Agent(Base):
     labels_key: Mapped[str] = mapped_column(Text, default="")
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The backend-feature tables share ``Base``; importing them here puts them in its metadata.
+from headwater.server.database import orm_backend as _orm_backend  # noqa: E402,F401

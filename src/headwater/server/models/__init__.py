@@ -8,9 +8,12 @@ the caller commits. ``claims`` (atomic claiming of due runs for agents) lives be
 
 from headwater.server.models import (
     agents,
+    artifacts,
     errors,
     flow_runs,
     flows,
+    hooks,
+    kv_store,
     logs,
     projects,
     results,
@@ -20,9 +23,12 @@ from headwater.server.models import (
 
 __all__ = [
     "agents",
+    "artifacts",
     "errors",
     "flow_runs",
     "flows",
+    "hooks",
+    "kv_store",
     "logs",
     "projects",
     "results",

@@ -7,7 +7,9 @@ service, and awaits ``stop()`` on shutdown (:func:`start_services` and
 (``reaper_interval``, ``heartbeat_timeout``, ``submitted_timeout``,
 ``late_runs_interval``, ``late_after``); an interval of 0 or less disables a service, and
 ``start_services=False`` in the settings disables them all. The reaper does not count
-time before it started as a run's silence (see :mod:`.reaper`).
+time before it started as a run's silence (see :mod:`.reaper`). The hook dispatcher
+(:mod:`.hooks`) always runs with the services; the retention service (:mod:`.retention`)
+only when some ``retention_*`` age is set.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ import asyncio
 from typing import Any
 
 from headwater.server.services._base import Service
+from headwater.server.services.hooks import HookDispatcher
 from headwater.server.services.late_runs import LateRunReporter
 from headwater.server.services.reaper import Reaper
+from headwater.server.services.retention import KINDS as RETENTION_KINDS
+from headwater.server.services.retention import RetentionService
 
 __all__ = [
+    "HookDispatcher",
     "LateRunReporter",
     "Reaper",
+    "RetentionService",
     "Service",
     "create_services",
     "start_services",
@@ -56,7 +63,31 @@ def create_services(app: Any) -> list[Service]:
             interval=_setting(settings, "late_runs_interval", 30.0),
         ),
     ]
+    services.extend(_backend_feature_services(app))
     return [s for s in services if s.interval > 0]
+
+
+def _backend_feature_services(app: Any) -> list[Service]:
+    settings = app.state.settings
+    db = app.state.db
+    found: list[Service] = [
+        HookDispatcher(
+            db,
+            timeout=_setting(settings, "hook_timeout", 10.0),
+            retries=int(getattr(settings, "hook_retries", 3)),
+            retry_delay=_setting(settings, "hook_retry_delay", 1.0),
+        )
+    ]
+    retention = RetentionService(
+        db,
+        getattr(app.state, "results", None),
+        ages={kind: getattr(settings, f"retention_{kind}", None) for kind in RETENTION_KINDS},
+        interval=_setting(settings, "retention_interval", 3600.0),
+        batch_size=int(getattr(settings, "retention_batch_size", 500)),
+    )
+    if retention.enabled:
+        found.append(retention)
+    return found
 
 
 async def start_services(app: Any) -> list[Service]:

@@ -27,6 +27,7 @@ __all__ = [
     "context_value",
     "default_idempotency_key",
     "lineage",
+    "link_to_child_run",
     "raise_mirrored",
     "resolve_start_time",
     "task_logger",
@@ -66,6 +67,21 @@ def lineage() -> tuple[str | None, str | None]:
     flow_run_id = context_value("flow_run_id")
     task_run_id = context_value("task_run_id")
     return (str(flow_run_id) if flow_run_id else None, str(task_run_id) if task_run_id else None)
+
+
+def child_run_link(flow_run_id: str) -> str:
+    """The path of a flow run's page, the link a link artifact to a child run holds."""
+    return f"/flow-run/{flow_run_id}"
+
+
+def link_to_child_run(flow_run_id: str) -> str | None:
+    """Attach a link artifact to the child run ``flow_run_id`` to the current task run.
+
+    Only in backend runs (elsewhere nothing is sent and ``None`` is returned).
+    """
+    from headwater.backend._artifacts import create_link_artifact
+
+    return create_link_artifact(child_run_link(flow_run_id))
 
 
 def resolve_start_time(value: datetime | timedelta | None) -> datetime | None:

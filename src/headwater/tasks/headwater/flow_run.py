@@ -25,6 +25,7 @@ from headwater.tasks.headwater._common import (
     context_value,
     default_idempotency_key,
     lineage,
+    link_to_child_run,
     raise_mirrored,
     resolve_start_time,
     task_logger,
@@ -52,6 +53,7 @@ def create_flow_run(
     run_config: Any = None,
     scheduled_start_time: datetime | timedelta | None = None,
     idempotency_key: str | None = None,
+    create_link_artifact: bool = False,
 ) -> str:
     """Create a flow run of a registered flow; return its id.
 
@@ -69,6 +71,8 @@ def create_flow_run(
             (timedelta); default now.
         idempotency_key: a key that makes repeated creates return one run (default: the
             current task run id, plus the map index when mapped).
+        create_link_artifact: in a backend run, attach a link artifact pointing at the
+            new run to this task run (an addition: Prefect 1's task had no such switch).
 
     Returns:
         The id of the created (or, for a repeated key, existing) flow run.
@@ -115,6 +119,8 @@ def create_flow_run(
         parent_task_run_id=parent_task_run_id,
     )
     logger.info("Created flow run %r: %s", run_name or "<generated-name>", child.flow_run_id)
+    if create_link_artifact:
+        link_to_child_run(child.flow_run_id)
     return child.flow_run_id
 
 
@@ -239,8 +245,9 @@ class StartFlowRun(Task):
         scheduled_start_time: when to start the run; may also be given at run time.
         poll_interval: the longest pause between attempts while the server is
             unreachable when waiting; at least 3 seconds.
-        create_link_artifact: accepted for compatibility; Headwater records the parent
-            link on the child run itself.
+        create_link_artifact: in a backend run, attach a link artifact pointing at the
+            child run to this task run (as Prefect 1 did); the parent link is also
+            recorded on the child run itself.
         wait_timeout: with ``wait=True``, fail when the run has not finished after this
             long (seconds or a timedelta).
         **kwargs: keyword arguments for :class:`~headwater.core.task.Task`.
@@ -362,6 +369,9 @@ class StartFlowRun(Task):
             parent_task_run_id=parent_task_run_id,
         )
         logger.debug("Flow Run %s created.", child.flow_run_id)
+        logger.debug("Creating link artifact for Flow Run %s.", child.flow_run_id)
+        if self.create_link_artifact:
+            link_to_child_run(child.flow_run_id)
         if not self.wait:
             return child.flow_run_id
         view = child.wait(
