@@ -33,7 +33,7 @@ from sqlalchemy import func, or_, select
 
 from headwater.server.database import Database, orm
 from headwater.server.database.orm_backend import Hook
-from headwater.server.events import RESYNC
+from headwater.server.events import CLOSING, RESYNC
 from headwater.server.models import hooks as hook_models
 from headwater.server.services._base import Service
 
@@ -166,9 +166,20 @@ class HookDispatcher(Service):
                 except Exception:
                     logger.exception("Hook dispatcher: a pass failed; trying again later.")
                 self.passes += 1
-                event = await sub.wait(self.interval)
-                if event is not None and event.kind == "bus.closing":
-                    return
+                waiting = asyncio.ensure_future(sub.wait(self.interval))
+                stopping = asyncio.ensure_future(self._stopping.wait())
+                try:
+                    await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for future in (waiting, stopping):
+                        if not future.done():
+                            future.cancel()
+                            with contextlib.suppress(asyncio.CancelledError):
+                                await future
+                if waiting.done() and not waiting.cancelled():
+                    event = waiting.result()
+                    if event is not None and event.kind == CLOSING:
+                        return
                 sub.drain()
 
     async def run_once(self) -> None:
