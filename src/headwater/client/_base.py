@@ -81,7 +81,16 @@ class Route:
         missing = [name for name in self.fields if values.get(name) in (None, "")]
         if missing:
             raise ValueError(f"{self.method} {self.path}: missing {', '.join(missing)}")
-        return self.path.format(**{k: quote(str(values[k]), safe="") for k in self.fields})
+        return self.path.format(**{k: _quote_segment(str(values[k])) for k in self.fields})
+
+
+def _quote_segment(value: str) -> str:
+    """``value`` as one URL path segment: ``/`` is escaped, and so are the dots of ``.``
+    and ``..``, which URL normalisation would otherwise resolve away."""
+    quoted = quote(value, safe="")
+    if quoted in (".", ".."):
+        return quoted.replace(".", "%2E")
+    return quoted
 
 
 #: Every route declared by the client's resource modules.
