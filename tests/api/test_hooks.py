@@ -216,7 +216,10 @@ async def test_a_missing_variable_fails_the_delivery_without_calling(
     monkeypatch.setenv("HEADWATER_HOOK_GONE", receiver.url)
     flow = await api.flow()
     hook = await api.call(
-        "POST", "/hooks", 201, json={"name": "g", "kind": "webhook", "url_env": "HEADWATER_HOOK_GONE"}
+        "POST",
+        "/hooks",
+        201,
+        json={"name": "g", "kind": "webhook", "url_env": "HEADWATER_HOOK_GONE"},
     )
     monkeypatch.delenv("HEADWATER_HOOK_GONE")
     dispatcher = await _dispatcher(app)
