@@ -6,7 +6,8 @@ Contract:
   a fallback), it reads the flow-run state history written since its last pass (a cursor
   on the history's growing id; ids that were skipped, because their transaction had not
   committed yet, are looked at again for a minute) and matches each new state against
-  the active hooks. History from before the dispatcher started never fires.
+  the active hooks. History from before the dispatcher started, or from before a hook
+  was created, never fires that hook.
 - Each match becomes one ``hook_deliveries`` row, unique per (hook, flow run, state
   version): a change is delivered once even when several server processes watch the same
   database. The call itself runs in the background (at most :data:`MAX_CONCURRENT` at a
@@ -190,6 +191,12 @@ class HookDispatcher(Service):
         self._gaps = {i: t for i, t in self._gaps.items() if now - t < _GAP_SECONDS}
         async with self.db.read_session() as session:
             hooks = await hook_models.read_hooks(session, active=True)
+            if not hooks:
+                # Nothing can fire: move the cursor on without reading the history.
+                top = (await session.execute(select(func.max(orm.FlowRunState.id)))).scalar()
+                self._cursor = max(self._cursor, int(top or 0))
+                self._gaps.clear()
+                return
             condition = orm.FlowRunState.id > self._cursor
             if self._gaps:
                 condition = or_(condition, orm.FlowRunState.id.in_(list(self._gaps)))
@@ -219,6 +226,9 @@ class HookDispatcher(Service):
                     self._gaps.setdefault(missing, now)
                 self._cursor = state_id
             for hook in hooks:
+                # A hook fires for changes made after it was created, never for older ones.
+                if timestamp < hook.created:
+                    continue
                 if hook_models.hook_matches(hook, run, type_):
                     matches.append(
                         (
