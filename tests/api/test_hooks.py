@@ -239,3 +239,43 @@ async def test_a_missing_variable_fails_the_delivery_without_calling(
     assert sorted(d["state_type"] for d in deliveries) == ["Running", "Scheduled"]
     assert all("HEADWATER_HOOK_GONE is not set" in d["error"] for d in deliveries)
     assert receiver.requests == []
+
+
+async def test_a_new_hook_ignores_older_states(
+    app: Any, api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEADWATER_HOOK_LATE", receiver.url)
+    flow = await api.flow()
+    dispatcher = await _dispatcher(app)
+    try:
+        run = await api.run(flow_id=flow["id"])
+        await api.set_state(run["id"], "Running")
+        hook = await api.call(
+            "POST",
+            "/hooks",
+            201,
+            json={"name": "late", "kind": "webhook", "url_env": "HEADWATER_HOOK_LATE"},
+        )
+        await api.set_state(run["id"], "Success")
+        await _until(lambda: _count(api, hook["id"], 1))
+        await dispatcher.run_once()
+    finally:
+        await dispatcher.stop()
+    assert [r["body"]["state"]["type"] for r in receiver.requests] == ["Success"]
+
+
+async def test_the_services_include_the_dispatcher_and_retention_only_when_asked(
+    app: Any,
+) -> None:
+    from headwater.server.services import HookDispatcher, RetentionService, create_services
+
+    settings = app.state.settings
+    try:
+        app.state.settings = settings.replace(start_services=True)
+        kinds = [type(s) for s in create_services(app)]
+        assert HookDispatcher in kinds and RetentionService not in kinds
+        app.state.settings = settings.replace(start_services=True, retention_logs=86400.0)
+        (retention,) = [s for s in create_services(app) if isinstance(s, RetentionService)]
+        assert retention.ages == {"logs": 86400.0} and retention.batch_size == 500
+    finally:
+        app.state.settings = settings

@@ -186,3 +186,35 @@ async def test_retention_runs_while_runs_are_being_written(app: Any, api: Api) -
         assert answer["state_type"] == "Success"
         assert len(await api.call("GET", "/logs", params={"flow_run_id": run_id})) == 1
     assert await _count(app, orm.FlowRun) == 16
+
+
+def test_vacuum_command_reports_sizes_and_refuses_a_missing_file(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from headwater.cli.server import server
+
+    runner = CliRunner()
+    missing = runner.invoke(
+        server, ["database", "vacuum", "--database-url", str(tmp_path / "none.db")]
+    )
+    assert missing.exit_code == 2 and "no SQLite database" in missing.output
+    assert not (tmp_path / "none.db").exists()
+    path = tmp_path / "hw.db"
+    assert (
+        runner.invoke(server, ["database", "upgrade", "--database-url", str(path)]).exit_code == 0
+    )
+    done = runner.invoke(server, ["database", "vacuum", "--database-url", str(path)])
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("Vacuumed the sqlite database:")
+
+
+async def test_vacuum_on_the_test_database(app: Any, api: Api) -> None:
+    from headwater.server.database.maintenance import vacuum
+
+    flow = await api.flow()
+    for _ in range(3):
+        await _finished_run(api, flow["id"])
+    outcome = await vacuum(app.state.db.url)
+    assert outcome["database"] == app.state.db.dialect
+    assert outcome["before_bytes"] > 0 and outcome["after_bytes"] > 0
+    assert len(await api.call("GET", "/flow-runs")) == 3
