@@ -276,6 +276,6 @@ async def test_the_services_include_the_dispatcher_and_retention_only_when_asked
         assert HookDispatcher in kinds and RetentionService not in kinds
         app.state.settings = settings.replace(start_services=True, retention_logs=86400.0)
         (retention,) = [s for s in create_services(app) if isinstance(s, RetentionService)]
-        assert retention.ages == {"logs": 86400.0} and retention.batch_size == 500
+        assert retention.ages == {"logs": 86400.0} and retention.batch_size == 200
     finally:
         app.state.settings = settings

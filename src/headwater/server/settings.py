@@ -25,7 +25,7 @@ Environment variables read by :meth:`ServerSettings.from_env`:
   ``..._TASK_RUNS``, ``..._LOGS``, ``..._ARTIFACTS``, ``..._RESULTS``: an age such as
   ``30d``, ``12h``, ``15m``, ``90s`` (a bare number is days);
   ``HEADWATER_SERVER_RETENTION_INTERVAL`` (3600 s between passes),
-  ``HEADWATER_SERVER_RETENTION_BATCH_SIZE`` (500 rows per transaction).
+  ``HEADWATER_SERVER_RETENTION_BATCH_SIZE`` (200 rows per transaction).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class ServerSettings:
     retention_artifacts: float | None = None
     retention_results: float | None = None
     retention_interval: float = 3600.0
-    retention_batch_size: int = 500
+    retention_batch_size: int = 200
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServerSettings:
@@ -188,7 +188,7 @@ class ServerSettings:
             "hook_retries": _int_env("HEADWATER_SERVER_HOOK_RETRIES", 3),
             "hook_retry_delay": _float_env("HEADWATER_SERVER_HOOK_RETRY_DELAY", 1.0),
             "retention_interval": _float_env("HEADWATER_SERVER_RETENTION_INTERVAL", 3600.0),
-            "retention_batch_size": _int_env("HEADWATER_SERVER_RETENTION_BATCH_SIZE", 500),
+            "retention_batch_size": _int_env("HEADWATER_SERVER_RETENTION_BATCH_SIZE", 200),
         }
         for kind in ("flow_runs", "task_runs", "logs", "artifacts", "results"):
             values[f"retention_{kind}"] = _age_env(f"HEADWATER_SERVER_RETENTION_{kind.upper()}")

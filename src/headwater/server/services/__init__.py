@@ -83,7 +83,7 @@ def _backend_feature_services(app: Any) -> list[Service]:
         getattr(app.state, "results", None),
         ages={kind: getattr(settings, f"retention_{kind}", None) for kind in RETENTION_KINDS},
         interval=_setting(settings, "retention_interval", 3600.0),
-        batch_size=int(getattr(settings, "retention_batch_size", 500)),
+        batch_size=int(getattr(settings, "retention_batch_size", 200)),
     )
     if retention.enabled:
         found.append(retention)

@@ -13,8 +13,9 @@ kind whose age setting is ``None``, which is the default for every kind):
   longer ago; the task run stays and its result reads as missing (404).
 
 Unfinished runs and their task runs are never touched. Work is done in batches of
-``settings.retention_batch_size`` rows, one short transaction each, with a pause between
-batches, so that writers (on SQLite: the one writer) are never held up for long. Result
+``settings.retention_batch_size`` rows, one short transaction each, followed by a pause at
+least as long as the batch took, so that writers (on SQLite: the one writer) are never
+held up for long and keep at least half of the database's time during a pass. Result
 files are removed after the transaction that forgot them has committed.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -66,7 +68,7 @@ class RetentionService(Service):
         *,
         ages: dict[str, float | None],
         interval: float = 3600.0,
-        batch_size: int = 500,
+        batch_size: int = 200,
     ) -> None:
         unknown = sorted(set(ages) - set(KINDS))
         if unknown:
@@ -98,12 +100,15 @@ class RetentionService(Service):
             cutoff = now - dt.timedelta(seconds=age)
             step = getattr(self, f"_batch_{kind}")
             for _ in range(_MAX_BATCHES_PER_PASS):
+                started = time.monotonic()
                 count, files = await self._in_transaction(step, cutoff)
+                held = time.monotonic() - started
                 await self._remove_files(files)
                 deleted[kind] += count
                 if count < self.batch_size:
                     break
-                await asyncio.sleep(_PAUSE)
+                # Give writers at least as long as the batch held the database.
+                await asyncio.sleep(max(_PAUSE, held))
         for kind, count in deleted.items():
             self.totals[kind] += count
         if any(deleted.values()):
