@@ -215,13 +215,30 @@ def test_start_flow_run_and_create_flow_run_link_to_their_children(stack: Stack)
 
 def test_a_hook_fires_once_per_matching_state_change(stack: Stack) -> None:
     client = stack.client
-    hook = client.create_hook(
+    created = cli(
+        stack,
+        "hooks",
+        "create",
         "e2e-trivial-watch",
+        "--kind",
         "webhook",
+        "--url-env",
         "HEADWATER_HOOK_E2E_URL",
-        flow_name="e2e-trivial",
-        states=["Running", "Success", "Failed"],
+        "--flow",
+        "e2e-trivial",
+        "--state",
+        "Running",
+        "--state",
+        "Success",
+        "--state",
+        "Failed",
     )
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("Hook 'e2e-trivial-watch' created: ")
+    hook = client.get_hook("e2e-trivial-watch")
+    assert hook["states"] == ["Failed", "Running", "Success"] and hook["configured"] is True
+    refused = cli(stack, "hooks", "create", "x", "--kind", "slack", "--url-env", "HOME")
+    assert refused.returncode == 1 and "HEADWATER_HOOK_" in refused.stderr
     try:
         runs = [run_flow(client, "e2e-trivial") for _ in range(2)]
         other = run_flow(client, "e2e-artifacts-kv")
@@ -254,6 +271,9 @@ def test_a_hook_fires_once_per_matching_state_change(stack: Stack) -> None:
         assert stack.receiver.for_run(other["id"]) == []
         listed = cli(stack, "hooks", "list")
         assert listed.returncode == 0 and "e2e-trivial-watch" in listed.stdout
+        shown = cli(stack, "hooks", "deliveries", "e2e-trivial-watch")
+        assert shown.returncode == 0 and f"{runs[0]['id']}" in shown.stdout
+        assert "sent after 1 attempt(s), HTTP 204" in shown.stdout
     finally:
         assert cli(stack, "hooks", "delete", "e2e-trivial-watch").returncode == 0
     assert client.get_hooks() == []
@@ -345,3 +365,36 @@ def test_retention_deletes_old_runs_and_nothing_else_while_runs_are_written(
     assert "Vacuumed the" in vacuum.stdout and "MB after" in vacuum.stdout
     # The server keeps working after a vacuum.
     assert client.get_flow_run(kept["id"])["id"] == kept["id"]
+
+
+def test_two_server_processes_on_one_database_call_a_hook_once(stack: Stack) -> None:
+    if stack.server.database_url is None:
+        pytest.skip("several server processes share a PostgreSQL database, not a SQLite file")
+    client = stack.client
+    hook = client.create_hook(
+        "e2e-replicas", "webhook", "HEADWATER_HOOK_E2E_URL", flow_name="e2e-trivial"
+    )
+    env = {"HEADWATER_HOOK_E2E_URL": stack.receiver.url}
+    try:
+        with temporary_server(database_url=stack.server.database_url, env=env) as second:
+            from headwater.client import Client
+
+            with Client(api_server=second.api_url) as other:
+                # Runs created through either server, run by the agent of the first.
+                runs = [run_flow(client, "e2e-trivial"), run_flow(other, "e2e-trivial")]
+                for run in runs:
+                    history = client.get_flow_run_states(run["id"])
+                    until(
+                        lambda run=run, n=len(history): len(stack.receiver.for_run(run["id"])) >= n,
+                        what="hook calls of both servers",
+                    )
+                later = run_flow(other, "e2e-trivial")
+                until(lambda: len(stack.receiver.for_run(later["id"])) >= 4, what="later calls")
+        for run in runs:
+            # Calls of two processes may interleave: compare the sets, and count them.
+            versions = sorted(b["state"]["version"] for b in stack.receiver.for_run(run["id"]))
+            assert versions == [s["version"] for s in client.get_flow_run_states(run["id"])]
+        deliveries = client.get_hook_deliveries(hook["id"])
+        assert len({(d["flow_run_id"], d["state_version"]) for d in deliveries}) == len(deliveries)
+    finally:
+        client.delete_hook("e2e-replicas")

@@ -11,9 +11,10 @@ Contract:
 - Each match becomes one ``hook_deliveries`` row, unique per (hook, flow run, state
   version): a change is delivered once even when several server processes watch the same
   database. The call itself runs in the background (at most :data:`MAX_CONCURRENT` at a
-  time) with ``settings.hook_timeout`` per attempt and ``settings.hook_retries`` retries
-  (delays from ``settings.hook_retry_delay``, doubling); 2xx is success, other 4xx but 408
-  and 429 are final. The outcome is written back to the delivery.
+  time; one hook's calls about one flow run go one after another, in state order) with
+  ``settings.hook_timeout`` per attempt and ``settings.hook_retries`` retries (delays
+  from ``settings.hook_retry_delay``, doubling); 2xx is success, other 4xx but 408 and
+  429 are final. The outcome is written back to the delivery.
 - State writes are never held up: they only queue the event; the dispatcher runs in its
   own task and keeps no database transaction open during a call.
 - URLs and tokens come from the server's environment variables the hook names, read at
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import time
@@ -123,6 +125,7 @@ class HookDispatcher(Service):
         self._cursor: int | None = None
         self._gaps: dict[int, float] = {}
         self._sending: set[asyncio.Task[None]] = set()
+        self._last: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(MAX_CONCURRENT)
         self._http: Any = None
         self.delivered = 0
@@ -253,9 +256,15 @@ class HookDispatcher(Service):
                 )
                 await session.commit()
             if delivery is not None:
-                task = asyncio.create_task(self._deliver(delivery.id, hook, run_json, state))
+                chain = (hook.id, str(run_json["id"]))
+                previous = self._last.get(chain)
+                task = asyncio.create_task(
+                    self._deliver(delivery.id, hook, run_json, state, after=previous)
+                )
+                self._last[chain] = task
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
+                task.add_done_callback(functools.partial(self._forget, chain))
         if len(rows) == _PAGE and self._stopping is not None:
             # More history waits: come back at once rather than after the interval.
             await self.run_once()
@@ -271,9 +280,23 @@ class HookDispatcher(Service):
             )
         return self._http
 
+    def _forget(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        if self._last.get(key) is task:
+            del self._last[key]
+
     async def _deliver(
-        self, delivery_id: str, hook: Hook, run: dict[str, Any], state: dict[str, Any]
+        self,
+        delivery_id: str,
+        hook: Hook,
+        run: dict[str, Any],
+        state: dict[str, Any],
+        *,
+        after: asyncio.Task[None] | None = None,
     ) -> None:
+        if after is not None:
+            # One hook hears about one run's states in the order they happened.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(after)
         async with self._limit:
             status, attempts, code, error = await self._call(hook, run, state)
         try:
