@@ -77,11 +77,20 @@ def child_run_link(flow_run_id: str) -> str:
 def link_to_child_run(flow_run_id: str) -> str | None:
     """Attach a link artifact to the child run ``flow_run_id`` to the current task run.
 
-    Only in backend runs (elsewhere nothing is sent and ``None`` is returned).
+    Only in backend runs (elsewhere nothing is sent and ``None`` is returned). The link is
+    a convenience (the child records its parent anyway), so a failure to store it is
+    logged as a warning and does not fail the task that created the child.
     """
     from headwater.backend._artifacts import create_link_artifact
+    from headwater.exceptions import ClientError
 
-    return create_link_artifact(child_run_link(flow_run_id))
+    try:
+        return create_link_artifact(child_run_link(flow_run_id))
+    except ClientError as exc:
+        task_logger().warning(
+            "Could not attach a link artifact for flow run %s: %s", flow_run_id, exc
+        )
+        return None
 
 
 def resolve_start_time(value: datetime | timedelta | None) -> datetime | None:
