@@ -25,7 +25,6 @@ __all__ = [
     "HookDelivery",
     "KeyValue",
     "KeyValueSet",
-    "RetentionResult",
 ]
 
 #: Hooks may only read environment variables with this prefix: a hook must not be able
@@ -156,9 +155,3 @@ class HookDelivery(_Out):
     error: str | None
     created: dt.datetime
     finished: dt.datetime | None
-
-
-class RetentionResult(BaseModel):
-    """``POST /retention/run``: rows (and stored results) deleted per kind."""
-
-    deleted: dict[str, int]
