@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from headwater import triggers
+from headwater._version import __version__
 from headwater.core.edge import flatten, mapped, unmapped
 from headwater.core.flow import Flow
 from headwater.core.parameter import DateTimeParameter, Parameter
@@ -24,8 +25,6 @@ from headwater.utilities.tasks import apply_map, tags, task
 
 if TYPE_CHECKING:
     from headwater.client import Client
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Client",

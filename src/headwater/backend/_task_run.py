@@ -203,7 +203,7 @@ class TaskRunView:
         return result.read(location).value
 
     def _load_from_server(self, ref: dict[str, Any]) -> Any:
-        from headwater.engine.results._server import task_run_id_from_location
+        from headwater.engine.backend._server_result import task_run_id_from_location
         from headwater.exceptions import ObjectNotFound
 
         client = default_client(self._client)

@@ -3,8 +3,9 @@
 Contract:
     :meth:`FlowsMixin.register` requires the project to exist (as Prefect 1 does: a
     missing name is a ``TypeError``, an unknown project a ``ValueError``, both also
-    Headwater exceptions), gives a flow without storage the default storage (``Local``),
-    adds the flow to it and builds it, then sends the flow's serialized form with its
+    Headwater exceptions), gives a flow without storage the default storage (the class
+    configured at ``flows.defaults.storage.default_class``, ``headwater.storage.Local``
+    unless changed, as in Prefect 1), adds the flow to it and builds it, then sends the flow's serialized form with its
     storage and run-config references. It prints nothing. Labels given to ``register``
     are stored on the version; without them the version has none.
 """
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from headwater._version import __version__
 from headwater.client._base import route
 from headwater.client._resource import Resource
 from headwater.exceptions import ObjectNotFound, ProjectNameRequired, ProjectNotFound
+from headwater.utilities.configuration import configured_class
 
 __all__ = ["FlowsMixin"]
 
@@ -44,9 +47,9 @@ def _ref(obj: Any) -> dict[str, Any] | None:
 
 
 def _default_storage() -> Any:
-    from headwater.storage import Local
-
-    return Local()
+    # Named by configuration, not imported: storage loads flows, which register through
+    # this client, so the client (HTTP only) stays below the storage layer's users.
+    return configured_class("flows.defaults.storage", "headwater.storage.Local")()
 
 
 class FlowsMixin(Resource):
@@ -115,8 +118,6 @@ class FlowsMixin(Resource):
         flow.storage = storage
         serialized = flow.serialize(build=False)
         run_config = getattr(flow, "run_config", None)
-        from headwater import __version__
-
         body = {
             "name": flow.name,
             "project_name": project_name,

@@ -13,9 +13,11 @@ import heapq
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from headwater.core._as_task import as_task
+from headwater.core.task import Task
+
 if TYPE_CHECKING:
     from headwater.core.flow import Flow
-    from headwater.core.task import Task
 
 __all__ = ["copy_flow", "replace_task", "topological_order", "update_flow"]
 
@@ -55,8 +57,6 @@ def replace_task(flow: Flow, old: Task, new: Any) -> None:
     Raises:
         ValueError: when ``old`` is not in the flow.
     """
-    from headwater.utilities.tasks import as_task
-
     if old not in flow.tasks:
         raise ValueError(f"Flow {flow.name!r}: {old} is not in this flow.")
     new_task = as_task(new, flow=flow)

@@ -3,14 +3,23 @@
 Contract:
     :func:`serialize_flow` builds the JSON-able description the server stores (see
     ``Flow.serialize``); :func:`run_on_schedule` runs a flow once per scheduled time;
-    :func:`configured_class` resolves the configured default runner/executor classes;
+    ``configured_class`` (re-exported from :mod:`headwater.utilities.configuration`)
+    resolves the configured default runner/executor classes;
     :func:`save_flow`/:func:`load_flow` write and read a flow with cloudpickle.
 """
 
 from __future__ import annotations
 
+import datetime
+import inspect
 import json
+import os
+import time
 from typing import TYPE_CHECKING, Any
+
+from headwater._version import __version__
+from headwater.utilities.configuration import config, configured_class
+from headwater.utilities.logging import get_logger
 
 if TYPE_CHECKING:
     from headwater.core.flow import Flow
@@ -21,8 +30,6 @@ __all__ = ["configured_class", "load_flow", "run_on_schedule", "save_flow", "ser
 
 def _json_safe(value: Any) -> Any:
     """``value`` when JSON can hold it; dates as ISO strings; otherwise its repr."""
-    import datetime
-
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     try:
@@ -56,8 +63,6 @@ def _qualname(obj: Any) -> str:
 
 def serialize_flow(flow: Flow) -> dict[str, Any]:
     """The JSON-able description of ``flow``."""
-    from headwater import __version__
-
     sorted_tasks = flow.sorted_tasks()
     mapped_tasks = {e.downstream_task for e in flow.edges if e.mapped}
     tasks = []
@@ -136,19 +141,13 @@ def run_on_schedule(
     Raises:
         ValueError: when the schedule has no upcoming time at all.
     """
-    import inspect
-    import time
-    from datetime import UTC, datetime
-
     schedule = flow.schedule
     with_events = "return_events" in inspect.signature(schedule.next).parameters
-    from headwater.utilities.logging import get_logger
-
     logger = get_logger("Flow")
     state: Any = None
     runs = 0
     while max_runs is None or runs < max_runs:
-        now = datetime.now(UTC)
+        now = datetime.datetime.now(datetime.UTC)
         found = (
             schedule.next(1, after=now, return_events=True)
             if with_events
@@ -163,7 +162,7 @@ def run_on_schedule(
         run_params = {**params, **(getattr(event, "parameter_defaults", None) or {})}
         if run_params != params:
             flow.check_parameters(run_params)
-        delay = (when - datetime.now(UTC)).total_seconds()
+        delay = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
         if delay > 0:
             logger.info("Waiting for next scheduled run at %s", when.isoformat())
             time.sleep(delay)
@@ -173,44 +172,12 @@ def run_on_schedule(
     return state  # type: ignore[no-any-return]
 
 
-def configured_class(key: str, default: type) -> type:
-    """The class named by configuration ``<key>.default_class`` (``default`` when unset).
-
-    Raises:
-        ValueError: when the configured name cannot be imported.
-    """
-    import importlib
-
-    from headwater.utilities.configuration import config
-
-    node: Any = config
-    for part in (*key.split("."), "default_class"):
-        node = node.get(part) if isinstance(node, dict) else None
-    if not node or not isinstance(node, str):
-        return default
-    if node == f"{default.__module__}.{default.__qualname__}":
-        return default
-    module_name, _, name = node.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ValueError(
-            f"configuration {key}.default_class = {node!r} cannot be loaded: {exc}"
-        ) from None
-    if not isinstance(found, type):
-        raise ValueError(f"configuration {key}.default_class = {node!r} is not a class")
-    return found
-
-
 def save_flow(flow: Flow, fpath: str | None = None) -> str:
     """Write ``flow`` with cloudpickle (see ``Flow.save``) and return the path."""
-    import os
-
+    # Deferred: cloudpickle costs tens of milliseconds, paid only to save a flow file.
     import cloudpickle
 
     if fpath is None:
-        from headwater.utilities.configuration import config
-
         home = config.get("home_dir") or os.path.expanduser("~/.headwater")
         safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in flow.name)
         fpath = os.path.join(str(home), "flows", f"{safe}.headwater")
@@ -220,14 +187,13 @@ def save_flow(flow: Flow, fpath: str | None = None) -> str:
     return fpath
 
 
-def load_flow(fpath: str) -> Flow:
+def load_flow(fpath: str, flow_cls: type[Flow]) -> Flow:
     """Read a flow written by :func:`save_flow` (see ``Flow.load``)."""
+    # Deferred: cloudpickle costs tens of milliseconds, paid only to load a flow file.
     import cloudpickle
-
-    from headwater.core.flow import Flow
 
     with open(fpath, "rb") as handle:
         flow = cloudpickle.loads(handle.read())
-    if not isinstance(flow, Flow):
+    if not isinstance(flow, flow_cls):
         raise TypeError(f"{fpath} does not hold a Flow (found {type(flow).__name__}).")
     return flow

@@ -13,10 +13,9 @@ Contract:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from headwater.core.task import Task
+from headwater.core.task import Task
 
 __all__ = ["Edge", "EdgeAnnotation", "flatten", "mapped", "unmapped"]
 
@@ -80,8 +79,6 @@ class Edge:
         mapped: bool = False,
         flattened: bool = False,
     ) -> None:
-        from headwater.core.task import Task
-
         # Annotations may also arrive wrapped around the tasks themselves.
         if isinstance(upstream_task, EdgeAnnotation):
             for name, value in upstream_task.annotations.items():

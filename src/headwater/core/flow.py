@@ -18,18 +18,27 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
 from headwater.core._active import ACTIVE_FLOW
-from headwater.core.edge import Edge, EdgeAnnotation
-from headwater.core.task import Task
+from headwater.core._as_task import as_task
+from headwater.core._constants import Constant
+from headwater.core._graph import copy_flow, replace_task, topological_order, update_flow
+from headwater.core._serialize import load_flow, save_flow, serialize_flow
+from headwater.core._serialize import run_on_schedule as _scheduled
+from headwater.core.edge import Edge, EdgeAnnotation, unmapped
+from headwater.core.parameter import Parameter
+from headwater.core.task import Task, _FailureCallback
+from headwater.utilities.configuration import config, configured_class
+from headwater.utilities.context import context
 
 if TYPE_CHECKING:
-    from headwater.core.parameter import Parameter
     from headwater.engine.state import State
 
 __all__ = ["Flow"]
@@ -40,8 +49,6 @@ _RUNNER_KWARGS = frozenset(
 
 
 def _eager_validation() -> bool:
-    from headwater.utilities.configuration import config
-
     flows = config.get("flows") or {}
     return bool(flows.get("eager_edge_validation", False))
 
@@ -98,8 +105,6 @@ class Flow:
         self.result = result
         self.state_handlers: list[Callable[..., Any]] = list(state_handlers or [])
         if on_failure is not None:
-            from headwater.core.task import _FailureCallback
-
             self.state_handlers.append(_FailureCallback(on_failure))
         self.terminal_state_handler = terminal_state_handler
         for handler in [*self.state_handlers, terminal_state_handler or callable]:
@@ -125,8 +130,6 @@ class Flow:
         return f'<Flow: name="{self.name}">'
 
     def __enter__(self) -> Flow:
-        from headwater.utilities.context import context
-
         # Prefect 1 code reads the flow being built from ``context.flow``.
         push = context(flow=self)
         push.__enter__()
@@ -220,8 +223,6 @@ class Flow:
             ValueError: when ``key`` is already bound for the downstream task, or is not
                 an input of its ``run()``.
         """
-        from headwater.utilities.tasks import as_task
-
         if isinstance(upstream_task, EdgeAnnotation):
             for name, value in upstream_task.annotations.items():
                 if name == "mapped":
@@ -249,8 +250,6 @@ class Flow:
                 )
         is_task = isinstance(upstream_task, Task)
         if not is_task:
-            from headwater.tasks.core.constants import Constant
-
             converted = as_task(upstream_task, flow=self)
             if isinstance(converted, Constant) and not mapped and not flattened:
                 if key is None:
@@ -306,8 +305,6 @@ class Flow:
         ``downstream_tasks``; with ``mapped=True`` the incoming edges are mapped unless
         wrapped in :class:`~headwater.unmapped`.
         """
-        from headwater.core.edge import unmapped
-
         self.add_task(task)
         for t in upstream_tasks or ():
             is_mapped = mapped and not isinstance(t, unmapped)
@@ -331,14 +328,10 @@ class Flow:
         self, flow: Flow, merge_parameters: bool = False, validate: bool | None = None
     ) -> None:
         """Add every task, edge and constant of ``flow`` to this flow."""
-        from headwater.core._graph import update_flow
-
         update_flow(self, flow)
 
     def copy(self) -> Flow:
         """A copy with its own task, edge and constant containers (tasks are shared)."""
-        from headwater.core._graph import copy_flow
-
         return copy_flow(self)
 
     def replace(self, old: Task, new: Any) -> None:
@@ -347,8 +340,6 @@ class Flow:
         Raises:
             ValueError: when ``old`` is not in this flow.
         """
-        from headwater.core._graph import replace_task
-
         replace_task(self, old, new)
 
     # ------------------------------------------------------------------ reading the graph
@@ -418,8 +409,6 @@ class Flow:
 
     def parameters(self) -> set[Parameter]:
         """The flow's Parameter tasks."""
-        from headwater.core.parameter import Parameter
-
         return {t for t in self.tasks if isinstance(t, Parameter)}
 
     def get_tasks(
@@ -450,8 +439,6 @@ class Flow:
             ValueError: when the graph has a cycle; the message names its tasks.
         """
         if self._sorted is None:
-            from headwater.core._graph import topological_order
-
             self._sorted = topological_order(self)
         if root_tasks is None:
             return tuple(self._sorted)
@@ -485,8 +472,6 @@ class Flow:
         Args:
             build: accepted for compatibility; storage is built by ``register``.
         """
-        from headwater.core._serialize import serialize_flow
-
         return serialize_flow(self)
 
     def serialized_hash(self, build: bool = False) -> str:
@@ -495,9 +480,6 @@ class Flow:
         Returns:
             The SHA-256 hex digest of the serialized flow (keys sorted).
         """
-        import hashlib
-        import json
-
         data = json.dumps(self.serialize(build=build), sort_keys=True, default=repr)
         return hashlib.sha256(data.encode()).hexdigest()
 
@@ -533,6 +515,7 @@ class Flow:
             ValueError: for unknown parameter names or missing required parameters.
             TypeError: for unknown keyword arguments.
         """
+        # Deferred (documented upward import): running needs the engine above the graph.
         from headwater.engine.flow_runner import FlowRunner
 
         if parameters is not None and not isinstance(parameters, dict):
@@ -560,18 +543,12 @@ class Flow:
                 )
         self.check_parameters(params)
         if runner_cls is None:
-            from headwater.core._serialize import configured_class
-
             runner_cls = configured_class("engine.flow_runner", FlowRunner)
         runner = runner_cls(self)
         exec_ = executor if executor is not None else self.executor
         if run_on_schedule is None and self.schedule is not None:
-            from headwater.utilities.configuration import config
-
             run_on_schedule = bool((config.get("flows") or {}).get("run_on_schedule", True))
         if run_on_schedule and self.schedule is not None:
-            from headwater.core._serialize import run_on_schedule as _scheduled
-
             return _scheduled(
                 self, runner, params, exec_, context, runner_kwargs, max_scheduled_runs
             )
@@ -607,8 +584,6 @@ class Flow:
         Returns:
             The path written.
         """
-        from headwater.core._serialize import save_flow
-
         return save_flow(self, fpath)
 
     @classmethod
@@ -619,9 +594,7 @@ class Flow:
             FileNotFoundError: when there is no such file.
             TypeError: when the file holds something else than a flow.
         """
-        from headwater.core._serialize import load_flow
-
-        return load_flow(fpath)
+        return load_flow(fpath, cls)
 
     def register(
         self,
@@ -636,6 +609,7 @@ class Flow:
         Returns:
             The id of the registered flow version.
         """
+        # Deferred (documented upward import): registering needs the client above the graph.
         from headwater.client import Client
 
         return Client().register(  # type: ignore[no-any-return]

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.core._active import ACTIVE_FLOW
 from headwater.core.task import Task
+from headwater.engine import signals
+from headwater.utilities.context import context
 
 if TYPE_CHECKING:
     from headwater.core.flow import Flow
@@ -95,9 +97,6 @@ class Parameter(Task):
         Raises:
             FAIL: when the parameter is required and no value was supplied.
         """
-        from headwater.engine import signals
-        from headwater.utilities.context import context
-
         params = context.get("parameters") or {}
         if self.name in params:
             return params[self.name]

@@ -23,7 +23,9 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from headwater.core import _triggers
 from headwater.core._active import ACTIVE_FLOW, ACTIVE_TAGS
+from headwater.utilities.logging import get_logger
 
 if TYPE_CHECKING:
     from headwater.core.flow import Flow
@@ -54,9 +56,7 @@ def _check_run_signature(run: Callable[..., Any], owner: str) -> None:
 
 
 def _default_trigger() -> Callable[..., bool]:
-    from headwater import triggers
-
-    return triggers.all_successful  # type: ignore[no-any-return]
+    return _triggers.all_successful
 
 
 def _to_timeout(name: str, value: Any) -> float | None:
@@ -212,8 +212,6 @@ class Task:
     @property
     def logger(self) -> logging.Logger:
         """The logger named after this task (``headwater.<name>``), as in runs."""
-        from headwater.utilities.logging import get_logger
-
         return get_logger(self.name)
 
     if TYPE_CHECKING:
@@ -452,13 +450,15 @@ class Task:
         return (self[i] for i in range(self.nout))
 
     def __getitem__(self, key: Any) -> Task:
-        from headwater.tasks.core.operators import GetItem
+        # Deferred: the operator tasks subclass Task, so they import this module.
+        from headwater.core._operators import GetItem
 
         name = f"{self.name}[{key!r}]"
         return GetItem(name=name, checkpoint=self.checkpoint, result=self.result).bind(self, key)
 
     def _binary(self, op: str, other: Any, reverse: bool = False) -> Task:
-        from headwater.tasks.core import operators
+        # Deferred: the operator tasks subclass Task, so they import this module.
+        from headwater.core import _operators as operators
 
         cls = getattr(operators, op)
         left, right = (other, self) if reverse else (self, other)
@@ -548,7 +548,8 @@ class Task:
 
     def not_(self) -> Task:
         """A task whose result is ``not self``."""
-        from headwater.tasks.core.operators import Not
+        # Deferred: the operator tasks subclass Task, so they import this module.
+        from headwater.core._operators import Not
 
         return Not().bind(self)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from headwater.engine.results._base import NoResult, Result, result_from_ref_lenient
+from headwater.engine._result_base import NoResult, Result, result_from_ref_lenient
 
 __all__ = ["State"]
 

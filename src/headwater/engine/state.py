@@ -30,6 +30,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from headwater.engine._result_base import NoResult, Result
 from headwater.engine._state_base import (
     State,
     _iso,
@@ -38,7 +39,6 @@ from headwater.engine._state_base import (
     _optional_int,
     _parse_time,
 )
-from headwater.engine.results._base import NoResult, Result
 
 __all__ = [
     "FINISHED_STATE_TYPES",

@@ -457,7 +457,7 @@ class TaskRunner(Runner):
         if task.target is not None:
             result = task.result if task.result is not None else self.flow_result
             if result is not None:
-                from headwater.engine.results._base import format_location
+                from headwater.engine._result_base import format_location
 
                 location = format_location(self._target_template())
                 if result.exists(location):

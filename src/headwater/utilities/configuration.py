@@ -24,11 +24,16 @@ Contract:
     import; :func:`reload_configuration` refreshes it in place (objects holding a
     reference see the new values), and :func:`set_temporary_config` overrides keys for a
     ``with`` block (meant for tests).
+
+    :func:`configured_class` picks an implementation by the dotted name configured at
+    ``<key>.default_class`` (the runners, the executor, the default storage), so a layer
+    can name a class of a layer above it without importing it.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import os
 import re
@@ -39,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.utilities.collections import DotDict, as_nested_dict, merge_dicts
+from headwater.utilities.context import _set_defaults
 
 __all__ = [
     "Config",
@@ -213,8 +219,6 @@ def reload_configuration(**kwargs: Any) -> Config:
 def _install_context_defaults(cfg: Mapping[str, Any]) -> None:
     # Prefect 1 started its context from the configuration's [context] section; local
     # secrets (context.secrets) reach tasks and Secret.get() this way.
-    from headwater.utilities.context import _set_defaults
-
     section = cfg.get("context")
     _set_defaults(as_nested_dict(section) if isinstance(section, Mapping) else {})
 
@@ -243,6 +247,38 @@ def set_temporary_config(temp_config: Mapping[str, Any]) -> Iterator[Config]:
     finally:
         dict.clear(config)
         config.update(saved)
+
+
+def configured_class(key: str, default: type | str) -> type:
+    """The class named by configuration ``<key>.default_class``, else ``default``.
+
+    Args:
+        key: the dotted configuration section, e.g. ``"engine.flow_runner"``.
+        default: the class (or its dotted name) used when the key is unset.
+
+    Raises:
+        ValueError: when the configured (or default) name cannot be imported or is not
+            a class.
+    """
+    node: Any = config
+    for part in (*key.split("."), "default_class"):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not node or not isinstance(node, str):
+        node = default
+    if isinstance(node, type):
+        return node
+    if isinstance(default, type) and node == f"{default.__module__}.{default.__qualname__}":
+        return default
+    module_name, _, name = node.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(
+            f"configuration {key}.default_class = {node!r} cannot be loaded: {exc}"
+        ) from None
+    if not isinstance(found, type):
+        raise ValueError(f"configuration {key}.default_class = {node!r} is not a class")
+    return found
 
 
 config: Config = load_configuration()

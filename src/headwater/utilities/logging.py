@@ -27,6 +27,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TextIO
 
+from headwater.utilities.configuration import config
+from headwater.utilities.context import context
+
 __all__ = [
     "ContextFilter",
     "add_log_handler",
@@ -74,8 +77,6 @@ class ContextFilter(logging.Filter):
     """Copy run identifiers from ``headwater.context`` onto each record passing through."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from headwater.utilities.context import context
-
         snapshot = context.to_dict()
         for attr in CONTEXT_ATTRIBUTES:
             if not hasattr(record, attr):
@@ -84,8 +85,6 @@ class ContextFilter(logging.Filter):
 
 
 def _logging_settings() -> Any:
-    from headwater.utilities.configuration import config
-
     return config.get("logging", {})
 
 
@@ -256,8 +255,6 @@ def redirect_stdout_to_logger(
     """
     global _router_users
     if logger is None:
-        from headwater.utilities.context import context
-
         logger = context.logger
     writer = _LineLogger(logger, level)
     with _router_lock:

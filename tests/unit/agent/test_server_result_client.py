@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from headwater.engine.results import ServerResult, _server
+from headwater.engine.backend import _server_result as _server
+from headwater.engine.results import ServerResult
 
 
 def test_one_client_per_process_across_results_and_threads(

@@ -2,11 +2,12 @@
 
 Contract:
     Re-exports :class:`Result`, :class:`NoResultType` and :data:`NoResult` from
-    :mod:`headwater.engine.results` (the same objects, so ``isinstance`` checks agree).
+    :mod:`headwater.engine._result_base`: the objects :mod:`headwater.engine.results`
+    exports too, so ``isinstance`` checks agree.
 """
 
 from __future__ import annotations
 
-from headwater.engine.results._base import NoResult, NoResultType, Result
+from headwater.engine._result_base import NoResult, NoResultType, Result
 
 __all__ = ["NoResult", "NoResultType", "Result"]

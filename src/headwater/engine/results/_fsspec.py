@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from headwater.engine.results._base import Result, _serializer_of, format_location
+from headwater.engine._result_base import Result, _serializer_of, format_location
 from headwater.engine.serializers import Serializer
 
 __all__ = ["FSSpecResult", "GCSResult", "S3Result"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from headwater.engine.results._base import Result, _serializer_of
+from headwater.engine._result_base import Result, _serializer_of
 from headwater.engine.serializers import JSONSerializer, Serializer
 
 __all__ = ["HeadwaterResult"]

@@ -14,7 +14,7 @@ import tempfile
 import uuid
 from typing import Any
 
-from headwater.engine.results._base import Result, _serializer_of
+from headwater.engine._result_base import Result, _serializer_of
 from headwater.engine.serializers import Serializer
 
 __all__ = ["LocalResult"]
@@ -114,7 +114,7 @@ class LocalResult(Result):
 
     def exists(self, location: str, **kwargs: Any) -> bool:
         """Whether a file exists at ``location`` (a template filled from ``kwargs``)."""
-        from headwater.engine.results._base import format_location
+        from headwater.engine._result_base import format_location
 
         return os.path.isfile(self._path(format_location(location, **kwargs)))
 
