@@ -181,6 +181,7 @@ class TemporaryServer:
         self._started_before = True
 
     def _wait_healthy(self) -> None:
+        # Deferred: httpx costs ~100 ms, paid once a server is started.
         import httpx
 
         deadline = time.monotonic() + self.startup_timeout
@@ -285,6 +286,7 @@ def _with_database(url: str, name: str) -> str:
 def postgres_available(base_url: str = DEFAULT_POSTGRES_URL, timeout: float = 2.0) -> bool:
     """Whether PostgreSQL at ``base_url`` accepts connections."""
     try:
+        # Deferred: psycopg is optional (the server extra), needed only for PostgreSQL.
         import psycopg
     except ImportError:
         return False
@@ -306,6 +308,7 @@ def temporary_postgres_database(base_url: str = DEFAULT_POSTGRES_URL) -> Iterato
     Yields:
         The new database's ``postgresql://`` URL.
     """
+    # Deferred: psycopg is optional (the server extra), needed only for PostgreSQL.
     import psycopg
 
     name = f"headwater_test_{uuid.uuid4().hex[:16]}"

@@ -12,6 +12,8 @@ import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from headwater.engine import state as state_mod
+
 if TYPE_CHECKING:
     from headwater.client import Client
     from headwater.engine.state import State
@@ -31,6 +33,7 @@ def default_client(client: Client | None = None) -> Client:
         return client
     existing: Client | None = getattr(_local, "client", None)
     if existing is None:
+        # Deferred: the client loads httpx (~100 ms), paid only when a server is used.
         from headwater.client import Client
 
         existing = Client()
@@ -49,8 +52,6 @@ def deserialize_state(data: dict[str, Any] | None, *, default: type[State] | Non
     Returns:
         The deserialized state.
     """
-    from headwater.engine import state as state_mod
-
     if not data:
         cls = default or state_mod.Pending
         return cls(message="State not yet available from the server.")

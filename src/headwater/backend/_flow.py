@@ -17,6 +17,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from headwater.backend._common import default_client
+from headwater.exceptions import ClientError, ObjectNotFound
+from headwater.storage import storage_from_ref
 
 if TYPE_CHECKING:
     from headwater.client import Client
@@ -86,8 +88,6 @@ class FlowView:
         group: dict[str, Any] | None = None
         group_id = data.get("flow_group_id")
         if group_id:
-            from headwater.exceptions import ClientError
-
             try:
                 group = client.get_flow_group(group_id)
             except ClientError:
@@ -103,7 +103,6 @@ class FlowView:
             ValueError: if no flow has this id.
         """
         _require_str("flow_id", flow_id)
-        from headwater.exceptions import ObjectNotFound
 
         client = default_client(client)
         try:
@@ -121,7 +120,6 @@ class FlowView:
             ValueError: if the group does not exist or holds no flow.
         """
         _require_str("flow_group_id", flow_group_id)
-        from headwater.exceptions import ClientError
 
         client = default_client(client)
         try:
@@ -205,7 +203,6 @@ class FlowView:
         """
         if not self.storage:
             raise ValueError(f"Flow {self.name!r} ({self.flow_id}) has no storage recorded.")
-        from headwater.storage import storage_from_ref
 
         return storage_from_ref(self.storage).get_flow(self.name)
 

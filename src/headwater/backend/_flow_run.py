@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from headwater.backend._common import default_client, deserialize_state, parse_time, state_repr
 from headwater.backend._flow import FlowView
 from headwater.backend._task_run import TaskRunView
+from headwater.exceptions import ObjectNotFound
 
 if TYPE_CHECKING:
     from headwater.client import Client
@@ -127,7 +128,6 @@ class FlowRunView:
             raise TypeError(
                 f"`flow_run_id` must be a string, got {type(flow_run_id).__name__}: {flow_run_id!r}"
             )
-        from headwater.exceptions import ObjectNotFound
 
         client = default_client(client)
         try:

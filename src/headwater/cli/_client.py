@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
+from headwater.exceptions import HeadwaterException
+
 __all__ = ["client_options", "echo_json", "friendly_errors", "make_client"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,6 +31,7 @@ _CLI_RETRIES = 3
 
 def make_client(api_url: str | None, api_key: str | None) -> Any:
     """A :class:`~headwater.client.Client` for the command line."""
+    # Deferred: the client loads httpx (~100 ms); `headwater <noun> --help` does not need it.
     from headwater.client import Client
 
     return Client(api_url=api_url, api_key=api_key, retries=_CLI_RETRIES)
@@ -39,8 +42,6 @@ def friendly_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from headwater.exceptions import HeadwaterException
-
         try:
             return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):

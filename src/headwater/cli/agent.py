@@ -7,8 +7,11 @@ runs, so ``headwater --help`` stays fast.
 from __future__ import annotations
 
 import logging
+import socket
 
 import click
+
+from headwater.exceptions import HeadwaterException
 
 __all__ = ["agent"]
 
@@ -139,8 +142,6 @@ def start(
     """
     env_vars = _parse_env(env)
     if hostname_label:
-        import socket
-
         labels = (*labels, socket.gethostname())
     if no_cloud_logs:
         # The flow-run processes read this setting; the agent's own lines about a run
@@ -158,6 +159,7 @@ def start(
         format="[%(asctime)s] %(levelname)s - %(name)s | %(message)s",
     )
     logging.getLogger("headwater.agent").setLevel(log_level.upper())
+    # Deferred: the agent loads the client (httpx); `headwater agent --help` does not need it.
     from headwater.agent.local import LocalAgent
 
     try:
@@ -178,8 +180,6 @@ def start(
         )
         instance.start(install_signal_handlers=True)
     except Exception as exc:
-        from headwater.exceptions import HeadwaterException
-
         if isinstance(exc, HeadwaterException | ValueError):
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
         raise

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from headwater.cli._client import client_options
+from headwater.exceptions import ConflictError
 
 __all__ = ["create"]
 
@@ -25,8 +26,6 @@ def create() -> None:
 @client_options
 def project(name: str, description: str | None, skip_if_exists: bool, client: Any) -> None:
     """Create the project NAME (an error if it exists, unless --skip-if-exists)."""
-    from headwater.exceptions import ConflictError
-
     try:
         project_id = client.create_project(name, project_description=description)
     except ConflictError:

@@ -26,6 +26,11 @@ from typing import Any
 
 import click
 
+from headwater.backend import FlowRunView, TaskRunView
+from headwater.exceptions import ConflictError
+from headwater.storage import Local
+from headwater.tasks.headwater._handles import ChildRun
+
 __all__ = ["demo"]
 
 _PROJECT = "examples"
@@ -95,6 +100,7 @@ def _child(
 def _wait_for_health(
     api_url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float
 ) -> dict[str, Any]:
+    # Deferred: httpx (~100 ms) only once the demo runs.
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -120,8 +126,6 @@ def _wait_for_health(
 
 def _register_examples(client: Any, examples_dir: Path) -> dict[str, str]:
     """Register every flow of the example files; return flow name -> flow id."""
-    from headwater.exceptions import ConflictError
-
     with suppress(ConflictError):
         client.create_project(_PROJECT)
     registered: dict[str, str] = {}
@@ -131,17 +135,12 @@ def _register_examples(client: Any, examples_dir: Path) -> dict[str, str]:
             raise click.ClickException(f"example file not found: {path}")
         namespace = runpy.run_path(str(path), run_name="headwater_examples")
         for flow in namespace.get("FLOWS", []):
-            from headwater.storage import Local
-
             flow.storage = Local(path=str(path), stored_as_script=True)
             registered[flow.name] = client.register(flow, project_name=_PROJECT)
     return registered
 
 
 def _run_example(client: Any, numbers: list[int], timeout: float) -> tuple[str, Any, list[str]]:
-    from headwater.backend import FlowRunView, TaskRunView
-    from headwater.tasks.headwater._handles import ChildRun
-
     run_id = client.create_flow_run(
         flow_name="orchestrator", project_name=_PROJECT, parameters={"numbers": numbers}
     )
@@ -220,6 +219,7 @@ def demo(
                 _headwater_command("agent", "local", "start", "--api-url", api_url), env, agent_log
             ) as agent:
                 click.echo(f"Agent started (pid {agent.pid}); log: {agent_log}")
+                # Deferred: the client loads httpx (~100 ms); `headwater <noun> --help` does not need it.
                 from headwater.client import Client
 
                 client = Client(api_url=api_url)

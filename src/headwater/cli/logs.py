@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from headwater.cli._client import client_options, echo_json
+from headwater.cli._watching import follow as follow_run
+from headwater.cli._watching import format_log
 
 __all__ = ["logs"]
 
@@ -23,9 +25,6 @@ def logs(
     flow_run_id: str, follow: bool, task_run_id: str | None, as_json: bool, client: Any
 ) -> None:
     """Print the logs of the flow run FLOW_RUN_ID."""
-    from headwater.cli._watching import follow as follow_run
-    from headwater.cli._watching import format_log
-
     client.get_flow_run(flow_run_id)  # an unknown id is one clear error line
     if follow and not as_json and task_run_id is None:
         follow_run(client, flow_run_id, states=False, logs=True)

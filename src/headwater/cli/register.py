@@ -17,6 +17,7 @@ Contract:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ from typing import Any
 import click
 
 from headwater.cli._client import client_options
+from headwater.exceptions import HeadwaterException, ObjectNotFound
+from headwater.storage import Local, Module
+from headwater.storage._base import flows_in_namespace
+from headwater.storage._loading import run_script
 
 __all__ = ["register"]
 
@@ -46,10 +51,6 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
 
 
 def _flows_from_file(path: Path) -> list[Any]:
-    from headwater.storage import Local
-    from headwater.storage._base import flows_in_namespace
-    from headwater.storage._loading import run_script
-
     namespace = run_script(str(path))
     flows = [flow for _, flow in flows_in_namespace(namespace).values()]
     for flow in flows:
@@ -64,11 +65,6 @@ def _flows_from_file(path: Path) -> list[Any]:
 
 
 def _flows_from_module(name: str) -> list[Any]:
-    import importlib
-
-    from headwater.storage import Module
-    from headwater.storage._base import flows_in_namespace
-
     try:
         module = importlib.import_module(name)
     except ImportError as exc:
@@ -119,8 +115,6 @@ def register(
     client: Any,
 ) -> None:
     """Register every flow found in the given files, directories and modules."""
-    from headwater.exceptions import HeadwaterException, ObjectNotFound
-
     if not paths and not modules:
         raise click.ClickException("Nothing to register: give --path and/or --module")
     try:

@@ -15,6 +15,7 @@ Contract:
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,10 @@ from typing import Any
 import click
 
 from headwater.cli._client import friendly_errors, make_client
+from headwater.cli._watching import SUCCESSFUL, follow
+from headwater.storage._base import flows_in_namespace
+from headwater.storage._loading import run_script
+from headwater.utilities.logging import configure_logging
 
 __all__ = ["run"]
 
@@ -77,13 +82,7 @@ def _parse_context(context_json: str | None) -> dict[str, Any]:
 
 def _load_local_flow(path: str | None, module: str | None, flow_name: str | None) -> Any:
     """The flow to run locally, from a file or a module, picked by name when needed."""
-    import importlib
-
-    from headwater.storage._base import flows_in_namespace
-
     if path is not None:
-        from headwater.storage._loading import run_script
-
         if not Path(path).expanduser().is_file():
             raise click.ClickException(f"Path {path} does not exist or is not a file")
         namespace = run_script(str(Path(path).expanduser()))
@@ -120,8 +119,6 @@ def _run_locally(
     log_level: str | None = None,
 ) -> None:
     if log_level:
-        from headwater.utilities.logging import configure_logging
-
         configure_logging().setLevel(log_level.upper())
     if not quiet:
         click.echo("Retrieving local flow...", nl=False)
@@ -257,8 +254,6 @@ def _run_on_server(
     watch: bool,
     quiet: bool,
 ) -> None:
-    from headwater.cli._watching import SUCCESSFUL, follow
-
     flow_run_id = client.create_flow_run(
         flow_id=flow_id,
         flow_name=None if flow_id else flow_name,

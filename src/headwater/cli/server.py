@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
+import socket
 import sys
 from typing import Any
 
@@ -42,6 +44,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _settings(**overrides: Any) -> Any:
+    # Deferred: the server loads SQLAlchemy, pydantic and FastAPI; `--help` does not need them.
     from headwater.server.database.engine import normalize_url
     from headwater.server.settings import ServerSettings
 
@@ -102,8 +105,8 @@ def start(
     # Migrate before serving so that an unreachable or broken database is one clear line.
     _run_migration(settings.database_url, "upgrade")
     settings = settings.replace(run_migrations=False)
-    import logging
 
+    # Deferred: uvicorn and the app (FastAPI, SQLAlchemy) only when serving.
     import uvicorn
 
     from headwater.server.app import create_app
@@ -143,8 +146,6 @@ def start(
 
 
 def _free_port(host: str) -> int:
-    import socket
-
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
         with socket.socket(family, kind, proto) as probe:
@@ -156,8 +157,6 @@ def _free_port(host: str) -> int:
 
 
 def _check_port_free(host: str, port: int) -> None:
-    import socket
-
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
@@ -187,6 +186,7 @@ def database() -> None:
 
 
 def _run_migration(database_url: str | None, action: str) -> None:
+    # Deferred: the database layer loads SQLAlchemy, only for this command.
     from headwater.server.database import Database, migrate
 
     settings = _settings(database_url=database_url)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from headwater.utilities.configuration import config
+
 __all__ = ["DEFAULT_API_URL", "resolve_api_key", "resolve_api_url"]
 
 #: The address of a server started with ``headwater server start`` and no options.
@@ -20,10 +22,6 @@ DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 
 
 def _configured(key: str) -> Any:
-    try:
-        from headwater.utilities.configuration import config
-    except ImportError:  # pragma: no cover - the configuration module ships with the package
-        return None
     server = config.get("server") if hasattr(config, "get") else None
     if not server or not hasattr(server, "get"):
         return None

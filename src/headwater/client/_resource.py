@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from headwater.client._base import HttpTransport
+from headwater.engine.state import Pending, State
 
 if TYPE_CHECKING:
     from headwater.engine.state import State
@@ -44,8 +45,6 @@ def state_to_json(state: Any) -> dict[str, Any]:
 
 def state_from_json(data: dict[str, Any] | None) -> State:
     """A State from its JSON form (``None`` gives ``Pending``)."""
-    from headwater.engine.state import Pending, State
-
     if not data:
         return Pending()
     return State.deserialize(data)

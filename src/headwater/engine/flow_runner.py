@@ -40,7 +40,10 @@ from headwater.core.task import Task
 from headwater.engine.runner import ENDRUN, Runner
 from headwater.engine.state import Failed, Mapped, Pending, Retrying, Running, State, Success
 from headwater.engine.task_runner import TaskRunner, _flatten, mappable_values
+from headwater.executors.local import LocalExecutor
+from headwater.utilities.configuration import config, configured_class
 from headwater.utilities.context import context as _context
+from headwater.utilities.logging import get_logger
 
 __all__ = ["FlowRunner"]
 
@@ -82,8 +85,6 @@ _FINAL_LINES = {
 
 
 def _logger() -> Any:
-    from headwater.utilities.logging import get_logger
-
     return get_logger("FlowRunner")
 
 
@@ -141,8 +142,6 @@ class FlowRunner(Runner):
         context: dict[str, Any] | None,
     ) -> tuple[State, dict[str, Any]]:
         """Build the flow run's context (defaults, then configuration, then ``context``)."""
-        from headwater.utilities.configuration import config
-
         now = datetime.now(UTC)
         ctx: dict[str, Any] = _date_context(now)
         configured = config.get("context")
@@ -207,9 +206,6 @@ class FlowRunner(Runner):
         if executor is None:
             executor = self.flow.executor
         if executor is None:
-            from headwater.core._serialize import configured_class
-            from headwater.executors.local import LocalExecutor
-
             executor = configured_class("engine.executor", LocalExecutor)()
         elif not (hasattr(executor, "submit") and hasattr(executor, "wait")):
             raise TypeError(
@@ -291,8 +287,6 @@ class FlowRunner(Runner):
     def _task_context(
         self, task: Task, base: dict[str, Any] | None, map_index: int | None
     ) -> dict[str, Any]:
-        from headwater.utilities.logging import get_logger
-
         ctx: dict[str, Any] = {
             "task_name": task.name,
             "task_slug": task.slug,

@@ -33,6 +33,8 @@ from typing import Any
 from headwater.core.edge import Edge
 from headwater.core.task import Task
 from headwater.engine import signals
+from headwater.engine._result_base import Result, format_location
+from headwater.engine.cache_validators import add_cached_state, cached_states, duration_only
 from headwater.engine.runner import ENDRUN, Runner
 from headwater.engine.state import (
     Cached,
@@ -49,7 +51,9 @@ from headwater.engine.state import (
     TimedOut,
     TriggerFailed,
 )
+from headwater.exceptions import TaskTimeoutError
 from headwater.utilities.context import context as _context
+from headwater.utilities.logging import get_logger, redirect_stdout_to_logger
 
 __all__ = ["TaskRunner", "mappable_values"]
 
@@ -64,8 +68,6 @@ _LOGGER: list[logging.Logger] = []
 
 def _runner_logger() -> logging.Logger:
     if not _LOGGER:
-        from headwater.utilities.logging import get_logger
-
         _LOGGER.append(get_logger("TaskRunner"))
     return _LOGGER[0]
 
@@ -132,7 +134,6 @@ class _TimeoutCall:
         if thread.is_alive():
             # The thread cannot be stopped safely; it is left to finish and its result
             # is ignored.
-            from headwater.exceptions import TaskTimeoutError
 
             raise TaskTimeoutError(f"Task timed out after {timeout} seconds.")
         if self.error is not None:
@@ -379,8 +380,6 @@ class TaskRunner(Runner):
         task = self.task
         try:
             if task.log_stdout:
-                from headwater.utilities.logging import redirect_stdout_to_logger
-
                 with redirect_stdout_to_logger(ctx.get("logger")):
                     value = self._invoke(inputs)
             else:
@@ -398,8 +397,6 @@ class TaskRunner(Runner):
         except signals.HeadwaterStateSignal as sig:
             return sig.state
         except Exception as exc:
-            from headwater.exceptions import TaskTimeoutError
-
             if ctx.get("raise_on_exception") or _context.get("raise_on_exception"):
                 raise  # headwater.utilities.debug.raise_on_exception: surface it to the caller
             if isinstance(exc, TaskTimeoutError):
@@ -457,16 +454,12 @@ class TaskRunner(Runner):
         if task.target is not None:
             result = task.result if task.result is not None else self.flow_result
             if result is not None:
-                from headwater.engine._result_base import format_location
-
                 location = format_location(self._target_template())
                 if result.exists(location):
                     return Cached(
                         f"Result found at task target {location}", result=result.read(location)
                     )
         if task.cache_for is not None:
-            from headwater.engine.cache_validators import cached_states, duration_only
-
             validator = task.cache_validator or duration_only
             parameters = dict(_context.get("parameters") or {})
             for candidate in cached_states(task.cache_key or task.name):
@@ -475,8 +468,6 @@ class TaskRunner(Runner):
         return None
 
     def _cache(self, state: State, inputs: dict[str, Any]) -> State:
-        from headwater.engine.cache_validators import add_cached_state
-        from headwater.engine.results import Result
 
         task = self.task
         assert task.cache_for is not None

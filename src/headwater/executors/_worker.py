@@ -24,6 +24,7 @@ from typing import Any
 
 import cloudpickle
 
+from headwater.engine.state import Failed, State
 from headwater.utilities.context import context
 
 __all__ = [
@@ -164,8 +165,6 @@ def _failed_state(value: Any, error: Exception) -> Any:
     pickled, that one task run fails (as it would if its result could not be written)
     instead of the whole flow run raising. Other values return None.
     """
-    from headwater.engine.state import Failed, State
-
     if not isinstance(value, State):
         return None
     return Failed(

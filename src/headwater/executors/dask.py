@@ -31,7 +31,11 @@ from contextlib import ExitStack, contextmanager
 from typing import Any, Literal
 
 from headwater.executors import _nested
+from headwater.executors._pool import PoolRunner, resolve
+from headwater.executors._worker import call_with_context, dumps_snapshot, same_snapshot
 from headwater.executors.base import Executor
+from headwater.utilities.context import context
+from headwater.utilities.logging import get_logger
 
 __all__ = ["DaskExecutor", "LocalDaskExecutor"]
 
@@ -63,8 +67,6 @@ def _check_workers(num_workers: Any) -> int | None:
 
 
 def _logger() -> logging.Logger:
-    from headwater.utilities.logging import get_logger
-
     return get_logger("executors")
 
 
@@ -130,8 +132,6 @@ class LocalDaskExecutor(Executor):
             Nothing; submit work inside the block.
         """
         if self.scheduler != "synchronous":
-            from headwater.executors._pool import PoolRunner
-
             if self._runner is not None:
                 raise RuntimeError(_ALREADY_STARTED.format(name="LocalDaskExecutor"))
             self._runner = PoolRunner(self.scheduler, self.num_workers or os.cpu_count() or 1)
@@ -187,7 +187,6 @@ class LocalDaskExecutor(Executor):
         """
         if self.scheduler == "synchronous":
             return futures
-        from headwater.executors._pool import resolve
 
         return resolve(futures)
 
@@ -298,6 +297,7 @@ class DaskExecutor(Executor):
         else:
             factory = spec
         kwargs = dict(self.cluster_kwargs)
+        # Deferred: dask.distributed costs about a second; only DaskExecutor runs load it.
         from distributed import LocalCluster
 
         if factory is LocalCluster:
@@ -318,6 +318,7 @@ class DaskExecutor(Executor):
             ConnectionError: when the scheduler at ``address`` cannot be reached.
         """
         try:
+            # Deferred: dask.distributed costs about a second; only DaskExecutor runs load it.
             import distributed
         except ImportError as exc:  # pragma: no cover - depends on the installation
             raise ImportError(
@@ -387,9 +388,6 @@ class DaskExecutor(Executor):
             self._reset_runtime()
 
     def _snapshot(self) -> bytes:
-        from headwater.executors._worker import dumps_snapshot, same_snapshot
-        from headwater.utilities.context import context
-
         # The flow runner submits many calls under one unchanged context; pickle it once.
         current = context.to_dict()
         cached = self._snapshot_cache
@@ -423,7 +421,6 @@ class DaskExecutor(Executor):
         client = self.client
         if client is None:
             raise RuntimeError("DaskExecutor.submit() called outside executor.start()")
-        from headwater.executors._worker import call_with_context
 
         extra = extra_context or {}
         name = extra.get("task_full_name") or extra.get("task_name")
@@ -443,6 +440,7 @@ class DaskExecutor(Executor):
         Returns:
             The same structure with values in place of futures.
         """
+        # Deferred: dask.distributed costs about a second; only DaskExecutor runs load it.
         from distributed import Future
 
         client = self.client

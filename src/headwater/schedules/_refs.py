@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil import rrule
 
 from headwater.schedules import adjustments as _adjustments
 from headwater.schedules import filters as _filters
@@ -53,8 +56,6 @@ def _date_from_ref(ref: Any, where: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(ref["dt"])
         if ref.get("tz"):
-            from zoneinfo import ZoneInfo
-
             value = value.astimezone(ZoneInfo(str(ref["tz"])))
     except (ValueError, KeyError, OSError) as exc:
         raise ValueError(f"{where}: invalid date {ref!r}: {exc}") from None
@@ -104,8 +105,6 @@ def clock_to_ref(clock: Clock) -> dict[str, Any]:
     elif isinstance(clock, DatesClock):
         ref["dates"] = [_date_ref(d) for d in clock.dates]
     elif isinstance(clock, RRuleClock):
-        from dateutil import rrule
-
         if not isinstance(clock.rrule_obj, rrule.rrule):
             raise ValueError("an RRuleClock over an rruleset has no JSON form.")
         ref["rrule"] = str(clock.rrule_obj)
@@ -146,8 +145,6 @@ def clock_from_ref(ref: Any) -> Clock:
             values = [_date_from_ref(d, "DatesClock.dates") for d in ref["dates"]]
             return DatesClock([d for d in values if d is not None], **common)
         if kind == "RRuleClock":
-            from dateutil import rrule
-
             return RRuleClock(rrule.rrulestr(ref["rrule"]), **dates, **common)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"invalid {kind} reference {ref!r}: {exc!r}") from None

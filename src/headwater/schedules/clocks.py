@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from dateutil import rrule
+
 __all__ = [
     "Clock",
     "ClockEvent",
@@ -258,6 +260,7 @@ class CronClock(Clock):
         labels: Sequence[str] | None = None,
         day_or: bool | None = None,
     ) -> None:
+        # Deferred: croniter costs ~30 ms, paid only by cron clocks.
         from croniter import croniter
 
         if not isinstance(cron, str) or not croniter.is_valid(cron):
@@ -268,6 +271,7 @@ class CronClock(Clock):
 
     def events(self, after: datetime | None = None) -> Iterator[ClockEvent]:
         """Yield events strictly after ``after`` (default: now), in the clock's zone."""
+        # Deferred: croniter costs ~30 ms, paid only by cron clocks.
         from croniter import croniter
 
         tz = self.tz
@@ -344,8 +348,6 @@ class RRuleClock(Clock):
         parameter_defaults: dict[str, Any] | None = None,
         labels: Sequence[str] | None = None,
     ) -> None:
-        from dateutil import rrule
-
         if not isinstance(rrule_obj, (rrule.rrule, rrule.rruleset)):
             raise TypeError(
                 f"rrule_obj must be a dateutil rrule or rruleset, got {type(rrule_obj).__name__}."

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from headwater.schedules.clocks import as_aware
+
 __all__ = [
     "NamedFilter",
     "at_time",
@@ -66,8 +68,6 @@ def on_datetime(dt: datetime) -> NamedFilter:
     Raises:
         TypeError: when ``dt`` is not a datetime.
     """
-    from headwater.schedules.clocks import as_aware
-
     _check(dt, datetime, "dt")
     target = as_aware(dt, "dt")
     return NamedFilter("on_datetime", {"dt": target.isoformat()}, lambda d: as_aware(d) == target)
@@ -139,8 +139,6 @@ def between_datetimes(start: datetime, end: datetime) -> NamedFilter:
     Raises:
         TypeError: when either bound is not a datetime.
     """
-    from headwater.schedules.clocks import as_aware
-
     _check(start, datetime, "start")
     _check(end, datetime, "end")
     lo, hi = as_aware(start, "start"), as_aware(end, "end")

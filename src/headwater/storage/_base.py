@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from headwater.core.flow import Flow
 from headwater.exceptions import FlowStorageError
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ __all__ = ["Storage", "flows_in_namespace"]
 
 
 def _flow_class() -> type[Flow]:
-    from headwater.core.flow import Flow
-
     return Flow
 
 

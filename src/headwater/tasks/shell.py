@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from headwater.core.task import Task
 from headwater.engine.signals import FAIL
+from headwater.exceptions import TaskTimeoutError
 from headwater.utilities.tasks import defaults_from_attrs
 
 __all__ = ["ShellTask"]
@@ -276,7 +277,5 @@ class ShellTask(Task):
             process.stdout.close()
             process.stderr.close()
         if timed_out.is_set():
-            from headwater.exceptions import TaskTimeoutError
-
             raise TaskTimeoutError(f"Task timed out after {self.timeout} seconds.")
         return code, lines, errors

@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
+from headwater.utilities.context import context
+
 if TYPE_CHECKING:
     from headwater.engine.state import State
 
@@ -81,8 +83,6 @@ def slack_message_formatter(
         A dict with one Slack attachment (``fallback``, ``color``, ``title``, ``text``,
         ``fields``, ``footer``, ``ts``).
     """
-    from headwater.utilities.context import context
-
     kind = type(tracked_obj).__name__
     name = getattr(tracked_obj, "name", repr(tracked_obj))
     state_name = type(state).__name__
@@ -110,6 +110,7 @@ def slack_message_formatter(
 
 
 def _post(url: str, body: dict[str, Any], proxies: str | Mapping[str, str] | None) -> int:
+    # Deferred: httpx costs ~100 ms, paid only when a notification is sent.
     import httpx
 
     options: dict[str, Any] = {"timeout": 10.0}
@@ -142,8 +143,10 @@ def _notify(tracked_obj: Any, old_state: State, new_state: State, options: _Opti
     if only and not isinstance(new_state, only):
         return new_state
 
+    # Deferred: httpx costs ~100 ms, paid only when a notification is sent.
     import httpx
 
+    # Deferred: the client package loads httpx, paid only when a notification is sent.
     from headwater.client.secrets import Secret
 
     secret_name = options.webhook_secret or "SLACK_WEBHOOK_URL"

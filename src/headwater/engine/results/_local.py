@@ -14,15 +14,14 @@ import tempfile
 import uuid
 from typing import Any
 
-from headwater.engine._result_base import Result, _serializer_of
+from headwater.engine._result_base import Result, _serializer_of, format_location
 from headwater.engine.serializers import Serializer
+from headwater.utilities.configuration import config
 
 __all__ = ["LocalResult"]
 
 
 def _default_dir() -> str:
-    from headwater.utilities.configuration import config
-
     return str(config.results.dir)
 
 
@@ -114,8 +113,6 @@ class LocalResult(Result):
 
     def exists(self, location: str, **kwargs: Any) -> bool:
         """Whether a file exists at ``location`` (a template filled from ``kwargs``)."""
-        from headwater.engine._result_base import format_location
-
         return os.path.isfile(self._path(format_location(location, **kwargs)))
 
     def to_ref(self) -> dict[str, Any]:

@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from headwater import triggers
 from headwater.core._active import ACTIVE_FLOW
 from headwater.core.task import Task
+from headwater.engine import signals
+from headwater.tasks.core.function import FunctionTask
 
 __all__ = ["CompareValue", "Merge", "ifelse", "merge", "switch"]
 
@@ -33,8 +36,6 @@ class CompareValue(Task):
 
     def run(self, value: Any) -> None:
         """Raise ``SKIP`` unless ``value`` equals this branch's value."""
-        from headwater.engine import signals
-
         if value != self.value:
             raise signals.SKIP(
                 f'Provided value "{value!r}" did not match "{self.value!r}"', result=None
@@ -42,8 +43,6 @@ class CompareValue(Task):
 
 
 def _not_all_skipped(upstream_states: Mapping[Any, Any]) -> bool:
-    from headwater import triggers
-
     return bool(triggers.not_all_skipped(upstream_states))
 
 
@@ -98,8 +97,6 @@ def ifelse(
         false_task: the branch for a falsy result (or None).
         mapped: test per mapped child.
     """
-    from headwater.tasks.core.function import FunctionTask
-
     cases = {c: t for c, t in ((True, true_task), (False, false_task)) if t is not None}
     if not cases:
         return

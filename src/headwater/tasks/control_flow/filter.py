@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from headwater import triggers
 from headwater.core.task import Task
 
 __all__ = ["FilterTask"]
@@ -38,8 +39,6 @@ class FilterTask(Task):
         log_func: Callable[[list[Any]], str] | None = None,
         **kwargs: Any,
     ) -> None:
-        from headwater import triggers
-
         self.filter_func = filter_func or _default_filter
         self.log_func = log_func
         kwargs.setdefault("skip_on_upstream_skip", False)

@@ -20,6 +20,7 @@ from typing import Any
 from headwater.core._active import ACTIVE_FLOW
 from headwater.core.flow import Flow
 from headwater.core.task import Task
+from headwater.engine import signals
 
 __all__ = ["ResourceManager", "resource_manager"]
 
@@ -46,8 +47,6 @@ class ResourceSetup(Task):
 
 def resource_cleanup_trigger(upstream_states: Mapping[Any, Any]) -> bool:
     """Run once everything upstream finished, provided setup succeeded (else skip)."""
-    from headwater.engine import signals
-
     for edge, state in upstream_states.items():
         key = getattr(edge, "key", None) or (edge[0].key if isinstance(edge, tuple) else None)
         if key == "resource" and not state.is_successful():

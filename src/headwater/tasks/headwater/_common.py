@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from headwater.backend._common import state_repr
+from headwater.engine import signals
+from headwater.utilities.context import context
 
 if TYPE_CHECKING:
     from headwater.engine.state import State
@@ -36,9 +38,7 @@ __all__ = [
 
 def context_value(key: str, default: Any = None) -> Any:
     """Read ``key`` from the active :data:`headwater.context`."""
-    import headwater
-
-    return headwater.context.get(key, default)
+    return context.get(key, default)
 
 
 def task_logger() -> logging.Logger:
@@ -122,8 +122,6 @@ def raise_mirrored(state: State, flow_run_id: str, run_name: str | None, result:
         headwater.engine.signals.ENGINESIGNAL: the signal mirroring ``state``; ``FAIL``
             for states without a signal of their own (Cancelled, TimedOut, ...).
     """
-    from headwater.engine import signals
-
     message = f"{flow_run_id} finished in state {state_repr(state)}"
     name = type(state).__name__
     mirror: dict[str, Any] = {

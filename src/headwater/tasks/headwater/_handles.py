@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from headwater.backend import FlowRunView, TaskRunView
 from headwater.backend._common import default_client, state_repr
 from headwater.engine.state import FINISHED_STATE_TYPES
+from headwater.exceptions import ObjectNotFound
 
 if TYPE_CHECKING:
     from headwater.client import Client
@@ -157,8 +158,6 @@ class ChildRun:
         Raises:
             ValueError: if the run does not exist.
         """
-        from headwater.exceptions import ObjectNotFound
-
         try:
             answer = self.client.cancel_flow_run(self.flow_run_id, cascade=cascade)
         except ObjectNotFound:

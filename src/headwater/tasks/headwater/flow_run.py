@@ -19,7 +19,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from headwater.backend import FlowRunView, FlowView, watch_flow_run
+from headwater.backend import FlowRunView, FlowView, TaskRunView, watch_flow_run
+from headwater.backend._common import default_client
 from headwater.core.task import Task
 from headwater.tasks.headwater._common import (
     context_value,
@@ -218,7 +219,6 @@ def get_task_run_result(
     seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
     child = ChildRun(flow_run_id)
     child.wait(timeout=seconds, poll_interval=float(poll_time))
-    from headwater.backend import TaskRunView
 
     task_run = TaskRunView.from_task_slug(task_slug, flow_run_id, map_index=map_index)
     ref = task_run._state_data.get("result") or {}
@@ -382,8 +382,6 @@ class StartFlowRun(Task):
     @staticmethod
     def _find_flow(flow_name: str, project_name: str | None) -> str:
         """Return the id of the newest unarchived version of the named flow."""
-        from headwater.backend._common import default_client
-
         client = default_client()
         filters: dict[str, Any] = {"name": flow_name, "archived": False, "order": "version"}
         if project_name is not None:
