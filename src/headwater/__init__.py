@@ -51,6 +51,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "Client":
+        # Deferred: the client loads httpx (~100 ms); `import headwater` stays light.
         from headwater.client import Client
 
         return Client

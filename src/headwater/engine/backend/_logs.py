@@ -20,6 +20,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from headwater.utilities.context import context
+
 __all__ = ["ServerLogHandler"]
 
 _internal = logging.getLogger("headwater.engine.backend.logs")
@@ -132,8 +134,6 @@ class ServerLogHandler(logging.Handler):
         if flow_run_id is None:
             flow_run_id = getattr(record, "flow_run_id", None)
             if flow_run_id is None:
-                from headwater.utilities.context import context
-
                 flow_run_id = context.get("flow_run_id")
         return {
             "flow_run_id": None if flow_run_id is None else str(flow_run_id),
