@@ -2,7 +2,8 @@
 
 The app runs under a real uvicorn server inside the test's event loop, so long-polls and
 server-sent events behave exactly as over the network (httpx's ASGI transport buffers
-whole responses, which would hide streaming bugs).
+whole responses, which would hide streaming bugs). ``until`` is the shared deadline wait
+(:func:`support.waiting.wait_until_async`) under the name these tests use.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from support.waiting import wait_until_async as until
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -117,13 +120,14 @@ async def live_server(database_url: str, **settings: Any) -> AsyncIterator[Live]
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         task = asyncio.create_task(server.serve())
         try:
-            deadline = asyncio.get_running_loop().time() + 30
-            while not server.started:
+
+            async def started() -> bool:
                 if task.done():
                     task.result()
                     raise RuntimeError("server exited before it started")
-                assert asyncio.get_running_loop().time() < deadline, "server did not start"
-                await asyncio.sleep(0.01)
+                return bool(server.started)
+
+            await until(started, timeout=30, interval=0.01, what="the server to start")
             port = server.servers[0].sockets[0].getsockname()[1]
             url = f"http://127.0.0.1:{port}/api"
             async with httpx.AsyncClient(base_url=url, timeout=60) as client:
@@ -139,15 +143,3 @@ async def live(kind: str, **settings: Any) -> AsyncIterator[Live]:
     """A live server on a fresh database of ``kind`` ("sqlite" or "postgres")."""
     async with fresh_database(kind) as url, live_server(url, **settings) as server:
         yield server
-
-
-async def until(condition: Any, timeout: float = 20.0, interval: float = 0.02) -> Any:
-    """Poll an async ``condition`` until it returns something truthy, with a deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await condition()
-        if value:
-            return value
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(interval)

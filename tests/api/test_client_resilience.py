@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -14,13 +13,7 @@ from headwater.client import Client
 from headwater.engine.state import Running, Success
 from headwater.exceptions import AuthorizationError
 from headwater.testing import temporary_server
-
-
-def _wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+from support.waiting import wait_until
 
 
 def test_event_stream_reconnects_from_its_cursor_across_a_server_restart() -> None:
@@ -45,7 +38,7 @@ def test_event_stream_reconnects_from_its_cursor_across_a_server_restart() -> No
 
         reader = threading.Thread(target=consume, daemon=True)
         reader.start()
-        _wait_until(lambda: len(events) >= 2 or errors, 30, "the first events")
+        wait_until(lambda: len(events) >= 2 or errors, 30, what="the first events")
         server.restart()
         client.set_flow_run_state(run_id, Success())
         reader.join(90)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from headwater.server.events import RESYNC, Event, EventBus, postgres_dsn
+from support.waiting import wait_until_async
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -163,10 +164,11 @@ async def test_listener_reconnects_and_resyncs(pg_url: str) -> None:
                 await admin.close()
             resync = await sub.wait(30)
             assert resync is not None and resync.kind == RESYNC
-            deadline = asyncio.get_running_loop().time() + 30
-            while not (one.listening and two.listening):
-                assert asyncio.get_running_loop().time() < deadline
-                await asyncio.sleep(0.05)
+
+            async def both_listening() -> bool:
+                return bool(one.listening and two.listening)
+
+            await wait_until_async(both_listening, interval=0.05, what="LISTEN to resume")
             await one.publish(Event("flow_run.state", flow_run_id="z"))
             event = await sub.wait(10)
             while event is not None and event.kind == RESYNC:

@@ -125,7 +125,12 @@ async def test_live_stream_follows_the_run(server: Live) -> None:
     flow = await server.flow()
     run = await server.run(flow["id"])
     reader = asyncio.create_task(events(server, run["id"]))
-    await asyncio.sleep(0.1)
+    bus = server.app.state.events
+
+    async def subscribed() -> bool:
+        return bool(bus.subscriber_count >= 1)
+
+    await until(subscribed)  # the stream is open before the run moves on
     await server.set_state(run["id"], {"type": "Running"})
     for i in range(5):
         await write_logs(server, run["id"], f"line {i}")

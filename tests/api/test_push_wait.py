@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from _push_support import Live, live
+from _push_support import Live, live, until
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -69,7 +69,12 @@ async def test_many_waiters_wake_together(server: Live) -> None:
         )
         for _ in range(20)
     ]
-    await asyncio.sleep(0.2)  # let them subscribe; correctness does not depend on it
+    bus = server.app.state.events
+
+    async def all_subscribed() -> bool:
+        return bool(bus.subscriber_count >= len(waiters))
+
+    await until(all_subscribed)  # every waiter is parked before the state changes
     await server.set_state(run["id"], {"type": "Failed", "message": "boom"})
     answers = await asyncio.wait_for(asyncio.gather(*waiters), 30)
     assert all(a["finished"] and a["flow_run"]["state_type"] == "Failed" for a in answers)

@@ -9,6 +9,8 @@ Point clients at ``server.api_url``; ``server.restart()`` restarts on the same p
 database; ``server.log_tail()`` helps explain failures.
 
 - ``agent``: a real local agent process without labels serving ``server``.
+- ``fof``: the flow-of-flows stack (:mod:`support.flow_of_flows`): a server, an agent and
+  the test flows, once per test module, on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from headwater.testing import (
     temporary_server,
 )
 from headwater.testing_agent import AgentProcess, temporary_agent
+from support import flow_of_flows
 
 
 @pytest.fixture
@@ -47,4 +50,16 @@ def pg_server() -> Iterator[TemporaryServer]:
 def agent(server: TemporaryServer) -> Iterator[AgentProcess]:
     """A real ``headwater agent local start`` process (no labels) serving ``server``."""
     with temporary_agent(server.api_url) as running:
+        yield running
+
+
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def fof(request: pytest.FixtureRequest) -> Iterator[flow_of_flows.Stack]:
+    """The flow-of-flows stack of the test module, on each database."""
+    if request.param == "postgresql" and not flow_of_flows.pg_available():
+        pytest.skip("PostgreSQL is not reachable")
+    with flow_of_flows.stack(request.param) as running:
         yield running

@@ -27,6 +27,7 @@ from headwater.testing import (
 )
 from headwater.testing_agent import AgentProcess, wait_for_flow_run_state
 from headwater.testing_agent import temporary_agent as _temporary_agent
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -83,10 +84,7 @@ def register(client: Any, file_name: str) -> str:
 
 
 def _wait_marker(marker: Path, timeout: float = 60.0) -> int:
-    deadline = time.monotonic() + timeout
-    while not (marker.exists() and marker.read_text()):
-        assert time.monotonic() < deadline, "the flow did not start"
-        time.sleep(0.05)
+    wait_until(lambda: marker.exists() and marker.read_text(), timeout, 0.05, "the flow to start")
     return int(marker.read_text())
 
 
@@ -101,10 +99,7 @@ def _alive(pid: int) -> bool:
 
 
 def _wait_gone(pid: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        assert time.monotonic() < deadline, f"flow-run process {pid} still alive"
-        time.sleep(0.05)
+    wait_until(lambda: not _alive(pid), timeout, 0.05, f"flow-run process {pid} to end")
 
 
 def test_a_flow_run_outlives_an_agent_killed_with_sigkill(

@@ -9,36 +9,19 @@ CancelFlowRun with cascading cancellation, exactly-once creation.
 
 from __future__ import annotations
 
-import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "test_flow_run_tasks_flows"))
-
-import harness
-
 from headwater.testing_agent import wait_for_flow_run_state
+from support import flow_of_flows as harness
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 # Slug prefixes of StartFlowRun tasks: "Flow <name>" when the flow is named at init.
 STARTER = ("StartFlowRun", "Flow")
-
-
-@pytest.fixture(
-    scope="module",
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
-def fof(request: pytest.FixtureRequest) -> Iterator[harness.Stack]:
-    if request.param == "postgresql" and not harness.pg_available():
-        pytest.skip("PostgreSQL is not reachable")
-    with harness.stack(request.param) as running:
-        yield running
 
 
 def _ok(run: dict[str, Any]) -> None:

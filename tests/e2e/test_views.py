@@ -7,31 +7,15 @@ mapped results, and Headwater's lineage (parent ids, get_children).
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "test_flow_run_tasks_flows"))
-
-import harness
+from support import flow_of_flows as harness
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 MISSING = "00000000-0000-0000-0000-000000000000"
-
-
-@pytest.fixture(
-    scope="module",
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
-def fof(request: pytest.FixtureRequest) -> Iterator[harness.Stack]:
-    if request.param == "postgresql" and not harness.pg_available():
-        pytest.skip("PostgreSQL is not reachable")
-    with harness.stack(request.param) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,9 @@ from typing import Any
 import pytest
 
 from headwater.agent.base import Agent
+from support.waiting import wait_until as _wait_for
 
 pytest.importorskip("headwater.engine.state")
-
-
-def _wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 class FakeClient:

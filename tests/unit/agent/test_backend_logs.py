@@ -9,6 +9,7 @@ from typing import Any
 
 from headwater.engine.backend._heartbeat import HeartbeatThread
 from headwater.engine.backend._logs import ServerLogHandler
+from support.waiting import wait_until as _wait_for
 
 
 class _Sink:
@@ -29,13 +30,6 @@ class _Sink:
     def records(self) -> list[dict[str, Any]]:
         with self.lock:
             return [r for b in self.batches for r in b]
-
-
-def _wait_for(condition: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def _logger(handler: logging.Handler, name: str) -> logging.Logger:

@@ -7,6 +7,7 @@ import sys
 import time
 
 from headwater.agent.local._process import FlowRunProcess
+from support.waiting import wait_until
 
 
 def _alive(pid: int) -> bool:
@@ -46,15 +47,11 @@ def test_terminate_kills_a_process_that_ignores_sigterm_and_its_children() -> No
         "time.sleep(60)\n"
     )
     proc = FlowRunProcess([sys.executable, "-c", code], dict(os.environ))
-    deadline = time.monotonic() + 20
-    while not proc.stderr_tail() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(proc.stderr_tail, timeout=20, what="the child's pid on stderr")
     grandchild = int(proc.stderr_tail()[0])
     started = time.monotonic()
     proc.terminate(grace=0.5)
     assert proc.wait(timeout=10) == -9
     assert time.monotonic() - started < 5
-    deadline = time.monotonic() + 10
-    while _alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: not _alive(grandchild), timeout=10, what="the grandchild to end")
     assert not _alive(grandchild)

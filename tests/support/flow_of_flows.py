@@ -1,8 +1,10 @@
-"""Shared set-up of the flow-of-flows end-to-end tests: a real server and agent.
+"""The flow-of-flows stack: a real server and agent with the test flows registered.
 
 ``stack(database)`` starts ``headwater server start`` and ``headwater agent local start``
-as subprocesses. The agent runs with its own HEADWATER_HOME, different from the test
-process's, so every result the tests read comes through the server, not a shared disk.
+as subprocesses and registers the flows of ``tests/e2e/test_flow_run_tasks_flows``. The
+agent runs with its own HEADWATER_HOME, different from the test process's, so every result
+the tests read comes through the server, not a shared disk. The end-to-end tests get it as
+the ``fof`` fixture (tests/e2e/conftest.py), once per module and database.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from headwater.testing import (
     temporary_server,
 )
 from headwater.testing_agent import temporary_agent, wait_for_flow_run_state
+from support.waiting import wait_until
 
-HERE = Path(__file__).parent
+# The flows the stack registers (scripts, stored as scripts).
+HERE = Path(__file__).resolve().parents[1] / "e2e" / "test_flow_run_tasks_flows"
 PROJECT = "fof"
 
 
@@ -85,15 +89,16 @@ class Stack:
 
         A run ships its last log lines while its process exits, after its final state.
         """
-        import time
+        rows: list[dict[str, Any]] = []
 
-        deadline = time.monotonic() + 30
-        while True:
-            rows = list(self.client.get_logs(flow_run_id))
-            found = until is None or any(until in row["message"] for row in rows)
-            if found or time.monotonic() > deadline:
-                return rows
-            time.sleep(0.05)
+        def arrived() -> bool:
+            rows[:] = self.client.get_logs(flow_run_id)
+            return until is None or any(until in row["message"] for row in rows)
+
+        # The caller asserts on the rows; a line that never came shows up there.
+        with contextlib.suppress(AssertionError):
+            wait_until(arrived, timeout=30, interval=0.05, what=f"a log line with {until!r}")
+        return rows
 
 
 def register_all(client: Any, file_name: str, project: str = PROJECT) -> dict[str, str]:
