@@ -14,6 +14,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from headwater.backend._common import default_client
+from headwater.exceptions import ObjectNotFound
+from headwater.utilities.context import context
+
 __all__ = [
     "create_link_artifact",
     "create_markdown_artifact",
@@ -27,9 +31,7 @@ _NOT_FOUND_DELAY = 1.0
 
 
 def _context(key: str) -> Any:
-    import headwater
-
-    return headwater.context.get(key)
+    return context.get(key)
 
 
 def _backend() -> bool:
@@ -37,8 +39,6 @@ def _backend() -> bool:
 
 
 def _client() -> Any:
-    from headwater.backend._common import default_client
-
     return default_client()
 
 
@@ -51,7 +51,6 @@ def _create(kind: str, data: dict[str, Any]) -> str | None:
             f"create_{kind}_artifact must be called from inside a task run "
             "(no task_run_id in context)."
         )
-    from headwater.exceptions import ObjectNotFound
 
     client = _client()
     for attempt in range(_NOT_FOUND_RETRIES + 1):

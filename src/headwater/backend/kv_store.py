@@ -16,6 +16,9 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from headwater.backend._common import default_client
+from headwater.exceptions import ClientError, ObjectNotFound
+
 if TYPE_CHECKING:
     from headwater.client import Client
 
@@ -23,8 +26,6 @@ __all__ = ["delete_key", "get_key_value", "list_keys", "set_key_value"]
 
 
 def _client(client: Client | None) -> Client:
-    from headwater.backend._common import default_client
-
     return default_client(client)
 
 
@@ -62,8 +63,6 @@ def set_key_value(key: str, value: Any, *, client: Client | None = None) -> str:
         TypeError: ``value`` is not JSON-serializable.
         ValueError: the key is not acceptable or the value is over the server's limit.
     """
-    from headwater.exceptions import ClientError
-
     key = _check_key(key)
     _check_value(value)
     try:
@@ -80,8 +79,6 @@ def get_key_value(key: str, *, client: Client | None = None) -> Any:
     Raises:
         ValueError: no value is stored under ``key``.
     """
-    from headwater.exceptions import ObjectNotFound
-
     key = _check_key(key)
     try:
         return _client(client).get_key_value(key)

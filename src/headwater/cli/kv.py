@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from headwater.backend import kv_store
 from headwater.cli._client import client_options, echo_json
 
 __all__ = ["kv"]
@@ -31,8 +32,6 @@ def kv() -> None:
 @client_options
 def set_command(key: str, value: str, as_json: bool, client: Any) -> None:
     """Set KEY to VALUE, replacing any value it had."""
-    from headwater.backend import kv_store
-
     stored: Any = value
     if as_json:
         try:
@@ -48,8 +47,6 @@ def set_command(key: str, value: str, as_json: bool, client: Any) -> None:
 @client_options
 def get_command(key: str, client: Any) -> None:
     """Print the value of KEY."""
-    from headwater.backend import kv_store
-
     value = kv_store.get_key_value(key, client=client)
     click.echo(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
 
@@ -59,8 +56,6 @@ def get_command(key: str, client: Any) -> None:
 @client_options
 def delete_command(key: str, client: Any) -> None:
     """Delete KEY and its value."""
-    from headwater.backend import kv_store
-
     kv_store.delete_key(key, client=client)
     click.echo(f"Key {key!r} deleted")
 

@@ -235,6 +235,7 @@ def reset(database_url: str | None, yes: bool) -> None:
 @click.option("--database-url", default=None, help="Database URL or SQLite path.")
 def vacuum(database_url: str | None) -> None:
     """Return the space deleted rows left behind and refresh statistics."""
+    # Deferred: the database layer loads SQLAlchemy, only for this command.
     from headwater.server.database.maintenance import vacuum as run_vacuum
 
     settings = _settings(database_url=database_url)

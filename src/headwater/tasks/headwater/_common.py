@@ -18,8 +18,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from headwater.backend._artifacts import create_link_artifact
 from headwater.backend._common import state_repr
 from headwater.engine import signals
+from headwater.exceptions import ClientError
 from headwater.utilities.context import context
 
 if TYPE_CHECKING:
@@ -81,9 +83,6 @@ def link_to_child_run(flow_run_id: str) -> str | None:
     a convenience (the child records its parent anyway), so a failure to store it is
     logged as a warning and does not fail the task that created the child.
     """
-    from headwater.backend._artifacts import create_link_artifact
-    from headwater.exceptions import ClientError
-
     try:
         return create_link_artifact(child_run_link(flow_run_id))
     except ClientError as exc:
