@@ -76,6 +76,7 @@ def server() -> None:
 )
 @click.option("--api-key", default=None, help="Require 'Authorization: Bearer <key>'.")
 @click.option("--insecure", is_flag=True, help="Allow a non-loopback address without API key.")
+@click.option("--no-ui", is_flag=True, help="Do not serve the web UI at / (the API only).")
 @click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False),
@@ -88,10 +89,13 @@ def start(
     database_url: str | None,
     api_key: str | None,
     insecure: bool,
+    no_ui: bool,
     log_level: str,
 ) -> None:
-    """Serve the API, event bus and background services in one process."""
+    """Serve the API, web UI, event bus and background services in one process."""
     settings = _settings(host=host, port=port, database_url=database_url, api_key=api_key)
+    if no_ui:
+        settings = settings.replace(ui=False)
     if not is_loopback(settings.host) and not settings.api_key and not insecure:
         _fail(
             f"refusing to listen on {settings.host} without an API key; set --api-key "
@@ -135,8 +139,9 @@ def start(
             super().handle_exit(sig, frame)
 
     uvicorn_server = _Server(config)
+    ui = f", UI at http://{settings.host}:{settings.port}/" if settings.ui else ""
     click.echo(
-        f"Headwater server on http://{settings.host}:{settings.port}/api "
+        f"Headwater server on http://{settings.host}:{settings.port}/api{ui} "
         f"(database: {_redacted(settings.resolved_database_url)})",
         err=True,
     )

@@ -12,6 +12,8 @@ Contract:
 - Services: ``await headwater.server.services.start_services(app)`` runs after the bus started
   (unless ``settings.start_services`` is off) and ``await stop_services(services)`` before
   the bus stops.
+- The web UI (``headwater.server.ui``) is served at ``/`` unless ``settings.ui`` is off;
+  its routes stay out of the OpenAPI document.
 - Request bodies over ``settings.max_request_bytes`` (result uploads: over
   ``settings.max_result_bytes``) are refused with 413 before they are read.
 """
@@ -152,6 +154,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     for router in resource_routers():
         app.include_router(router, prefix="/api", dependencies=auth)
     app.include_router(push.router, prefix="/api", dependencies=auth)
+    if settings.ui:
+        from headwater.server.ui import install_ui
+
+        install_ui(app)
     app.add_middleware(BodySizeLimit, settings=settings)
     _describe_validation_errors(app)
     return app

@@ -26,6 +26,7 @@ Environment variables read by :meth:`ServerSettings.from_env`:
   ``30d``, ``12h``, ``15m``, ``90s`` (a bare number is days);
   ``HEADWATER_SERVER_RETENTION_INTERVAL`` (3600 s between passes),
   ``HEADWATER_SERVER_RETENTION_BATCH_SIZE`` (200 rows per transaction).
+- ``HEADWATER_SERVER_UI``: ``false`` (or ``0``/``no``/``off``) turns the web UI at ``/`` off.
 """
 
 from __future__ import annotations
@@ -95,6 +96,18 @@ def _float_env(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _bool_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Everything the server process needs to know at start.
@@ -130,6 +143,7 @@ class ServerSettings:
             files in the server's store, by the task run's last change).
         retention_interval: Seconds between retention passes.
         retention_batch_size: Rows deleted per transaction, so writers are never held up.
+        ui: Whether the web UI is served at ``/`` (the API stays under ``/api``).
     """
 
     home: Path = field(default_factory=default_home)
@@ -159,6 +173,7 @@ class ServerSettings:
     retention_results: float | None = None
     retention_interval: float = 3600.0
     retention_batch_size: int = 200
+    ui: bool = True
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServerSettings:
@@ -189,6 +204,7 @@ class ServerSettings:
             "hook_retry_delay": _float_env("HEADWATER_SERVER_HOOK_RETRY_DELAY", 1.0),
             "retention_interval": _float_env("HEADWATER_SERVER_RETENTION_INTERVAL", 3600.0),
             "retention_batch_size": _int_env("HEADWATER_SERVER_RETENTION_BATCH_SIZE", 200),
+            "ui": _bool_env("HEADWATER_SERVER_UI", True),
         }
         for kind in ("flow_runs", "task_runs", "logs", "artifacts", "results"):
             values[f"retention_{kind}"] = _age_env(f"HEADWATER_SERVER_RETENTION_{kind.upper()}")

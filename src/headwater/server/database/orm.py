@@ -160,6 +160,9 @@ class FlowRun(Base):
     __table_args__ = (
         UniqueConstraint("flow_group_id", "idempotency_key", name="uq_flow_runs_idempotency"),
         Index("ix_flow_runs_state_type_scheduled", "state_type", "scheduled_start_time"),
+        # The UI's runs pages: newest first within a state or a flow group.
+        Index("ix_flow_runs_state_type_created", "state_type", "created"),
+        Index("ix_flow_runs_group_created", "flow_group_id", "created"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     flow_id: Mapped[str] = mapped_column(
@@ -230,6 +233,8 @@ class TaskRun(Base):
     __tablename__ = "task_runs"
     __table_args__ = (
         UniqueConstraint("flow_run_id", "task_slug", "map_index", name="uq_task_runs_slug"),
+        # A run page's task-run counts by state.
+        Index("ix_task_runs_run_state", "flow_run_id", "state_type"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     flow_run_id: Mapped[str] = mapped_column(
