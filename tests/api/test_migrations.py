@@ -39,6 +39,6 @@ async def test_result_store_on_an_fsspec_url() -> None:
 
 
 def test_head_constant_matches_the_migration_scripts() -> None:
-    from headwater.server.database.migrate import HEAD, head_revision
+    from headwater.server.database.migrate import head_revision
 
     assert head_revision() == HEAD
