@@ -1,0 +1,302 @@
+"""The web UI in a real headless Chromium, against real server and agent processes.
+
+Driven with Selenium and Debian's ``chromium`` / ``chromium-driver`` (``scripts/test``
+installs them on a machine without them). Every test checks that the browser's console
+stayed free of errors. With ``HEADWATER_UI_SCREENSHOTS=DIR`` the tests also save the
+screenshots used in docs/ui.md into DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headwater.testing import TemporaryServer, temporary_server
+from headwater.testing_agent import AgentProcess, temporary_agent, wait_for_flow_run_state
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+FLOWS = Path(__file__).parent / "ui_flows"
+CHROMIUM = os.environ.get("HEADWATER_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("HEADWATER_CHROMEDRIVER", "/usr/bin/chromedriver")
+WAIT = 30.0
+
+
+def _have_browser() -> bool:
+    return shutil.which(CHROMIUM) is not None and shutil.which(CHROMEDRIVER) is not None
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """A fresh headless Chromium (its own profile directory), quit afterwards."""
+    if not _have_browser():
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium and chromedriver are required in CI (scripts/test installs them)")
+        pytest.skip("chromium / chromedriver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def console_errors(driver: Any, allow: tuple[str, ...] = ()) -> list[str]:
+    entries = driver.get_log("browser")
+    return [
+        e["message"]
+        for e in entries
+        if e["level"] == "SEVERE" and not any(a in e["message"] for a in allow)
+    ]
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as exc:  # stale elements while htmx swaps a part
+            last = exc
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what} (last error: {last!r})")
+
+
+def text_of(driver: Any, css: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(driver.find_element(By.CSS_SELECTOR, css).text)
+
+
+def screenshot(driver: Any, name: str) -> None:
+    target = os.environ.get("HEADWATER_UI_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        size = driver.get_window_size()
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(size["width"], min(max(int(height), 600), 2200))
+        try:
+            driver.save_screenshot(str(Path(target) / f"ui-{name}.png"))
+        finally:
+            driver.set_window_size(size["width"], size["height"])
+
+
+def mark_page(driver: Any) -> None:
+    """Tag the loaded document, to prove later that it was never reloaded."""
+    driver.execute_script("window.__hwMarker = 'same-page';")
+
+
+def same_page(driver: Any) -> bool:
+    return driver.execute_script("return window.__hwMarker === 'same-page';") is True
+
+
+def live(driver: Any) -> None:
+    """Wait until the page's event stream is connected."""
+    wait_until(
+        lambda: "on" in (driver.find_element("id", "live-status").get_attribute("class") or ""),
+        "the live stream to connect",
+    )
+
+
+def client_for(server: TemporaryServer, api_key: str | None = None) -> Any:
+    from headwater.client import Client
+
+    client = Client(api_server=server.api_url, api_key=api_key)
+    client.create_project("ui")
+    return client
+
+
+def register(client: Any, file_name: str) -> str:
+    from headwater.storage import Local
+
+    script = FLOWS / file_name
+    flow = runpy.run_path(str(script), run_name="ui_flow")["flow"]
+    flow.storage = Local(path=str(script), stored_as_script=True)
+    return str(client.register(flow, project_name="ui"))
+
+
+def test_parent_to_child_and_back_with_every_page(
+    server: TemporaryServer, agent: AgentProcess, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    client = client_for(server)
+    register(client, "child.py")
+    parent_flow = register(client, "parent.py")
+    parent_id = client.create_flow_run(flow_id=parent_flow, parameters={"n": 3})
+    wait_for_flow_run_state(client, parent_id, timeout=120)
+    children = client.get_flow_run_children(parent_id)
+    assert len(children) == 3
+
+    browser.get(server.url + "/")
+    wait_until(lambda: parent_id in browser.page_source, "the parent run in the list")
+    screenshot(browser, "runs")
+    browser.find_element(By.CSS_SELECTOR, f'tr[data-run-id="{parent_id}"] td.name a').click()
+    wait_until(lambda: browser.current_url.endswith(f"/runs/{parent_id}"), "the parent's page")
+    wait_until(lambda: "Success" in text_of(browser, "#run-state"), "the parent's state")
+    tree = text_of(browser, "#child-tree")
+    for child in children:
+        assert child["name"] in tree
+    screenshot(browser, "run")
+    first = children[0]
+    browser.find_element(By.LINK_TEXT, first["name"]).click()
+    wait_until(lambda: browser.current_url.endswith(f"/runs/{first['id']}"), "the child's page")
+    crumb = text_of(browser, "#breadcrumb")
+    parent_name = client.get_flow_run(parent_id)["name"]
+    assert parent_name in crumb and first["name"] in crumb
+    wait_until(lambda: "squaring" in text_of(browser, "#log-rows"), "the child's logs")
+    screenshot(browser, "child-run")
+    browser.find_element(By.CSS_SELECTOR, f'#breadcrumb a[href="/runs/{parent_id}"]').click()
+    wait_until(lambda: browser.current_url.endswith(f"/runs/{parent_id}"), "back to the parent")
+    browser.back()
+    wait_until(lambda: browser.current_url.endswith(f"/runs/{first['id']}"), "history back")
+
+    browser.find_element(By.CSS_SELECTOR, "#run-header a").click()  # the flow's page
+    wait_until(lambda: "/flow-groups/" in browser.current_url, "the flow page")
+    assert "ui-child" in text_of(browser, "#flow-name")
+    screenshot(browser, "flow")
+    browser.get(server.url + "/agents")
+    wait_until(lambda: agent.name in text_of(browser, "#agents-table"), "the agent listed")
+    assert "healthy" in text_of(browser, "#agents-table")
+    screenshot(browser, "agents")
+    browser.get(server.url + "/projects")
+    wait_until(lambda: "ui-parent" in browser.page_source, "the projects page")
+    screenshot(browser, "projects")
+    assert console_errors(browser) == []
+
+
+def test_logs_appear_live_and_new_runs_show_up_without_reload(
+    server: TemporaryServer, agent: AgentProcess, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    client = client_for(server)
+    chatty = register(client, "chatty.py")
+    browser.get(server.url + "/")
+    live(browser)
+    mark_page(browser)
+    run_id = client.create_flow_run(
+        flow_id=chatty, parameters={"lines": 60, "pause": 0.25}, run_name="made-elsewhere"
+    )
+    # A run created by another client appears on the open page, then its state moves on.
+    wait_until(lambda: "made-elsewhere" in text_of(browser, "#runs-table"), "the new run")
+    wait_until(
+        lambda: "Running"
+        in text_of(browser, f'#runs-table tr[data-run-id="{run_id}"]'),
+        "the new run to be shown Running",
+        timeout=90,
+    )
+    assert same_page(browser)
+
+    browser.find_element(By.LINK_TEXT, "made-elsewhere").click()
+    wait_until(lambda: browser.current_url.endswith(f"/runs/{run_id}"), "the run's page")
+    live(browser)
+    mark_page(browser)
+    seen = text_of(browser, "#log-rows")
+    first_count = seen.count("chatty line")
+    wait_until(
+        lambda: text_of(browser, "#log-rows").count("chatty line") >= first_count + 5,
+        "new log lines to appear while the run writes them",
+    )
+    assert client.get_flow_run(run_id)["state_type"] == "Running"  # still writing
+    assert same_page(browser)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#log-rows tr")
+    ids = [int(r.get_attribute("data-id")) for r in rows]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))  # no line twice
+    # The hostile line is shown as text, not run.
+    assert "<script>alert('from a log line')</script>" in text_of(browser, "#log-rows")
+    assert browser.execute_script("return document.querySelectorAll('#log-rows script').length") == 0
+    screenshot(browser, "run-logs")
+    wait_for_flow_run_state(client, run_id, timeout=120)
+    wait_until(lambda: "Success" in text_of(browser, "#run-state"), "the final state shown")
+    wait_until(
+        lambda: text_of(browser, "#log-rows").count("chatty line") == 60, "every line shown"
+    )
+    assert same_page(browser)
+    assert console_errors(browser) == []
+
+
+def test_cancel_from_the_page_stops_the_run(
+    server: TemporaryServer, agent: AgentProcess, browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    client = client_for(server)
+    chatty = register(client, "chatty.py")
+    run_id = client.create_flow_run(flow_id=chatty, parameters={"lines": 2000, "pause": 0.1})
+    wait_for_flow_run_state(
+        client, run_id, lambda r: r["state_type"] == "Running", timeout=90
+    )
+    browser.get(server.url + f"/runs/{run_id}")
+    live(browser)
+    mark_page(browser)
+    browser.find_element(By.ID, "cancel-run").click()
+    wait_until(lambda: browser.switch_to.alert, "the confirmation").accept()
+    wait_until(lambda: "Cancelling" in text_of(browser, "#flash"), "the action's answer")
+    final = wait_for_flow_run_state(client, run_id, timeout=60)
+    assert final["state_type"] == "Cancelled"
+    wait_until(lambda: "Cancelled" in text_of(browser, "#run-state"), "Cancelled on the page")
+    assert same_page(browser)
+    # The run's process stopped: no more log lines arrive.
+    count = len(client.get_logs(run_id, limit=10000))
+    time.sleep(1.0)
+    assert len(client.get_logs(run_id, limit=10000)) == count
+    assert console_errors(browser) == []
+
+
+def test_api_key_login(browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    with temporary_server(api_key="ui-key-123") as server:
+        browser.get(server.url + "/agents")
+        wait_until(lambda: "/login" in browser.current_url, "the login page")
+        screenshot(browser, "login")
+        browser.find_element(By.ID, "api-key").send_keys("wrong-key")
+        browser.find_element(By.ID, "sign-in").click()
+        wait_until(lambda: "not this server" in text_of(browser, "#login-error"), "refusal")
+        # The refused attempt is a 401 document; Chromium notes that in its console.
+        assert console_errors(browser, allow=("401",)) == []
+        browser.find_element(By.ID, "api-key").send_keys("ui-key-123")
+        browser.find_element(By.ID, "sign-in").click()
+        wait_until(lambda: browser.current_url.endswith("/agents"), "back at the wanted page")
+        live(browser)
+        cookies = {c["name"]: c for c in browser.get_cookies()}
+        cookie = cookies["headwater_ui"]
+        assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
+        assert "ui-key-123" not in cookie["value"]
+        assert browser.execute_script("return document.cookie") == ""
+        browser.get(server.url + "/")
+        assert "Flow runs" in browser.page_source
+        browser.find_element(By.CSS_SELECTOR, "header form button").click()  # sign out
+        wait_until(lambda: "/login" in browser.current_url, "signed out")
+        browser.get(server.url + "/")
+        wait_until(lambda: "/login" in browser.current_url, "the key asked for again")
+        assert console_errors(browser) == []
