@@ -209,8 +209,7 @@ def test_logs_appear_live_and_new_runs_show_up_without_reload(
     # A run created by another client appears on the open page, then its state moves on.
     wait_until(lambda: "made-elsewhere" in text_of(browser, "#runs-table"), "the new run")
     wait_until(
-        lambda: "Running"
-        in text_of(browser, f'#runs-table tr[data-run-id="{run_id}"]'),
+        lambda: "Running" in text_of(browser, f'#runs-table tr[data-run-id="{run_id}"]'),
         "the new run to be shown Running",
         timeout=90,
     )
@@ -233,13 +232,13 @@ def test_logs_appear_live_and_new_runs_show_up_without_reload(
     assert ids == sorted(ids) and len(ids) == len(set(ids))  # no line twice
     # The hostile line is shown as text, not run.
     assert "<script>alert('from a log line')</script>" in text_of(browser, "#log-rows")
-    assert browser.execute_script("return document.querySelectorAll('#log-rows script').length") == 0
+    assert (
+        browser.execute_script("return document.querySelectorAll('#log-rows script').length") == 0
+    )
     screenshot(browser, "run-logs")
     wait_for_flow_run_state(client, run_id, timeout=120)
     wait_until(lambda: "Success" in text_of(browser, "#run-state"), "the final state shown")
-    wait_until(
-        lambda: text_of(browser, "#log-rows").count("chatty line") == 60, "every line shown"
-    )
+    wait_until(lambda: text_of(browser, "#log-rows").count("chatty line") == 60, "every line shown")
     assert same_page(browser)
     assert console_errors(browser) == []
 
@@ -252,9 +251,7 @@ def test_cancel_from_the_page_stops_the_run(
     client = client_for(server)
     chatty = register(client, "chatty.py")
     run_id = client.create_flow_run(flow_id=chatty, parameters={"lines": 2000, "pause": 0.1})
-    wait_for_flow_run_state(
-        client, run_id, lambda r: r["state_type"] == "Running", timeout=90
-    )
+    wait_for_flow_run_state(client, run_id, lambda r: r["state_type"] == "Running", timeout=90)
     browser.get(server.url + f"/runs/{run_id}")
     live(browser)
     mark_page(browser)

@@ -4,7 +4,7 @@
 // Page parts that want updates carry data-live (run ids, or "*" for any run), optionally
 // data-live-kinds (event kinds they care about) and data-live-any (kinds that concern
 // them whatever the run); matching parts are re-fetched through htmx ("hw-refresh"),
-// at most one request per part in flight and per 250 ms. While the stream is down the
+// at most one request per part per 250 ms (the first at once). While the stream is down the
 // parts are refreshed every 10 s instead, until it is back.
 (function () {
   "use strict";
@@ -12,6 +12,7 @@
   var POLL_MS = 10000;
   var pollTimer = null;
   var source = null;
+  var lastRefresh = {};
 
   function setStatus(ok) {
     var el = document.getElementById("live-status");
@@ -21,16 +22,22 @@
     }
   }
 
+  // Leading and trailing throttle: the first change refreshes at once, changes within
+  // the next THROTTLE_MS are folded into one more refresh at its end.
   function refresh(el) {
     if (!document.body.contains(el) || el._hwTimer) {
       return;
     }
+    var now = Date.now();
+    // Keyed by id: a refresh swaps in a new element for the same part.
+    var wait = Math.max(0, (lastRefresh[el.id] || 0) + THROTTLE_MS - now);
     el._hwTimer = setTimeout(function () {
       el._hwTimer = null;
+      lastRefresh[el.id] = Date.now();
       if (document.body.contains(el)) {
         htmx.trigger(el, "hw-refresh");
       }
-    }, THROTTLE_MS);
+    }, wait);
   }
 
   function words(value) {
