@@ -297,3 +297,72 @@ def test_api_key_login(browser: Any) -> None:
         browser.get(server.url + "/")
         wait_until(lambda: "/login" in browser.current_url, "the key asked for again")
         assert console_errors(browser) == []
+
+
+def test_live_updates_on_postgresql(pg_server: TemporaryServer, browser: Any) -> None:
+    """The same live page on PostgreSQL: runs, states and logs arrive without reload."""
+    from selenium.webdriver.common.by import By
+
+    client = client_for(pg_server)
+    chatty = register(client, "chatty.py")
+    with temporary_agent(pg_server.api_url):
+        browser.get(pg_server.url + "/")
+        live(browser)
+        mark_page(browser)
+        run_id = client.create_flow_run(
+            flow_id=chatty, parameters={"lines": 30, "pause": 0.2}, run_name="pg-run"
+        )
+        wait_until(lambda: "pg-run" in text_of(browser, "#runs-table"), "the new run")
+        browser.find_element(By.LINK_TEXT, "pg-run").click()
+        wait_until(lambda: browser.current_url.endswith(f"/runs/{run_id}"), "the run page")
+        live(browser)
+        mark_page(browser)
+        wait_for_flow_run_state(client, run_id, timeout=120)
+        wait_until(lambda: "Success" in text_of(browser, "#run-state"), "the final state")
+        wait_until(
+            lambda: text_of(browser, "#log-rows").count("chatty line") == 30, "every log line"
+        )
+        assert same_page(browser)
+    assert console_errors(browser) == []
+
+
+def test_no_ui_serves_the_api_alone(tmp_path: Path) -> None:
+    """``headwater server start --no-ui``: / answers 404, the API works."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from headwater.testing import free_port
+
+    port = free_port()
+    env = dict(os.environ, HEADWATER_HOME=str(tmp_path))
+    env.pop("HEADWATER_DATABASE_URL", None)
+    env.pop("HEADWATER_API_KEY", None)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from headwater.cli import main; main()",
+            *("server", "start", "--port", str(port), "--no-ui"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(base + "/api/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, "the server to answer", timeout=60)
+        assert httpx.get(base + "/").status_code == 404
+        assert httpx.get(base + "/ui/static/htmx.min.js").status_code == 404
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -3,7 +3,8 @@
 Commands:
 
 - ``headwater server start [--host] [--port] [--database-url] [--api-key] [--insecure]
-  [--log-level]`` serves the API, event bus and services in this process.
+  [--no-ui] [--log-level]`` serves the API, the web UI (unless ``--no-ui``), event bus
+  and services in this process.
 - ``headwater server database upgrade`` applies pending migrations.
 - ``headwater server database reset --yes`` drops every table and recreates the schema.
 - ``headwater server database vacuum`` returns the space of deleted rows (SQLite
