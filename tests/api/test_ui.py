@@ -515,3 +515,29 @@ def test_vendored_htmx_matches_its_recorded_checksum() -> None:
     digest = hashlib.sha256((STATIC / "htmx.min.js").read_bytes()).hexdigest()
     assert digest in record
     assert "| 2.0." in record
+
+
+async def test_log_panel_filters_by_level_and_tails_after_an_id(
+    api: Api, ui: httpx.AsyncClient
+) -> None:
+    flow = await api.flow(name="logs")
+    run = await api.run(flow_id=flow["id"])
+    lines = [
+        {"flow_run_id": run["id"], "message": f"line {i}", "level": level}
+        for i, level in enumerate(["DEBUG", "INFO", "WARNING", "ERROR", 50, "INFO"])
+    ]
+    await api.call("POST", "/logs", json={"logs": lines})
+    panel = (await ui.get(f"/ui/runs/{run['id']}/logs")).text
+    assert panel.count("<tr data-id=") == 6
+    warnings = (await ui.get(f"/ui/runs/{run['id']}/logs?level=WARNING")).text
+    assert re.findall(r"line (\d)", warnings) == ["2", "3", "4"]
+    assert 'class="lv-CRITICAL"' in warnings
+    ids = [int(x) for x in re.findall(r'data-id="(\d+)"', panel)]
+    tail = await ui.get(f"/ui/runs/{run['id']}/logs/rows?after_id={ids[3]}")
+    assert re.findall(r"line (\d)", tail.text) == ["4", "5"]
+    assert tail.headers["x-last-log-id"] == str(ids[-1])
+    empty = await ui.get(f"/ui/runs/{run['id']}/logs/rows?after_id={ids[-1]}")
+    assert empty.text.strip() == "" and empty.headers["x-last-log-id"] == str(ids[-1])
+    text = (await ui.get(f"/ui/runs/{run['id']}/logs.txt?level=ERROR")).text
+    assert [line.split(": ", 1)[1] for line in text.splitlines()] == ["line 3", "line 4"]
+    assert (await ui.get("/ui/runs/missing/logs.txt")).status_code == 404

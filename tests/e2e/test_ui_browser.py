@@ -366,3 +366,26 @@ def test_no_ui_serves_the_api_alone(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_event_stream_names_the_changed_runs(server: TemporaryServer) -> None:
+    """``/ui/events`` sends one ``change`` message per burst, naming kind and run."""
+    import json
+
+    import httpx
+
+    client = client_for(server)
+    flow_id = register(client, "child.py")
+    with httpx.stream("GET", server.url + "/ui/events", timeout=30) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        assert next(lines).startswith("retry:")
+        assert next(lines) == "event: hello"
+        run_id = client.create_flow_run(flow_id=flow_id)
+        changes: list[dict[str, Any]] = []
+        for line in lines:
+            if line.startswith("data: ") and line != "data: {}":
+                changes.extend(json.loads(line[6:]))
+                if any(c["k"] == "flow_run.created" for c in changes):
+                    break
+    assert {"k": "flow_run.created", "r": run_id} in changes
