@@ -541,3 +541,21 @@ async def test_log_panel_filters_by_level_and_tails_after_an_id(
     text = (await ui.get(f"/ui/runs/{run['id']}/logs.txt?level=ERROR")).text
     assert [line.split(": ", 1)[1] for line in text.splitlines()] == ["line 3", "line 4"]
     assert (await ui.get("/ui/runs/missing/logs.txt")).status_code == 404
+
+
+async def test_restart_answers_plainly_where_the_server_cannot_restart(
+    api: Api, ui: httpx.AsyncClient
+) -> None:
+    from headwater.server import orchestration
+
+    flow = await api.flow(name="restart")
+    run = await api.run(flow_id=flow["id"])
+    page = (await ui.get(f"/runs/{run['id']}")).text
+    token = csrf_of(page)
+    response = await ui.post(f"/ui/runs/{run['id']}/restart", data={"csrf_token": token})
+    if hasattr(orchestration, "restart_flow_run"):
+        assert 'id="restart-run"' in page
+    else:
+        assert 'id="restart-run"' not in page
+        assert response.status_code == 404 and "cannot restart" in response.text
+    assert (await ui.post(f"/ui/runs/{run['id']}/restart")).status_code == 403

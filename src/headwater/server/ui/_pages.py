@@ -159,11 +159,9 @@ async def _header(session: Any, run: orm.FlowRun) -> dict[str, Any]:
 
 
 def _restart_available() -> bool:
-    try:
-        from headwater.server.orchestration import restart_flow_run  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    from headwater.server import orchestration
+
+    return hasattr(orchestration, "restart_flow_run")
 
 
 async def _lineage(session: Any, run: orm.FlowRun) -> dict[str, Any]:
