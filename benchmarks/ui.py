@@ -176,7 +176,7 @@ async def _pages(kind: str, url: str | None) -> list[dict[str, Any]]:
                 fill = time.perf_counter() - began
                 rows.append(
                     _row(
-                        f"ui [{kind}]: insert {RUNS:,} runs + 2 x {TASK_RUNS:,} task runs",
+                        f"ui ({kind}): insert {RUNS:,} runs + 2 x {TASK_RUNS:,} task runs",
                         fill,
                         "s",
                     )
@@ -195,7 +195,7 @@ async def _pages(kind: str, url: str | None) -> list[dict[str, Any]]:
                 ]
                 for name, path in pages:
                     rows.append(
-                        _row(f"ui [{kind}]: {name}", await _time(api, path), "ms", "<= 1000")
+                        _row(f"ui ({kind}): {name}", await _time(api, path), "ms", "<= 1000")
                     )
     finally:
         shutil.rmtree(home, ignore_errors=True)
