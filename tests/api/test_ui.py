@@ -559,3 +559,35 @@ async def test_restart_answers_plainly_where_the_server_cannot_restart(
         assert 'id="restart-run"' not in page
         assert response.status_code == 404 and "cannot restart" in response.text
     assert (await ui.post(f"/ui/runs/{run['id']}/restart")).status_code == 403
+
+
+def test_upcoming_times_of_interval_and_cron_clocks() -> None:
+    from headwater.server.ui._schedules import upcoming_times
+
+    now = dt.datetime(2026, 1, 1, 12, 0, 30, tzinfo=dt.UTC)
+    interval = {
+        "clocks": [
+            {
+                "type": "IntervalClock",
+                "interval": 60.0,
+                "start_date": {"dt": "2026-01-01T00:00:00+00:00", "tz": "UTC"},
+            }
+        ]
+    }
+    times = upcoming_times(interval, now=now, count=3)
+    assert [t.strftime("%H:%M:%S") for t in times] == ["12:01:00", "12:02:00", "12:03:00"]
+    cron = {"clocks": [{"type": "CronClock", "cron": "0 * * * *", "start_date": None}]}
+    assert [t.hour for t in upcoming_times(cron, now=now, count=2)] == [13, 14]
+    ended = {
+        "clocks": [
+            {
+                "type": "IntervalClock",
+                "interval": 60.0,
+                "start_date": {"dt": "2026-01-01T00:00:00+00:00"},
+                "end_date": {"dt": "2026-01-01T12:01:30+00:00"},
+            }
+        ]
+    }
+    assert len(upcoming_times(ended, now=now)) == 1
+    assert upcoming_times({"clocks": [{"type": "RRuleClock"}, "junk"]}, now=now) == []
+    assert upcoming_times(None, now=now) == []
