@@ -591,3 +591,16 @@ def test_upcoming_times_of_interval_and_cron_clocks() -> None:
     assert len(upcoming_times(ended, now=now)) == 1
     assert upcoming_times({"clocks": [{"type": "RRuleClock"}, "junk"]}, now=now) == []
     assert upcoming_times(None, now=now) == []
+
+
+def test_the_ui_setting_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from headwater.server.settings import ServerSettings
+
+    monkeypatch.delenv("HEADWATER_SERVER_UI", raising=False)
+    assert ServerSettings.from_env().ui is True
+    for off in ("false", "0", "No", "off"):
+        monkeypatch.setenv("HEADWATER_SERVER_UI", off)
+        assert ServerSettings.from_env().ui is False
+    monkeypatch.setenv("HEADWATER_SERVER_UI", "maybe")
+    with pytest.raises(ValueError, match="HEADWATER_SERVER_UI must be true or false"):
+        ServerSettings.from_env()
