@@ -604,3 +604,26 @@ def test_the_ui_setting_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HEADWATER_SERVER_UI", "maybe")
     with pytest.raises(ValueError, match="HEADWATER_SERVER_UI must be true or false"):
         ServerSettings.from_env()
+
+
+async def test_run_page_lists_artifacts_escaped_with_safe_links(
+    api: Api, ui: httpx.AsyncClient
+) -> None:
+    flow = await api.flow(name="arts", tasks=[{"slug": "report-1", "name": "report"}])
+    run = await api.run(flow_id=flow["id"])
+    task = (await api.call("GET", "/task-runs", params={"flow_run_id": run["id"]}))[0]
+    for kind, data in (
+        ("link", {"link": "https://example.com/report?a=1&b=2"}),
+        ("link", {"link": "ftp://files.example/x"}),
+        ("markdown", {"markdown": f"# Title\n{HOSTILE}"}),
+    ):
+        await api.call(
+            "POST", "/artifacts", 201, json={"task_run_id": task["id"], "kind": kind, "data": data}
+        )
+    html = (await ui.get(f"/ui/runs/{run['id']}/artifacts")).text
+    assert 'Artifacts <span class="muted">(3)</span>' in html
+    assert 'href="https://example.com/report?a=1&amp;b=2"' in html
+    assert 'href="ftp:' not in html and "ftp://files.example/x" in html
+    assert_escaped(html)
+    assert "report" in html
+    assert 'id="run-artifacts"' in (await ui.get(f"/runs/{run['id']}")).text

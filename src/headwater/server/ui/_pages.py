@@ -258,6 +258,47 @@ async def _schematic(session: Any, run: orm.FlowRun, *, force: bool) -> dict[str
     return context
 
 
+def _safe_link(link: Any) -> str | None:
+    """The link of a link artifact if it is safe to put in ``href`` (http(s) or a path)."""
+    if not isinstance(link, str):
+        return None
+    text = link.strip()
+    lowered = text.lower()
+    if lowered.startswith(("http://", "https://")) or (
+        text.startswith("/") and not text.startswith("//")
+    ):
+        return text
+    return None
+
+
+async def _artifacts(session: Any, run: orm.FlowRun) -> dict[str, Any]:
+    from headwater.server.models.artifacts import read_artifacts
+
+    rows = await read_artifacts(session, flow_run_id=run.id, limit=200)
+    task_ids = {a.task_run_id for a in rows if a.task_run_id}
+    names: dict[str, str] = {}
+    if task_ids:
+        result = await session.execute(
+            select(
+                orm.TaskRun.id, orm.TaskRun.task_name, orm.TaskRun.task_slug, orm.TaskRun.map_index
+            ).where(orm.TaskRun.id.in_(task_ids))
+        )
+        for tid, name, slug, index in result.all():
+            names[tid] = f"{name or slug}" + (f"[{index}]" if index >= 0 else "")
+    items = [
+        {
+            "kind": a.kind,
+            "task": names.get(a.task_run_id or "", ""),
+            "link": (a.data or {}).get("link"),
+            "href": _safe_link((a.data or {}).get("link")),
+            "markdown": (a.data or {}).get("markdown"),
+            "updated": a.updated,
+        }
+        for a in rows
+    ]
+    return {"run": run, "artifacts": items}
+
+
 def _level(request: Request) -> str:
     level = (request.query_params.get("level") or "").upper()
     return level if level in _queries.LEVELS else ""
@@ -292,6 +333,7 @@ async def run_page(request: Request, flow_run_id: str) -> Response:
         context.update(await _gantt(session, run))
         context.update(await _schematic(session, run, force=False))
         context.update(await _logs(session, run, _level(request)))
+        context.update(await _artifacts(session, run))
         context["history"] = await _history(session, run.id)
     return render(request, "run.html", nav="runs", **context)
 
@@ -362,6 +404,14 @@ async def run_schematic(request: Request, flow_run_id: str) -> Response:
         run = await _require_run(session, flow_run_id)
         context = await _schematic(session, run, force=True)
     return render(request, "_run_schematic.html", **context)
+
+
+@router.get("/ui/runs/{flow_run_id}/artifacts", response_class=HTMLResponse)
+async def run_artifacts(request: Request, flow_run_id: str) -> Response:
+    async with _db(request).read_session() as session:
+        run = await _require_run(session, flow_run_id)
+        context = await _artifacts(session, run)
+    return render(request, "_run_artifacts.html", **context)
 
 
 @router.get("/ui/runs/{flow_run_id}/history", response_class=HTMLResponse)
