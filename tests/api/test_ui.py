@@ -627,3 +627,8 @@ async def test_run_page_lists_artifacts_escaped_with_safe_links(
     assert_escaped(html)
     assert "report" in html
     assert 'id="run-artifacts"' in (await ui.get(f"/runs/{run['id']}")).text
+
+
+async def test_prefect_style_run_links_lead_to_the_run_page(ui: httpx.AsyncClient) -> None:
+    response = await ui.get("/flow-run/abc-123")
+    assert response.status_code == 308 and response.headers["location"] == "/runs/abc-123"

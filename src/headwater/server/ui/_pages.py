@@ -338,6 +338,17 @@ async def run_page(request: Request, flow_run_id: str) -> Response:
     return render(request, "run.html", nav="runs", **context)
 
 
+@router.get("/flow-run/{flow_run_id}")
+async def prefect_style_run_link(flow_run_id: str) -> Response:
+    """``/flow-run/{id}`` (the path of Prefect 1's UI, used by link artifacts to child
+    runs) leads to the run's page."""
+    from urllib.parse import quote
+
+    from fastapi.responses import RedirectResponse
+
+    return RedirectResponse(f"/runs/{quote(flow_run_id[:64], safe='')}", status_code=308)
+
+
 @router.get("/ui/runs/{flow_run_id}/header", response_class=HTMLResponse)
 async def run_header(request: Request, flow_run_id: str) -> Response:
     async with _db(request).read_session() as session:
