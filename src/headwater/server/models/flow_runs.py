@@ -160,8 +160,11 @@ async def create_flow_run(
     idempotency_key: str | None = None,
     parent_flow_run_id: str | None = None,
     parent_task_run_id: str | None = None,
+    auto_scheduled: bool = False,
 ) -> tuple[orm.FlowRun, bool]:
     """Create a flow run, or return the existing one for a repeated idempotency key.
+
+    ``auto_scheduled`` marks a run the scheduler created from the flow group's schedule.
 
     Returns:
         ``(flow_run, created)``.
@@ -213,6 +216,7 @@ async def create_flow_run(
         parent_flow_run_id=parent_flow_run_id,
         parent_task_run_id=parent_task_run_id,
         times_resurrected=0,
+        auto_scheduled=auto_scheduled,
         created=now,
         updated=now,
     )
@@ -289,12 +293,17 @@ async def read_flow_runs(
     scheduled_after: dt.datetime | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
+    auto_scheduled: bool | None = None,
+    upcoming: bool = False,
     limit: int | None = 200,
     offset: int = 0,
 ) -> list[orm.FlowRun]:
     """Flow runs matching every filter given, newest first.
 
     ``labels`` keeps runs that carry all of the labels; ``states`` any of the types.
+    ``upcoming`` keeps runs still ``Scheduled`` for a time after now and orders them by
+    that time, soonest first; ``auto_scheduled`` keeps only scheduler-made (True) or
+    only ad-hoc (False) runs.
     """
     query = select(orm.FlowRun)
     equal = {
@@ -324,7 +333,16 @@ async def read_flow_runs(
         query = query.where(orm.FlowRun.created >= created_after)
     if created_before is not None:
         query = query.where(orm.FlowRun.created <= created_before)
-    query = query.order_by(orm.FlowRun.created.desc(), orm.FlowRun.id).offset(offset)
+    if auto_scheduled is not None:
+        query = query.where(orm.FlowRun.auto_scheduled.is_(auto_scheduled))
+    if upcoming:
+        query = query.where(
+            orm.FlowRun.state_type == "Scheduled",
+            orm.FlowRun.scheduled_start_time > orm.utcnow(),
+        ).order_by(orm.FlowRun.scheduled_start_time, orm.FlowRun.id)
+    else:
+        query = query.order_by(orm.FlowRun.created.desc(), orm.FlowRun.id)
+    query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
     return list((await session.execute(query)).scalars())
