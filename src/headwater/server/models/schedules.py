@@ -20,7 +20,8 @@ Contract:
   schedule off) are deleted, and the missing ones are created. Ad-hoc runs, runs that
   were submitted, and finished or cancelled runs are never touched; a cancelled run keeps
   its key, so its slot is not filled again. With the schedule off, or no version left,
-  every never-submitted auto-scheduled run of the group is deleted.
+  every future never-submitted auto-scheduled run of the group is deleted. Runs already
+  due (late, or created by a backfill) are left to the late-run policy.
 - :func:`apply_late_run_policy` handles runs that became late (never submitted, due in
   the past): ``all`` leaves them (Prefect 1's behaviour), ``latest`` cancels all but the
   newest due one of each group, ``skip`` cancels those more than ``late_runs_max_age``
@@ -286,13 +287,19 @@ def _deleted_event(flow_run_id: str) -> Any:
 
 
 async def _delete_pending(
-    session: AsyncSession, flow_group_id: str, *, ids: list[str] | None = None
+    session: AsyncSession,
+    flow_group_id: str,
+    now: dt.datetime,
+    *,
+    ids: list[str] | None = None,
 ) -> int:
-    """Delete never-submitted auto-scheduled runs (all of the group's, or ``ids``)."""
+    """Delete the group's future never-submitted auto-scheduled runs (or only ``ids``)."""
     fr = orm.FlowRun
     if ids is not None and not ids:
         return 0
-    stmt = delete(fr).where(fr.flow_group_id == flow_group_id, never_submitted())
+    stmt = delete(fr).where(
+        fr.flow_group_id == flow_group_id, never_submitted(), fr.scheduled_start_time > now
+    )
     if ids is not None:
         stmt = stmt.where(fr.id.in_(ids))
     # The condition is checked again by the DELETE itself: a run an agent claimed a moment
@@ -384,7 +391,7 @@ async def reconcile(
         return None
     ref, _, flow = await effective_schedule(session, group)
     if flow is None or ref is None or not group.is_schedule_active:
-        return Reconciled(removed=await _delete_pending(session, group.id))
+        return Reconciled(removed=await _delete_pending(session, group.id, now))
     schedule = parse_schedule(ref)
     if check:
         check_schedule_parameters(flow, group, schedule, action=action)
@@ -401,7 +408,7 @@ async def reconcile(
         )
     ).all()
     stale = [run_id for run_id, key, flow_id in pending if key not in want or flow_id != flow.id]
-    result = Reconciled(removed=await _delete_pending(session, group.id, ids=stale))
+    result = Reconciled(removed=await _delete_pending(session, group.id, now, ids=stale))
     if want:
         existing = await _existing_keys(session, group.id, list(want))
         result.created = len(await _create_runs(session, flow, wanted, existing))
