@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 from collections import Counter
 from typing import Any
 
@@ -252,7 +253,7 @@ async def test_the_group_schedule_wins_over_the_versions(api: Any) -> None:
     minutes = {dt.datetime.fromisoformat(r["scheduled_start_time"]).minute for r in runs}
     assert minutes == {0}
     gaps = sorted(dt.datetime.fromisoformat(r["scheduled_start_time"]) for r in runs)
-    assert all(b - a == dt.timedelta(hours=1) for a, b in zip(gaps, gaps[1:], strict=False))
+    assert all(b - a == dt.timedelta(hours=1) for a, b in itertools.pairwise(gaps))
     # A new version keeps following the group's schedule.
     await register(api, CronSchedule("0 6 * * *").to_ref())
     assert (await api.call("GET", f"/flow-groups/{group}/schedule"))["source"] == "flow_group"

@@ -8,6 +8,7 @@ gives two keys and a local time that does not exist gives one run.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -120,7 +121,7 @@ def test_interval_spring_forward_counts_elapsed_hours() -> None:
         "03-10 04:00 EDT",
         "03-10 05:00 EDT",
     ]
-    assert all(b - a == dt.timedelta(hours=1) for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a == dt.timedelta(hours=1) for a, b in itertools.pairwise(times))
 
 
 def test_interval_fall_back_repeat_gives_two_runs() -> None:
