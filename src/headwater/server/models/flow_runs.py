@@ -31,6 +31,8 @@ from headwater.server.models.states import apply_state, read_history
 __all__ = [
     "create_flow_run",
     "delete_flow_run",
+    "new_flow_run_rows",
+    "queue_created",
     "read_children",
     "read_flow_run",
     "read_flow_run_states",
@@ -144,13 +146,10 @@ async def _existing_by_key(
     return result.scalar_one_or_none()
 
 
-async def create_flow_run(
-    session: AsyncSession,
+def new_flow_run_rows(
+    flow: orm.Flow,
+    group: orm.FlowGroup,
     *,
-    flow_id: str | None = None,
-    flow_group_id: str | None = None,
-    flow_name: str | None = None,
-    project_name: str | None = None,
     parameters: dict[str, Any] | None = None,
     context: dict[str, Any] | None = None,
     labels: list[str] | None = None,
@@ -161,39 +160,15 @@ async def create_flow_run(
     parent_flow_run_id: str | None = None,
     parent_task_run_id: str | None = None,
     auto_scheduled: bool = False,
-) -> tuple[orm.FlowRun, bool]:
-    """Create a flow run, or return the existing one for a repeated idempotency key.
+) -> tuple[orm.FlowRun, list[object]]:
+    """A new run of ``flow`` and every row that goes in with it (not inserted yet).
 
-    ``auto_scheduled`` marks a run the scheduler created from the flow group's schedule.
-
-    Returns:
-        ``(flow_run, created)``.
+    The rows are the run, its first state (Scheduled), its labels and a Pending task run
+    (with its state) per task of the flow, to insert together with ``insert_unique``.
 
     Raises:
-        NotFound: The flow, flow group or parent run does not exist.
-        Conflict: The flow version is archived.
-        InvalidInput: Ambiguous flow name, unknown or missing parameters.
+        InvalidInput: unknown or missing parameters.
     """
-    flow = await _resolve_flow(
-        session,
-        flow_id=flow_id,
-        flow_group_id=flow_group_id,
-        flow_name=flow_name,
-        project_name=project_name,
-    )
-    if idempotency_key is not None:
-        existing = await _existing_by_key(session, flow.flow_group_id, idempotency_key)
-        if existing is not None:
-            return existing, False
-    if flow.archived:
-        raise Conflict(f"Flow {flow.id} ({flow.name!r} version {flow.version}) is archived.")
-    group = await session.get(orm.FlowGroup, flow.flow_group_id)
-    assert group is not None  # guaranteed by the foreign key
-    if (
-        parent_flow_run_id is not None
-        and await session.get(orm.FlowRun, parent_flow_run_id) is None
-    ):
-        raise NotFound(f"Parent flow run {parent_flow_run_id} not found.")
     now = orm.utcnow()
     start = scheduled_start_time or now
     if start.tzinfo is None:
@@ -245,6 +220,73 @@ async def create_flow_run(
             task_run, {"type": "Pending", "message": "Task run created"}, now=now
         )
         rows.extend((task_run, task_history))
+    return run, rows
+
+
+async def create_flow_run(
+    session: AsyncSession,
+    *,
+    flow_id: str | None = None,
+    flow_group_id: str | None = None,
+    flow_name: str | None = None,
+    project_name: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    labels: list[str] | None = None,
+    run_config: dict[str, Any] | None = None,
+    name: str | None = None,
+    scheduled_start_time: dt.datetime | None = None,
+    idempotency_key: str | None = None,
+    parent_flow_run_id: str | None = None,
+    parent_task_run_id: str | None = None,
+    auto_scheduled: bool = False,
+) -> tuple[orm.FlowRun, bool]:
+    """Create a flow run, or return the existing one for a repeated idempotency key.
+
+    ``auto_scheduled`` marks a run the scheduler created from the flow group's schedule.
+
+    Returns:
+        ``(flow_run, created)``.
+
+    Raises:
+        NotFound: The flow, flow group or parent run does not exist.
+        Conflict: The flow version is archived.
+        InvalidInput: Ambiguous flow name, unknown or missing parameters.
+    """
+    flow = await _resolve_flow(
+        session,
+        flow_id=flow_id,
+        flow_group_id=flow_group_id,
+        flow_name=flow_name,
+        project_name=project_name,
+    )
+    if idempotency_key is not None:
+        existing = await _existing_by_key(session, flow.flow_group_id, idempotency_key)
+        if existing is not None:
+            return existing, False
+    if flow.archived:
+        raise Conflict(f"Flow {flow.id} ({flow.name!r} version {flow.version}) is archived.")
+    group = await session.get(orm.FlowGroup, flow.flow_group_id)
+    assert group is not None  # guaranteed by the foreign key
+    if (
+        parent_flow_run_id is not None
+        and await session.get(orm.FlowRun, parent_flow_run_id) is None
+    ):
+        raise NotFound(f"Parent flow run {parent_flow_run_id} not found.")
+    run, rows = new_flow_run_rows(
+        flow,
+        group,
+        parameters=parameters,
+        context=context,
+        labels=labels,
+        run_config=run_config,
+        name=name,
+        scheduled_start_time=scheduled_start_time,
+        idempotency_key=idempotency_key,
+        parent_flow_run_id=parent_flow_run_id,
+        parent_task_run_id=parent_task_run_id,
+        auto_scheduled=auto_scheduled,
+    )
     if not await insert_unique(session, *rows):
         if idempotency_key is None:
             raise Conflict(f"Flow run {run.id} could not be created; retry the request.")
@@ -253,11 +295,16 @@ async def create_flow_run(
         if existing is None:
             raise Conflict("A concurrent request created this run; retry the request.")
         return existing, False
+    queue_created(session, run)
+    return run, True
+
+
+def queue_created(session: AsyncSession, run: orm.FlowRun) -> None:
+    """Queue the events of a newly inserted run (published after commit)."""
     queue_event(session, _event("flow_run.created", run.id, version=run.version))
     queue_event(
         session, _event("flow_run.state", run.id, version=run.version, state_type="Scheduled")
     )
-    return run, True
 
 
 async def read_flow_run(session: AsyncSession, flow_run_id: str) -> orm.FlowRun | None:

@@ -96,11 +96,27 @@ def parse_schedule(ref: Any) -> Any:
 
     try:
         schedule = schedule_from_ref(ref)
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
         raise InvalidInput(f"Invalid schedule: {exc}") from None
     if schedule is None:
         raise InvalidInput("Invalid schedule: it is empty.")
+    for number, clock in enumerate(schedule.clocks, start=1):
+        labels = getattr(clock, "labels", None)
+        if labels is not None and not all(isinstance(x, str) and x for x in labels):
+            raise InvalidInput(
+                f"Invalid schedule: the labels of clock {number} must be non-empty strings."
+            )
     return schedule
+
+
+def _events(schedule: Any, after: dt.datetime) -> Any:
+    """The schedule's events after ``after``, ending quietly at the calendar's end."""
+    iterator = iter(schedule.emit_events(after=after))
+    while True:
+        try:
+            yield next(iterator)
+        except (StopIteration, OverflowError):
+            return
 
 
 def _utc_event(event: Any) -> Any:
@@ -139,7 +155,7 @@ def upcoming_events(schedule: Any, now: dt.datetime) -> list[Any]:
     """
     horizon = now + MIN_TIME_AHEAD
     events: list[Any] = []
-    for event in schedule.emit_events(after=now):
+    for event in _events(schedule, now):
         if len(events) >= MAX_RUNS_AHEAD:
             break
         if len(events) >= MIN_RUNS_AHEAD and event.start_time > horizon:
@@ -157,7 +173,7 @@ def events_between(
         InvalidInput: more than ``limit`` events fall in the interval.
     """
     events: list[Any] = []
-    for event in schedule.emit_events(after=start - dt.timedelta(microseconds=1)):
+    for event in _events(schedule, start - dt.timedelta(microseconds=1)):
         if event.start_time > end:
             break
         if len(events) >= limit:
@@ -336,23 +352,49 @@ async def _existing_keys(session: AsyncSession, flow_group_id: str, keys: list[s
 async def _create_runs(
     session: AsyncSession, flow: orm.Flow, events: list[Any], skip: set[str]
 ) -> list[orm.FlowRun]:
-    from headwater.server.models.flow_runs import create_flow_run
+    """Insert a run per event whose key is not in ``skip``, all in one batch.
 
-    created: list[orm.FlowRun] = []
+    The caller holds the group's lock, so on SQLite (one writer) and PostgreSQL alike no
+    other scheduler can insert these keys meanwhile; should the batch still meet a key
+    (an ad-hoc run given one of these keys by hand), it is discarded and the runs are
+    created one by one, each idempotently.
+    """
+    from headwater.server.database.engine import insert_unique
+    from headwater.server.models.flow_runs import create_flow_run, new_flow_run_rows, queue_created
+
+    group = await session.get(orm.FlowGroup, flow.flow_group_id)
+    assert group is not None  # guaranteed by the foreign key
+    todo: list[tuple[str, Any]] = []
     for event in events:
         key = run_key(event)
-        if key in skip:
-            continue
-        run, new = await create_flow_run(
-            session,
-            flow_id=flow.id,
-            parameters=dict(event.parameter_defaults) or None,
-            labels=list(event.labels) if event.labels is not None else None,
-            scheduled_start_time=event.start_time,
-            idempotency_key=key,
-            auto_scheduled=True,
-        )
-        skip.add(key)
+        if key not in skip:
+            skip.add(key)
+            todo.append((key, event))
+    if not todo:
+        return []
+
+    def options(key: str, event: Any) -> dict[str, Any]:
+        return {
+            "parameters": dict(event.parameter_defaults) or None,
+            "labels": list(event.labels) if event.labels is not None else None,
+            "scheduled_start_time": event.start_time,
+            "idempotency_key": key,
+            "auto_scheduled": True,
+        }
+
+    runs: list[orm.FlowRun] = []
+    rows: list[object] = []
+    for key, event in todo:
+        run, run_rows = new_flow_run_rows(flow, group, **options(key, event))
+        runs.append(run)
+        rows.extend(run_rows)
+    if await insert_unique(session, *rows):
+        for run in runs:
+            queue_created(session, run)
+        return runs
+    created: list[orm.FlowRun] = []
+    for key, event in todo:
+        run, new = await create_flow_run(session, flow_id=flow.id, **options(key, event))
         if new:
             created.append(run)
     return created

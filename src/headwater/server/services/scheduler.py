@@ -82,6 +82,10 @@ class Scheduler(Service):
             except DomainError as exc:
                 logger.warning("Scheduler: flow group %s not scheduled: %s", group_id, exc)
                 continue
+            except Exception:
+                # One group's failure (a database hiccup, say) must not starve the others.
+                logger.exception("Scheduler: scheduling flow group %s failed", group_id)
+                continue
             if done is not None:
                 self.created += done.created
                 self.removed += done.removed
