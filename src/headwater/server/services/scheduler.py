@@ -1,7 +1,9 @@
 """The scheduler: keeps every switched-on flow group's runs ahead of time.
 
-Contract (one pass, every ``settings.scheduler_interval`` seconds, and once before the
-server takes requests):
+Contract (one pass, every ``settings.scheduler_interval`` seconds; the late-run policies
+also run once before the server takes requests, so that no agent claims a run the policy
+skips; the first top-up runs in the background right after, so a long backlog never
+delays the server's start):
 
 - First the late-run policies (:func:`~headwater.server.models.schedules.apply_late_run_policy`):
   after downtime, runs that became late are run, reduced to the newest, or skipped as
@@ -46,30 +48,28 @@ class Scheduler(Service):
         self.created = 0
         self.removed = 0
         self.skipped_late = 0
-        self._initial_pass_done = False
 
     async def start(self) -> None:
-        """Run one pass now (late-run policies before any agent claims), then loop."""
+        """Apply the late-run policies now (before any agent claims), then loop."""
         if self.interval <= 0 or self.running:
             return
         try:
-            await self.run_once()
+            await self.apply_late_run_policies()
         except Exception:
-            logger.exception("Scheduler: the start-up pass failed; trying again later.")
-        self._initial_pass_done = True
+            logger.exception("Scheduler: the start-up late-run pass failed.")
         await super().start()
+
+    async def apply_late_run_policies(self) -> None:
+        """Cancel the late runs each group's late-run policy says to skip."""
+        async with self.db.session() as session:
+            skipped = await schedules.apply_late_run_policy(session, orm.utcnow())
+            await session.commit()
+        self.skipped_late += skipped
 
     async def run_once(self) -> None:
         """Apply the late-run policies, then top up the runs ahead of every group."""
-        if self._initial_pass_done:
-            # The loop's first pass would repeat the start-up pass right away.
-            self._initial_pass_done = False
-            return
+        await self.apply_late_run_policies()
         now = orm.utcnow()
-        async with self.db.session() as session:
-            skipped = await schedules.apply_late_run_policy(session, now)
-            await session.commit()
-        self.skipped_late += skipped
         async with self.db.read_session() as session:
             needing = await schedules.groups_needing_runs(session, now)
         for group_id in needing:
