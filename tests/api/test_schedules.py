@@ -464,3 +464,47 @@ async def test_interval_schedule_in_a_time_zone_is_stored_in_utc(api: Any) -> No
         when = dt.datetime.fromisoformat(run["scheduled_start_time"])
         assert when.utcoffset() == dt.timedelta(0)
         assert (when.hour, when.minute) == (3, 30)
+
+
+async def test_scheduling_off_creates_no_runs(database_url: str, tmp_path: Any) -> None:
+    import httpx
+    from _core_support import Api
+    from sqlalchemy import text
+
+    from headwater.server.app import create_app
+    from headwater.server.settings import ServerSettings
+
+    settings = ServerSettings(
+        home=tmp_path, database_url=database_url, start_services=False, scheduler_interval=0
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        if application.state.db.dialect == "postgresql":
+            async with application.state.db.engine.begin() as conn:
+                from conftest import _TABLES
+
+                await conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test/api/") as c:
+            api = Api(c)
+            await _project(api)
+            flow = await register(api, every(600))
+            group = flow["flow_group_id"]
+            assert await runs_of(api, group) == []
+            info = await api.call(
+                "PATCH", f"/flow-groups/{group}/schedule", json={"is_schedule_active": True}
+            )
+            assert info["is_schedule_active"] is True and len(info["next_times"]) == 10
+            assert await runs_of(api, group) == []
+            # A backfill is an explicit request and still works.
+            made = await api.call(
+                "POST",
+                f"/flow-groups/{group}/schedule/backfill",
+                json={"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T00:30:00Z"},
+            )
+            assert len(made["created"]) == 4
+    from headwater.server.services import create_services
+
+    application.state.settings = settings.replace(start_services=True)
+    names = [s.name for s in create_services(application)]
+    assert "scheduler" not in names and "reaper" in names
