@@ -9,7 +9,7 @@ Measures:
   its scheduler passing every 10 s, over 40 s (per cent of one core).
 
 The flows are registered through the API of a real server with scheduling off
-(``HEADWATER_SCHEDULER_INTERVAL=0``), then the passes run in this process against the
+(``HEADWATER_SERVER_SCHEDULER_INTERVAL=0``), then the passes run in this process against the
 same database. Run with ``python -m benchmarks.scheduler``. PostgreSQL rows are skipped
 when PostgreSQL is not reachable.
 """
@@ -90,7 +90,7 @@ def _bench(label: str, database_url: str | None) -> list[dict[str, Any]]:
 
     home = Path(tempfile.mkdtemp(prefix="headwater-bench-"))
     server = TemporaryServer(
-        home=home, database_url=database_url, env={"HEADWATER_SCHEDULER_INTERVAL": "0"}
+        home=home, database_url=database_url, env={"HEADWATER_SERVER_SCHEDULER_INTERVAL": "0"}
     )
     rows: list[dict[str, Any]] = []
     try:
@@ -109,7 +109,7 @@ def _bench(label: str, database_url: str | None) -> list[dict[str, Any]]:
                 "<= 500",
             )
         )
-        server.extra_env["HEADWATER_SCHEDULER_INTERVAL"] = _IDLE_INTERVAL
+        server.extra_env["HEADWATER_SERVER_SCHEDULER_INTERVAL"] = _IDLE_INTERVAL
         server.start()
         rows.append(
             _row(

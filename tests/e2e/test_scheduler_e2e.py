@@ -31,7 +31,7 @@ from headwater.testing_agent import temporary_agent
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 FLOWS = Path(__file__).parent / "flows"
-SCHEDULER = {"HEADWATER_SCHEDULER_INTERVAL": "0.5"}
+SCHEDULER = {"HEADWATER_SERVER_SCHEDULER_INTERVAL": "0.5"}
 UTC = dt.UTC
 
 
@@ -237,7 +237,7 @@ def test_a_server_restart_creates_no_duplicates_and_misses_no_slot(
 def test_two_server_processes_on_one_postgres_create_each_slot_once() -> None:
     if not postgres_available() and os.environ.get("CI") != "true":
         pytest.skip("PostgreSQL is not reachable")
-    fast = {"HEADWATER_SCHEDULER_INTERVAL": "0.2"}
+    fast = {"HEADWATER_SERVER_SCHEDULER_INTERVAL": "0.2"}
     with (
         temporary_postgres_database() as url,
         temporary_server(database_url=url, env=fast) as one,

@@ -16,7 +16,7 @@ Environment variables read by :meth:`ServerSettings.from_env`:
 - Background services, in seconds: ``HEADWATER_REAPER_INTERVAL`` (30),
   ``HEADWATER_HEARTBEAT_TIMEOUT`` (600), ``HEADWATER_SUBMITTED_TIMEOUT`` (300),
   ``HEADWATER_LATE_RUNS_INTERVAL`` (30), ``HEADWATER_LATE_AFTER`` (60),
-  ``HEADWATER_SCHEDULER_INTERVAL`` (30; 0 turns server-side scheduling off).
+  ``HEADWATER_SERVER_SCHEDULER_INTERVAL`` (30; 0 turns server-side scheduling off).
 - Key-value store: ``HEADWATER_SERVER_KV_MAX_VALUE_BYTES`` (10240).
 - State-change hooks: ``HEADWATER_SERVER_HOOK_TIMEOUT`` (10 s per attempt),
   ``HEADWATER_SERVER_HOOK_RETRIES`` (3 after the first attempt),
@@ -186,7 +186,7 @@ class ServerSettings:
             "submitted_timeout": _float_env("HEADWATER_SUBMITTED_TIMEOUT", 300.0),
             "late_runs_interval": _float_env("HEADWATER_LATE_RUNS_INTERVAL", 30.0),
             "late_after": _float_env("HEADWATER_LATE_AFTER", 60.0),
-            "scheduler_interval": _float_env("HEADWATER_SCHEDULER_INTERVAL", 30.0),
+            "scheduler_interval": _float_env("HEADWATER_SERVER_SCHEDULER_INTERVAL", 30.0),
             "sqlite_synchronous": os.environ.get("HEADWATER_SQLITE_SYNCHRONOUS") or "FULL",
             "kv_max_value_bytes": _int_env("HEADWATER_SERVER_KV_MAX_VALUE_BYTES", 10 * 1024),
             "hook_timeout": _float_env("HEADWATER_SERVER_HOOK_TIMEOUT", 10.0),
