@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -475,7 +476,6 @@ async def test_interval_schedule_in_a_time_zone_is_stored_in_utc(api: Any) -> No
 async def test_scheduling_off_creates_no_runs(database_url: str, tmp_path: Any) -> None:
     import httpx
     from _core_support import Api
-    from sqlalchemy import text
 
     from headwater.server.app import create_app
     from headwater.server.settings import ServerSettings
@@ -485,16 +485,13 @@ async def test_scheduling_off_creates_no_runs(database_url: str, tmp_path: Any) 
     )
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        if application.state.db.dialect == "postgresql":
-            async with application.state.db.engine.begin() as conn:
-                from conftest import _TABLES
-
-                await conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+        # The PostgreSQL database is shared with other tests: a project of its own.
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://test/api/") as c:
             api = Api(c)
-            await _project(api)
-            flow = await register(api, every(600))
+            project = f"off-{uuid.uuid4().hex[:8]}"
+            await _project(api, project)
+            flow = await register(api, every(600), project=project)
             group = flow["flow_group_id"]
             assert await runs_of(api, group) == []
             info = await api.call(
