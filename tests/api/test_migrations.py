@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
 from headwater.server.database.migrate import HEAD, current_revision, reset
@@ -42,3 +44,80 @@ def test_head_constant_matches_the_migration_scripts() -> None:
     from headwater.server.database.migrate import head_revision
 
     assert head_revision() == HEAD
+
+
+async def test_upgrading_fills_the_schedules_of_registered_versions(app: Any) -> None:
+    """Flows registered before server-side scheduling keep their schedule on upgrade."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from headwater.schedules import CronSchedule
+    from headwater.server.database.migrate import _config, _run
+
+    schedule = CronSchedule("0 6 * * *").to_ref()
+
+    def downgrade_and_fill(connection: Any) -> None:
+        import sqlalchemy as sa
+
+        from headwater.server.database.orm import JSONType, UTCDateTime
+
+        command.downgrade(_config(connection), "-1")  # to just before 0011
+        now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        projects = sa.table(
+            "projects", sa.column("id"), sa.column("name"), sa.column("created", UTCDateTime)
+        )
+        groups = sa.table(
+            "flow_groups",
+            *(sa.column(c) for c in ("id", "name", "project_id")),
+            sa.column("default_parameters", JSONType),
+            sa.column("settings", JSONType),
+            sa.column("created", UTCDateTime),
+        )
+        flows = sa.table(
+            "flows",
+            *(sa.column(c) for c in ("id", "flow_group_id", "project_id", "name")),
+            sa.column("project_name"),
+            sa.column("version", sa.Integer),
+            sa.column("archived", sa.Boolean),
+            *(sa.column(c, JSONType) for c in ("serialized_flow", "parameters", "tasks")),
+            sa.column("created", UTCDateTime),
+        )
+        connection.execute(projects.insert().values(id="p", name="p", created=now))
+        connection.execute(
+            groups.insert().values(
+                id="g", name="f", project_id="p", default_parameters={}, settings={}, created=now
+            )
+        )
+        for flow_id, version, body in (
+            ("old", 1, {"schedule": schedule}),
+            ("plain", 2, {"schedule": None}),
+        ):
+            connection.execute(
+                flows.insert().values(
+                    id=flow_id,
+                    flow_group_id="g",
+                    project_id="p",
+                    name="f",
+                    project_name="p",
+                    version=version,
+                    archived=False,
+                    serialized_flow=body,
+                    parameters=[],
+                    tasks=[],
+                    created=now,
+                )
+            )
+        command.upgrade(_config(connection), "head")
+
+    await _run(app.state.db, downgrade_and_fill)
+    async with app.state.db.read_session() as session:
+        rows = dict(
+            (await session.execute(text("SELECT id, schedule FROM flows ORDER BY id"))).all()
+        )
+        active = (
+            await session.execute(text("SELECT is_schedule_active FROM flow_groups"))
+        ).scalar_one()
+    stored = {k: json.loads(v) if isinstance(v, str) else v for k, v in rows.items()}
+    assert stored == {"old": schedule, "plain": None}
+    assert bool(active) is True
+    assert await current_revision(app.state.db) == HEAD

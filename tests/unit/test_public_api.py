@@ -205,3 +205,18 @@ def test_no_private_names_are_exported() -> None:
     for module_name, names in PUBLIC.items():
         leaked = [n for n in names if n.startswith("_") and n != "__version__"]
         assert leaked == [], module_name
+
+
+def test_client_has_prefect1_schedule_calls() -> None:
+    from headwater.client import Client
+
+    for name in (
+        "set_schedule_active",
+        "set_schedule_inactive",
+        "set_flow_group_schedule",
+        "delete_flow_group_schedule",
+        "get_flow_group_schedule",
+        "update_flow_group_schedule",
+        "backfill_flow_group",
+    ):
+        assert callable(getattr(Client, name, None)), name

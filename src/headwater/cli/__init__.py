@@ -27,6 +27,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "server": ("headwater.cli.server", "server", "Run and manage the Headwater server."),
     "agent": ("headwater.cli.agent", "agent", "Start agents that run flow runs."),
     "create": ("headwater.cli.create", "create", "Create objects (projects)."),
+    "flow": (
+        "headwater.cli.flow",
+        "flow",
+        "Switch a flow's schedule on or off, show it, backfill.",
+    ),
     "register": ("headwater.cli.register", "register", "Register flows from files or modules."),
     "run": ("headwater.cli.run", "run", "Create a flow run, optionally watching it."),
     "get": ("headwater.cli.get", "get", "List projects, flows, flow runs and task runs."),

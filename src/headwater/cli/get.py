@@ -136,6 +136,7 @@ def flows(
 @click.option("--name", default=None, help="Only runs of the flow with this name.")
 @click.option("--parent", default=None, help="Only children of this flow run id.")
 @click.option("--state", "states", multiple=True, help="Only runs in this state (repeatable).")
+@click.option("--upcoming", is_flag=True, help="Only runs scheduled for later, soonest first.")
 @_common
 @client_options
 def flow_runs(
@@ -143,23 +144,26 @@ def flow_runs(
     name: str | None,
     parent: str | None,
     states: tuple[str, ...],
+    upcoming: bool,
     limit: int | None,
     as_json: bool,
     client: Any,
 ) -> None:
-    """List flow runs, newest first."""
+    """List flow runs, newest first (with --upcoming: the scheduled ones, soonest first)."""
+    filters: dict[str, Any] = {"upcoming": True} if upcoming else {}
     records = client.query_flow_runs(
         project_name=project,
         flow_name=name,
         parent_flow_run_id=parent,
         state=list(states) or None,
         limit=limit or 50,
+        **filters,
     )
     _output(
         as_json,
         records,
         lambda: _table(
-            "Flow runs",
+            "Upcoming flow runs" if upcoming else "Flow runs",
             ["NAME", "FLOW", "STATE", "ID", "PARENT", "SCHEDULED", "LABELS"],
             [
                 [

@@ -76,10 +76,13 @@ def _flows_from_module(name: str) -> list[Any]:
     return flows
 
 
-def _fingerprint(flow: Any, labels: list[str]) -> str:
-    body = json.dumps(
-        {"flow": flow.serialize(), "labels": sorted(labels)}, sort_keys=True, default=str
-    )
+def _fingerprint(flow: Any, labels: list[str], schedule_active: bool = True) -> str:
+    content: dict[str, Any] = {"flow": flow.serialize(), "labels": sorted(labels)}
+    if not schedule_active:
+        # Only a switched-off schedule changes the key, so that keys of earlier
+        # registrations stay valid and re-registering unchanged stays "unchanged".
+        content["schedule_active"] = False
+    body = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -104,6 +107,11 @@ def _fingerprint(flow: Any, labels: list[str]) -> str:
     help="Register only the flows with this name (repeatable).",
 )
 @click.option("--force", "-f", is_flag=True, help="Register a new version even when unchanged.")
+@click.option(
+    "--no-schedule",
+    is_flag=True,
+    help="Register with the flows' schedules switched off on the server.",
+)
 @client_options
 def register(
     project: str,
@@ -112,6 +120,7 @@ def register(
     labels: tuple[str, ...],
     names: tuple[str, ...],
     force: bool,
+    no_schedule: bool,
     client: Any,
 ) -> None:
     """Register every flow found in the given files, directories and modules."""
@@ -144,10 +153,14 @@ def register(
             total += 1
             try:
                 wanted = sorted(set(labels))
-                key = None if force else _fingerprint(flow, wanted)
+                key = None if force else _fingerprint(flow, wanted, not no_schedule)
                 before = {f["id"] for f in client.query_flows(name=flow.name, project_name=project)}
                 flow_id = client.register(
-                    flow, project_name=project, labels=wanted or None, idempotency_key=key
+                    flow,
+                    project_name=project,
+                    labels=wanted or None,
+                    idempotency_key=key,
+                    set_schedule_active=not no_schedule,
                 )
                 version = client.get_flow(flow_id).get("version")
             except (HeadwaterException, ValueError, TypeError, OSError) as exc:

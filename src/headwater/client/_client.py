@@ -23,6 +23,7 @@ from headwater.client.kv_store import KVStoreMixin
 from headwater.client.logs import LogsMixin
 from headwater.client.projects import ProjectsMixin
 from headwater.client.results import ResultsMixin
+from headwater.client.schedules import SchedulesMixin
 from headwater.client.task_runs import TaskRunsMixin
 
 __all__ = ["Client"]
@@ -33,6 +34,7 @@ _HEALTH = route("GET", "/health")
 class Client(
     ProjectsMixin,
     FlowsMixin,
+    SchedulesMixin,
     FlowRunsMixin,
     TaskRunsMixin,
     LogsMixin,

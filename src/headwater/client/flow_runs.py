@@ -39,6 +39,8 @@ _FILTERS = frozenset(
         "flow_id",
         "flow_group_id",
         "flow_name",
+        "auto_scheduled",
+        "upcoming",
         "project_name",
         "state",
         "label",
@@ -195,8 +197,9 @@ class FlowRunsMixin(Resource):
         Args:
             **filters: any of ``flow_id, flow_group_id, flow_name, project_name, state
                 (str or list), label (str or list), parent_flow_run_id, name,
-                scheduled_before, scheduled_after, created_after, created_before, limit,
-                offset``.
+                scheduled_before, scheduled_after, created_after, created_before,
+                auto_scheduled, upcoming, limit, offset``; ``upcoming=True`` keeps runs
+                still Scheduled for a later time, soonest first.
 
         Raises:
             TypeError: an unknown filter name.

@@ -75,7 +75,9 @@ class FlowsMixin(Resource):
             flow: the :class:`~headwater.Flow`.
             project_name: the project; it must exist.
             build: build the flow's storage first (``False`` when it is built already).
-            set_schedule_active: accepted for Prefect 1 compatibility.
+            set_schedule_active: switch the flow's schedule on (default) or off on the
+                server; with it on, the server creates the scheduled runs ahead and
+                refuses a schedule whose required parameters would have no value.
             version_group_id: accepted for Prefect 1 compatibility; versions are grouped
                 by project and flow name.
             compressed: accepted for Prefect 1 compatibility.
@@ -128,6 +130,7 @@ class FlowsMixin(Resource):
             "description": description or getattr(flow, "description", None),
             "idempotency_key": idempotency_key,
             "core_version": __version__,
+            "set_schedule_active": bool(set_schedule_active),
         }
         return str(self._transport.json(_REGISTER, json_body=body)["id"])
 

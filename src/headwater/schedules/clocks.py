@@ -61,6 +61,13 @@ def as_aware(value: datetime, name: str = "date") -> datetime:
     return value
 
 
+def _utc(value: datetime) -> datetime:
+    """``value`` in UTC (naive values are read as UTC)."""
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
 def _now(tz: tzinfo | None = None) -> datetime:
     return datetime.now(tz or UTC)
 
@@ -89,32 +96,35 @@ class ClockEvent:
         self.parameter_defaults: dict[str, Any] = dict(parameter_defaults or {})
         self.labels = labels
 
+    # Comparisons go through UTC: two datetimes sharing one tzinfo compare by wall time
+    # and ignore ``fold``, which would make the two 01:00s of a night when clocks go back
+    # equal (and merge them into one event).
     def _key(self, other: object, op: str) -> datetime:
         if isinstance(other, ClockEvent):
-            return other.start_time
+            return _utc(other.start_time)
         if isinstance(other, datetime):
-            return other
+            return _utc(other)
         raise TypeError(f"'{op}' is not supported between ClockEvent and {type(other).__name__}.")
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ClockEvent):
             return (
-                self.start_time == other.start_time
+                _utc(self.start_time) == _utc(other.start_time)
                 and self.parameter_defaults == other.parameter_defaults
                 and self.labels == other.labels
             )
         if isinstance(other, datetime):
-            return self.start_time == other
+            return _utc(self.start_time) == _utc(other)
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self.start_time)
+        return hash(_utc(self.start_time))
 
     def __lt__(self, other: object) -> bool:
-        return self.start_time < self._key(other, "<")
+        return _utc(self.start_time) < self._key(other, "<")
 
     def __gt__(self, other: object) -> bool:
-        return self.start_time > self._key(other, ">")
+        return _utc(self.start_time) > self._key(other, ">")
 
     def __repr__(self) -> str:
         return (
@@ -164,7 +174,7 @@ class Clock:
         return ClockEvent(when, self.parameter_defaults, self.labels)
 
     def _past_end(self, when: datetime) -> bool:
-        return self.end_date is not None and when > self.end_date
+        return self.end_date is not None and _utc(when) > _utc(self.end_date)
 
     def events(self, after: datetime | None = None) -> Iterator[ClockEvent]:
         """Yield the clock's events after ``after`` (default: now), in order.

@@ -15,7 +15,8 @@ Environment variables read by :meth:`ServerSettings.from_env`:
 - ``HEADWATER_SQLITE_SYNCHRONOUS``: ``FULL`` (default) or ``NORMAL``.
 - Background services, in seconds: ``HEADWATER_REAPER_INTERVAL`` (30),
   ``HEADWATER_HEARTBEAT_TIMEOUT`` (600), ``HEADWATER_SUBMITTED_TIMEOUT`` (300),
-  ``HEADWATER_LATE_RUNS_INTERVAL`` (30), ``HEADWATER_LATE_AFTER`` (60).
+  ``HEADWATER_LATE_RUNS_INTERVAL`` (30), ``HEADWATER_LATE_AFTER`` (60),
+  ``HEADWATER_SERVER_SCHEDULER_INTERVAL`` (30; 0 turns server-side scheduling off).
 - Key-value store: ``HEADWATER_SERVER_KV_MAX_VALUE_BYTES`` (10240).
 - State-change hooks: ``HEADWATER_SERVER_HOOK_TIMEOUT`` (10 s per attempt),
   ``HEADWATER_SERVER_HOOK_RETRIES`` (3 after the first attempt),
@@ -130,6 +131,8 @@ class ServerSettings:
         submitted_timeout: Seconds a Submitted run may wait for its process to start.
         late_runs_interval: Seconds between late-run reporter passes.
         late_after: Seconds past its start time after which a run is reported late.
+        scheduler_interval: Seconds between scheduler passes; 0 or less turns scheduling
+            off (no passes, and registering or switching a schedule on creates no runs).
         sqlite_synchronous: SQLite durability: ``FULL`` (every commit survives power
             loss) or ``NORMAL`` (faster; survives a crash of the server process).
         kv_max_value_bytes: Largest JSON form of a value in the key-value store.
@@ -161,6 +164,7 @@ class ServerSettings:
     submitted_timeout: float = 300.0
     late_runs_interval: float = 30.0
     late_after: float = 60.0
+    scheduler_interval: float = 30.0
     sqlite_synchronous: str = "FULL"
     kv_max_value_bytes: int = 10 * 1024
     hook_timeout: float = 10.0
@@ -197,6 +201,7 @@ class ServerSettings:
             "submitted_timeout": _float_env("HEADWATER_SUBMITTED_TIMEOUT", 300.0),
             "late_runs_interval": _float_env("HEADWATER_LATE_RUNS_INTERVAL", 30.0),
             "late_after": _float_env("HEADWATER_LATE_AFTER", 60.0),
+            "scheduler_interval": _float_env("HEADWATER_SERVER_SCHEDULER_INTERVAL", 30.0),
             "sqlite_synchronous": os.environ.get("HEADWATER_SQLITE_SYNCHRONOUS") or "FULL",
             "kv_max_value_bytes": _int_env("HEADWATER_SERVER_KV_MAX_VALUE_BYTES", 10 * 1024),
             "hook_timeout": _float_env("HEADWATER_SERVER_HOOK_TIMEOUT", 10.0),

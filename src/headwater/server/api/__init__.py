@@ -22,12 +22,14 @@ def resource_routers() -> list[APIRouter]:
         kv_store,
         logs,
         projects,
+        schedules,
         task_runs,
     )
 
     return [
         projects.router,
         flows.router,
+        schedules.router,
         flow_runs.router,
         task_runs.router,
         logs.router,

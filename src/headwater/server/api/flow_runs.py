@@ -44,10 +44,15 @@ async def list_flow_runs(
     scheduled_after: schemas.UTCDateTime | None = None,
     created_after: schemas.UTCDateTime | None = None,
     created_before: schemas.UTCDateTime | None = None,
+    auto_scheduled: bool | None = None,
+    upcoming: bool = False,
     limit: int = Query(200, ge=1, le=10_000),
     offset: int = Query(0, ge=0, le=10**9),
 ) -> object:
-    """Flow runs matching every filter, newest first."""
+    """Flow runs matching every filter, newest first.
+
+    ``upcoming=true``: only runs still Scheduled for a later time, soonest first.
+    """
     async with db.read_session() as session:
         return await flow_runs.read_flow_runs(
             session,
@@ -63,6 +68,8 @@ async def list_flow_runs(
             scheduled_after=scheduled_after,
             created_after=created_after,
             created_before=created_before,
+            auto_scheduled=auto_scheduled,
+            upcoming=upcoming,
             limit=limit,
             offset=offset,
         )

@@ -6,9 +6,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from headwater.server.api.dependencies import DbDep
-from headwater.server.models import flows
-from headwater.server.models.errors import NotFound
+from headwater.server.api.dependencies import DbDep, SettingsDep
+from headwater.server.api.schedules import scheduling_on
+from headwater.server.models import flows, schedules
+from headwater.server.models.errors import InvalidInput, NotFound
 from headwater.server.schemas import api as schemas
 
 __all__ = ["router"]
@@ -17,10 +18,18 @@ router = APIRouter(tags=["flows"])
 
 
 @router.post("/flows", status_code=status.HTTP_201_CREATED, response_model=schemas.Flow)
-async def register_flow(body: schemas.FlowCreate, db: DbDep, response: Response) -> object:
-    """Register a new version (201), or return the existing one for a repeated key (200)."""
+async def register_flow(
+    body: schemas.FlowCreate, db: DbDep, settings: SettingsDep, response: Response
+) -> object:
+    """Register a new version (201), or return the existing one for a repeated key (200).
+
+    The group's scheduled runs follow the new version in the same transaction; with the
+    schedule on, a required parameter that no clock can fill is refused (422).
+    """
     async with db.session() as session:
         flow, created = await flows.register_flow(session, **body.model_dump())
+        if created:
+            await schedules.reconcile(session, flow.flow_group_id, create=scheduling_on(settings))
         await session.commit()
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -63,10 +72,16 @@ async def read_flow(flow_id: str, db: DbDep) -> object:
 
 
 @router.post("/flows/{flow_id}/archive", response_model=schemas.Flow)
-async def archive_flow(flow_id: str, db: DbDep) -> object:
-    """Archive a flow version."""
+async def archive_flow(flow_id: str, db: DbDep, settings: SettingsDep) -> object:
+    """Archive a flow version; the group's scheduled runs follow in the same transaction."""
     async with db.session() as session:
         flow = await flows.archive_flow(session, flow_id)
+        try:
+            await schedules.reconcile(session, flow.flow_group_id, create=scheduling_on(settings))
+        except InvalidInput:
+            # An older version with a schedule that cannot run: archiving still works,
+            # and no runs are created for it.
+            await schedules.reconcile(session, flow.flow_group_id, create=False, check=False)
         await session.commit()
         return flow
 

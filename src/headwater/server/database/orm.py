@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -121,6 +124,13 @@ class FlowGroup(Base):
     default_parameters: Mapped[Any] = mapped_column(JSONType, default=dict)
     run_config: Mapped[Any] = mapped_column(JSONType, nullable=True)
     settings: Mapped[Any] = mapped_column(JSONType, default=dict)
+    #: The group's own schedule (set through the API); ``None``: the newest version's.
+    schedule: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    is_schedule_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: What the scheduler does with runs that became late: ``all``, ``latest``, ``skip``.
+    late_runs: Mapped[str] = mapped_column(String(16), default="all", server_default="all")
+    #: For ``late_runs="skip"``: runs later than this many seconds are skipped.
+    late_runs_max_age: Mapped[float | None] = mapped_column(Float, nullable=True)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -147,6 +157,8 @@ class Flow(Base):
     storage: Mapped[Any] = mapped_column(JSONType, nullable=True)
     run_config: Mapped[Any] = mapped_column(JSONType, nullable=True)
     labels: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    #: The version's serialized schedule (``serialized_flow["schedule"]``), or ``None``.
+    schedule: Mapped[Any] = mapped_column(JSONType, nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     core_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -163,6 +175,12 @@ class FlowRun(Base):
         # The UI's runs pages: newest first within a state or a flow group.
         Index("ix_flow_runs_state_type_created", "state_type", "created"),
         Index("ix_flow_runs_group_created", "flow_group_id", "created"),
+        Index(
+            "ix_flow_runs_auto_scheduled",
+            "auto_scheduled",
+            "flow_group_id",
+            "scheduled_start_time",
+        ),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     flow_id: Mapped[str] = mapped_column(
@@ -195,6 +213,8 @@ class FlowRun(Base):
     parent_task_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     agent_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     times_resurrected: Mapped[int] = mapped_column(Integer, default=0)
+    #: Created by the scheduler from the flow group's schedule (not ad hoc).
+    auto_scheduled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -31,6 +31,8 @@ from headwater.server.models.states import apply_state, read_history
 __all__ = [
     "create_flow_run",
     "delete_flow_run",
+    "new_flow_run_rows",
+    "queue_created",
     "read_children",
     "read_flow_run",
     "read_flow_run_states",
@@ -144,6 +146,83 @@ async def _existing_by_key(
     return result.scalar_one_or_none()
 
 
+def new_flow_run_rows(
+    flow: orm.Flow,
+    group: orm.FlowGroup,
+    *,
+    parameters: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    labels: list[str] | None = None,
+    run_config: dict[str, Any] | None = None,
+    name: str | None = None,
+    scheduled_start_time: dt.datetime | None = None,
+    idempotency_key: str | None = None,
+    parent_flow_run_id: str | None = None,
+    parent_task_run_id: str | None = None,
+    auto_scheduled: bool = False,
+) -> tuple[orm.FlowRun, list[object]]:
+    """A new run of ``flow`` and every row that goes in with it (not inserted yet).
+
+    The rows are the run, its first state (Scheduled), its labels and a Pending task run
+    (with its state) per task of the flow, to insert together with ``insert_unique``.
+
+    Raises:
+        InvalidInput: unknown or missing parameters.
+    """
+    now = orm.utcnow()
+    start = scheduled_start_time or now
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    run_labels = _pick_labels(flow, group, labels, run_config)
+    run = orm.FlowRun(
+        id=orm.new_id(),
+        flow_id=flow.id,
+        flow_group_id=flow.flow_group_id,
+        flow_name=flow.name,
+        project_name=flow.project_name,
+        name=name or random_run_name(),
+        parameters=_merge_parameters(flow, group, parameters),
+        context=context or {},
+        labels=run_labels,
+        run_config=run_config if run_config is not None else group.run_config or flow.run_config,
+        scheduled_start_time=start,
+        version=0,
+        idempotency_key=idempotency_key,
+        parent_flow_run_id=parent_flow_run_id,
+        parent_task_run_id=parent_task_run_id,
+        times_resurrected=0,
+        auto_scheduled=auto_scheduled,
+        created=now,
+        updated=now,
+    )
+    # The run, its first state, labels and task runs go in with one flush.
+    rows: list[object] = [run]
+    _, history = apply_state(
+        run,
+        {"type": "Scheduled", "message": "Flow run scheduled.", "start_time": start.isoformat()},
+        now=now,
+    )
+    rows.append(history)
+    rows.extend(orm.FlowRunLabel(flow_run_id=run.id, label=label) for label in run_labels)
+    for task in flow.tasks or []:
+        task_run = orm.TaskRun(
+            id=orm.new_id(),
+            flow_run_id=run.id,
+            task_slug=task["slug"],
+            task_name=task.get("name"),
+            map_index=-1,
+            version=0,
+            run_count=0,
+            created=now,
+            updated=now,
+        )
+        _, task_history = apply_state(
+            task_run, {"type": "Pending", "message": "Task run created"}, now=now
+        )
+        rows.extend((task_run, task_history))
+    return run, rows
+
+
 async def create_flow_run(
     session: AsyncSession,
     *,
@@ -160,8 +239,11 @@ async def create_flow_run(
     idempotency_key: str | None = None,
     parent_flow_run_id: str | None = None,
     parent_task_run_id: str | None = None,
+    auto_scheduled: bool = False,
 ) -> tuple[orm.FlowRun, bool]:
     """Create a flow run, or return the existing one for a repeated idempotency key.
+
+    ``auto_scheduled`` marks a run the scheduler created from the flow group's schedule.
 
     Returns:
         ``(flow_run, created)``.
@@ -191,56 +273,20 @@ async def create_flow_run(
         and await session.get(orm.FlowRun, parent_flow_run_id) is None
     ):
         raise NotFound(f"Parent flow run {parent_flow_run_id} not found.")
-    now = orm.utcnow()
-    start = scheduled_start_time or now
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=dt.UTC)
-    run_labels = _pick_labels(flow, group, labels, run_config)
-    run = orm.FlowRun(
-        id=orm.new_id(),
-        flow_id=flow.id,
-        flow_group_id=flow.flow_group_id,
-        flow_name=flow.name,
-        project_name=flow.project_name,
-        name=name or random_run_name(),
-        parameters=_merge_parameters(flow, group, parameters),
-        context=context or {},
-        labels=run_labels,
-        run_config=run_config if run_config is not None else group.run_config or flow.run_config,
-        scheduled_start_time=start,
-        version=0,
+    run, rows = new_flow_run_rows(
+        flow,
+        group,
+        parameters=parameters,
+        context=context,
+        labels=labels,
+        run_config=run_config,
+        name=name,
+        scheduled_start_time=scheduled_start_time,
         idempotency_key=idempotency_key,
         parent_flow_run_id=parent_flow_run_id,
         parent_task_run_id=parent_task_run_id,
-        times_resurrected=0,
-        created=now,
-        updated=now,
+        auto_scheduled=auto_scheduled,
     )
-    # The run, its first state, labels and task runs go in with one flush.
-    rows: list[object] = [run]
-    _, history = apply_state(
-        run,
-        {"type": "Scheduled", "message": "Flow run scheduled.", "start_time": start.isoformat()},
-        now=now,
-    )
-    rows.append(history)
-    rows.extend(orm.FlowRunLabel(flow_run_id=run.id, label=label) for label in run_labels)
-    for task in flow.tasks or []:
-        task_run = orm.TaskRun(
-            id=orm.new_id(),
-            flow_run_id=run.id,
-            task_slug=task["slug"],
-            task_name=task.get("name"),
-            map_index=-1,
-            version=0,
-            run_count=0,
-            created=now,
-            updated=now,
-        )
-        _, task_history = apply_state(
-            task_run, {"type": "Pending", "message": "Task run created"}, now=now
-        )
-        rows.extend((task_run, task_history))
     if not await insert_unique(session, *rows):
         if idempotency_key is None:
             raise Conflict(f"Flow run {run.id} could not be created; retry the request.")
@@ -249,11 +295,16 @@ async def create_flow_run(
         if existing is None:
             raise Conflict("A concurrent request created this run; retry the request.")
         return existing, False
+    queue_created(session, run)
+    return run, True
+
+
+def queue_created(session: AsyncSession, run: orm.FlowRun) -> None:
+    """Queue the events of a newly inserted run (published after commit)."""
     queue_event(session, _event("flow_run.created", run.id, version=run.version))
     queue_event(
         session, _event("flow_run.state", run.id, version=run.version, state_type="Scheduled")
     )
-    return run, True
 
 
 async def read_flow_run(session: AsyncSession, flow_run_id: str) -> orm.FlowRun | None:
@@ -289,12 +340,17 @@ async def read_flow_runs(
     scheduled_after: dt.datetime | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
+    auto_scheduled: bool | None = None,
+    upcoming: bool = False,
     limit: int | None = 200,
     offset: int = 0,
 ) -> list[orm.FlowRun]:
     """Flow runs matching every filter given, newest first.
 
     ``labels`` keeps runs that carry all of the labels; ``states`` any of the types.
+    ``upcoming`` keeps runs still ``Scheduled`` for a time after now and orders them by
+    that time, soonest first; ``auto_scheduled`` keeps only scheduler-made (True) or
+    only ad-hoc (False) runs.
     """
     query = select(orm.FlowRun)
     equal = {
@@ -324,7 +380,16 @@ async def read_flow_runs(
         query = query.where(orm.FlowRun.created >= created_after)
     if created_before is not None:
         query = query.where(orm.FlowRun.created <= created_before)
-    query = query.order_by(orm.FlowRun.created.desc(), orm.FlowRun.id).offset(offset)
+    if auto_scheduled is not None:
+        query = query.where(orm.FlowRun.auto_scheduled.is_(auto_scheduled))
+    if upcoming:
+        query = query.where(
+            orm.FlowRun.state_type == "Scheduled",
+            orm.FlowRun.scheduled_start_time > orm.utcnow(),
+        ).order_by(orm.FlowRun.scheduled_start_time, orm.FlowRun.id)
+    else:
+        query = query.order_by(orm.FlowRun.created.desc(), orm.FlowRun.id)
+    query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
     return list((await session.execute(query)).scalars())

@@ -92,8 +92,13 @@ async def register_flow(
     description: str | None = None,
     idempotency_key: str | None = None,
     core_version: str | None = None,
+    set_schedule_active: bool = True,
 ) -> tuple[orm.Flow, bool]:
     """Register a new version of a flow.
+
+    ``set_schedule_active`` switches the flow group's schedule on or off (a repeated
+    idempotency key changes nothing); the caller then reconciles the group's scheduled
+    runs (:func:`headwater.server.models.schedules.reconcile`).
 
     Returns:
         ``(flow, created)``; ``created`` is False when the idempotency key matched.
@@ -105,6 +110,11 @@ async def register_flow(
     project = await require_project_by_name(session, project_name)
     parameters = extract_parameters(serialized_flow)
     tasks = extract_tasks(serialized_flow)
+    schedule = serialized_flow.get("schedule")
+    if schedule is not None:
+        from headwater.server.models.schedules import parse_schedule
+
+        parse_schedule(schedule)
     if session.get_bind().dialect.name == "postgresql":
         # Registrations of one flow name take turns (until commit), so that two first
         # registrations cannot create two groups. SQLite writers are serialised anyway.
@@ -129,6 +139,8 @@ async def register_flow(
             default_parameters={},
             run_config=None,
             settings={},
+            is_schedule_active=set_schedule_active,
+            late_runs="all",
         )
         session.add(group)
         await session.flush()
@@ -166,6 +178,7 @@ async def register_flow(
         storage=storage,
         run_config=run_config,
         labels=sorted(set(labels)) if labels is not None else None,
+        schedule=schedule,
         description=description,
         core_version=core_version,
         idempotency_key=idempotency_key,
@@ -183,6 +196,7 @@ async def register_flow(
         .execution_options(synchronize_session=False)
     )
     group.settings = {**(group.settings or {}), "idempotency_key": idempotency_key}
+    group.is_schedule_active = set_schedule_active
     await session.flush()
     return flow, True
 
@@ -253,7 +267,10 @@ async def read_flows(
 
 
 async def archive_flow(session: AsyncSession, flow_id: str) -> orm.Flow:
-    """Archive a flow version (new runs of it are refused; existing runs are untouched).
+    """Archive a flow version (new runs of it are refused).
+
+    Existing runs stay; the caller reconciles the group's scheduled runs, which removes
+    the never-submitted ones when no unarchived version is left.
 
     Raises:
         NotFound: No such flow.

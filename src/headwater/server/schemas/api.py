@@ -16,6 +16,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 __all__ = [
     "Agent",
     "AgentCreate",
+    "BackfillRequest",
+    "BackfillResult",
     "CancelRequest",
     "CancelResult",
     "Flow",
@@ -34,6 +36,9 @@ __all__ = [
     "Project",
     "ProjectCreate",
     "ResultLocation",
+    "ScheduleInfo",
+    "ScheduleSet",
+    "ScheduleSettingsUpdate",
     "StateHistoryEntry",
     "StateResult",
     "StateSet",
@@ -89,6 +94,7 @@ class FlowCreate(_In):
     description: str | None = None
     idempotency_key: str | None = Field(default=None, max_length=255)
     core_version: str | None = Field(default=None, max_length=64)
+    set_schedule_active: bool = True
 
 
 class FlowGroupUpdate(_In):
@@ -101,6 +107,32 @@ class FlowGroupUpdate(_In):
     labels: list[Label] | None = None
     default_parameters: dict[str, Any] | None = None
     run_config: dict[str, Any] | None = None
+
+
+class ScheduleSet(_In):
+    """``PUT /flow-groups/{id}/schedule``: the group's own schedule (a schedule's JSON
+    form, ``Schedule.to_ref()``), which then wins over the versions' schedules."""
+
+    schedule: dict[str, Any]
+
+
+class ScheduleSettingsUpdate(_In):
+    """``PATCH /flow-groups/{id}/schedule``: fields present in the body are changed.
+
+    ``late_runs``: ``all`` (run every late run), ``latest`` (only the newest due one) or
+    ``skip`` (skip runs more than ``late_runs_max_age`` seconds late).
+    """
+
+    is_schedule_active: bool | None = None
+    late_runs: Literal["all", "latest", "skip"] | None = None
+    late_runs_max_age: float | None = Field(default=None, gt=0, le=10**9)
+
+
+class BackfillRequest(_In):
+    """``POST /flow-groups/{id}/schedule/backfill``: runs for ``start <= time <= end``."""
+
+    start: UTCDateTime
+    end: UTCDateTime
 
 
 class FlowRunCreate(_In):
@@ -225,6 +257,7 @@ class Flow(_Out):
     storage: dict[str, Any] | None
     run_config: dict[str, Any] | None
     labels: list[str] | None
+    schedule: dict[str, Any] | None = None
     description: str | None
     core_version: str | None
     created: dt.datetime
@@ -240,6 +273,10 @@ class FlowGroup(_Out):
     default_parameters: dict[str, Any]
     run_config: dict[str, Any] | None
     settings: dict[str, Any]
+    schedule: dict[str, Any] | None = None
+    is_schedule_active: bool = True
+    late_runs: str = "all"
+    late_runs_max_age: float | None = None
     created: dt.datetime
 
 
@@ -270,6 +307,7 @@ class FlowRun(_Out):
     parent_task_run_id: str | None
     agent_id: str | None
     times_resurrected: int
+    auto_scheduled: bool = False
     created: dt.datetime
     updated: dt.datetime
 
@@ -348,6 +386,33 @@ class CancelResult(BaseModel):
     state: str | None
     flow_run: FlowRun
     cancelled: list[str]
+
+
+class ScheduleInfo(BaseModel):
+    """``GET /flow-groups/{id}/schedule``: the schedule a flow group follows.
+
+    ``schedule`` is the one in effect (``source`` says whose: ``flow_group`` when set
+    through the API, ``flow`` for the newest unarchived version's, ``None`` when there is
+    none); ``flow_group_schedule`` is the group's own, if any; ``next_times`` are the next
+    (up to 10) times in UTC, whether or not the schedule is switched on.
+    """
+
+    flow_group_id: str
+    flow_id: str | None
+    is_schedule_active: bool
+    schedule: dict[str, Any] | None
+    source: Literal["flow_group", "flow"] | None
+    flow_group_schedule: dict[str, Any] | None
+    late_runs: Literal["all", "latest", "skip"]
+    late_runs_max_age: float | None
+    next_times: list[dt.datetime]
+
+
+class BackfillResult(BaseModel):
+    """``POST /flow-groups/{id}/schedule/backfill`` response."""
+
+    created: list[FlowRun]
+    existing: int
 
 
 class ResultLocation(BaseModel):

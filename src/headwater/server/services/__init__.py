@@ -5,7 +5,7 @@ event bus are ready (``app.state.settings``, ``app.state.db``), awaits ``start()
 service, and awaits ``stop()`` on shutdown (:func:`start_services` and
 :func:`stop_services` do both in one call). Intervals and thresholds come from the settings
 (``reaper_interval``, ``heartbeat_timeout``, ``submitted_timeout``,
-``late_runs_interval``, ``late_after``); an interval of 0 or less disables a service, and
+``late_runs_interval``, ``late_after``, ``scheduler_interval``); an interval of 0 or less disables a service, and
 ``start_services=False`` in the settings disables them all. The reaper does not count
 time before it started as a run's silence (see :mod:`.reaper`). The hook dispatcher
 (:mod:`.hooks`) always runs with the services; the retention service (:mod:`.retention`)
@@ -23,12 +23,14 @@ from headwater.server.services.late_runs import LateRunReporter
 from headwater.server.services.reaper import Reaper
 from headwater.server.services.retention import KINDS as RETENTION_KINDS
 from headwater.server.services.retention import RetentionService
+from headwater.server.services.scheduler import Scheduler
 
 __all__ = [
     "HookDispatcher",
     "LateRunReporter",
     "Reaper",
     "RetentionService",
+    "Scheduler",
     "Service",
     "create_services",
     "start_services",
@@ -62,6 +64,7 @@ def create_services(app: Any) -> list[Service]:
             late_after=_setting(settings, "late_after", 60.0),
             interval=_setting(settings, "late_runs_interval", 30.0),
         ),
+        Scheduler(db, interval=_setting(settings, "scheduler_interval", 30.0)),
     ]
     services.extend(_backend_feature_services(app))
     return [s for s in services if s.interval > 0]
