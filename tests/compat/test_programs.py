@@ -140,6 +140,19 @@ def test_every_program_is_collected() -> None:
     assert set(EXPECTED_OUTPUT) <= set(CORE) | set(BACKEND)
 
 
+#: The only programs with an ``if __name__ == "__main__":`` guard, and why (README.md).
+GUARDED = {"executors": "worker processes started with spawn import the main module again"}
+
+
+def test_programs_have_no_main_guard_by_default() -> None:
+    guarded = {
+        name
+        for name in _ALL
+        if 'if __name__ == "__main__":' in (PROGRAMS / f"{name}.py").read_text()
+    }
+    assert guarded == set(GUARDED)
+
+
 def test_ported_programs_name_their_source_and_have_no_main_guard() -> None:
     assert len(PORTED) >= 10
     assert len([name for name in PORTED if name in BACKEND]) >= 6

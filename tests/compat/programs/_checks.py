@@ -47,8 +47,17 @@ def run_on_agent(flow_id, timeout=150, **kwargs):
     return wait_finished(Client().create_flow_run(flow_id=flow_id, **kwargs), timeout)
 
 
-def log_messages(view):
-    return [log.message for log in view.get_logs()]
+def log_messages(view, expect=None, timeout=30):
+    """The run's log messages; with ``expect``, waiting until one contains it.
+
+    A flow-run process ships its last log lines as it exits, just after its final state.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = [log.message for log in view.get_logs()]
+        if expect is None or any(expect in m for m in messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.2)
 
 
 def children_of(flow_run_id):
@@ -61,3 +70,8 @@ def runs_of(flow_name, project_name):
     from headwater import Client
 
     return Client().query_flow_runs(flow_name=flow_name, project_name=project_name)
+
+
+def logged(view, text, timeout=30):
+    """Whether a line of the run's logs contains ``text`` (waiting up to ``timeout``)."""
+    return any(text in message for message in log_messages(view, text, timeout))

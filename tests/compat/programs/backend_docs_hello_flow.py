@@ -18,11 +18,11 @@ with Flow("hello-flow") as flow:
 flow.register(project_name="tutorial")
 
 # --- checks (not in the source): the docs' "Quick Run", executed by the agent ---
-from _checks import check, finish, log_messages, newest_flow, run_on_agent  # noqa: E402
+from _checks import check, finish, logged, newest_flow, run_on_agent  # noqa: E402
 
 registered = newest_flow("hello-flow", "tutorial")
 check("stored as a pickle", registered.storage["flows"]["hello-flow"]["kind"], "pickle")
 view = run_on_agent(registered.flow_id)
 check("the run succeeded on the agent", view.state.is_successful(), True)
-check("the task's log line reached the server", "Hello, Cloud!" in log_messages(view), True)
+check("the task's log line reached the server", logged(view, "Hello, Cloud!"), True)
 finish()

@@ -39,7 +39,7 @@ from _checks import check, finish, log_messages, newest_flow, run_on_agent  # no
 
 view = run_on_agent(newest_flow("hello-flow", "tutorial").flow_id)
 check("the run succeeded on the agent", view.state.is_successful(), True)
-messages = log_messages(view)
+messages = log_messages(view, "Hello, Marvin!")
 check(
     "every mapped greeting logged",
     sorted(m for m in messages if m.startswith("Hello, ")),

@@ -34,7 +34,7 @@ with Flow("parent-flow") as flow:
 flow.run()
 
 # --- checks (not in the source) ---
-from _checks import check, finish, log_messages, wait_finished  # noqa: E402
+from _checks import check, finish, logged, wait_finished  # noqa: E402
 
 from headwater import Client  # noqa: E402
 
@@ -44,7 +44,7 @@ child_id = state.result[flow_run].result
 child = wait_finished(child_id)
 check("the child ran on the agent", child.state.is_successful(), True)
 check("with the parent's data", child.parameters, {"param-key": "some-random-piece-of-data"})
-check("the child's output", "example got some-random-piece-of-data" in log_messages(child), True)
+check("the child's output", logged(child, "example got some-random-piece-of-data"), True)
 check(
     "the child's task result",
     child.get_task_run(task_slug="use_the_data-1").get_result(),

@@ -35,7 +35,7 @@ with Flow("parent-flow") as flow:
 state = flow.run()
 
 # --- checks (not in the source): inspecting the child as inspection.md does ---
-from _checks import check, finish, log_messages  # noqa: E402
+from _checks import check, finish, logged  # noqa: E402
 
 from headwater.backend import FlowRunView  # noqa: E402
 
@@ -49,5 +49,5 @@ check("get_flow_metadata().project_name", flow_run.get_flow_metadata().project_n
 task_run = flow_run.get_task_run(task_slug="say_hello-1")
 check("get_task_run(task_slug='say_hello-1')", task_run.state.is_successful(), True)
 check("get_task_run_ids()", len(flow_run.get_task_run_ids()), 3)
-check("the child's output in its logs", "Hello World" in log_messages(flow_run), True)
+check("the child's output in its logs", logged(flow_run, "Hello World"), True)
 finish()
