@@ -36,6 +36,8 @@ from headwater.testing_agent import AgentProcess, temporary_agent, wait_for_flow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
+HEADWATER = [sys.executable, "-c", "import sys; from headwater.cli import main; sys.exit(main())"]
+
 # The issue's script, as Prefect 1's docs wrote flows: everything at module level.
 UNGUARDED = """
 import os
@@ -305,6 +307,8 @@ def test_unguarded_parent_run_creates_exactly_its_children(
         assert _versions(client, "unguarded-child") == [1]
         assert stats["spawned"] - spawned_before == 3
         assert stats["refused_load_failures"] == 0
+        # the agent's log shows the counts with every start
+        assert "flow-run processes alive, " in agent.output()
         if storage.startswith("Local(stored"):
             # each child run executed the script; its register() and run() were skipped
             logs = [line["message"] for r in runs for line in client.get_logs(r["id"])]
@@ -418,3 +422,33 @@ def test_a_flow_that_starts_itself_stops_at_the_nesting_ceiling(
         assert "Flow run nesting too deep" in (task_run["state_message"] or "")
         assert "more than 3 ancestor runs" in task_run["state_message"]
         assert f"({chain[0]['id']})" in task_run["state_message"]
+
+
+def test_register_path_on_an_unguarded_script_registers_once_and_runs_nothing(
+    database_url: str | None, tmp_path: Path
+) -> None:
+    project = f"cli-{uuid.uuid4().hex[:6]}"
+    with _backend(database_url, project) as (server, agent, client):
+        client.create_project(project)
+        script = tmp_path / "flows.py"
+        script.write_text(UNGUARDED.format(storage="Local()"))
+        env = dict(os.environ, HEADWATER_API_URL=server.api_url, E2E_PROJECT=project)
+        env.pop("HEADWATER_DATABASE_URL", None)
+        done = subprocess.run(
+            [*HEADWATER, "register", "--project", project, "-p", str(script)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        output = done.stdout + done.stderr
+        assert "Flow 'unguarded-child': registered, version 1" in output
+        assert "Flow 'unguarded-parent': registered, version 1" in output
+        # the file's own register() and run() were skipped while the command loaded it
+        assert "'unguarded-child': flow.register() was called while" in output
+        assert "'unguarded-parent': flow.run() was called while" in output
+        assert client.query_flow_runs(limit=100) == []
+        assert _versions(client, "unguarded-child") == [1]
+        assert _versions(client, "unguarded-parent") == [1]
+        assert _agent_stats(client, agent).get("spawned", 0) == 0
