@@ -261,12 +261,12 @@ class Agent:
         )
 
     def _start_reporter(self) -> None:
-        agent_id = self.agent_id
-        assert agent_id is not None
         client = self.client
 
         def send(stats: dict[str, Any]) -> None:
-            client.report_agent_stats(agent_id, stats)
+            agent_id = self.agent_id  # read each time: a re-registration changes it
+            if agent_id is not None:
+                client.report_agent_stats(agent_id, stats)
 
         self._reporter = StatsReporter(send, self.stats)
         self._reporter.start()
