@@ -33,6 +33,7 @@ from headwater.testing import (
     temporary_server,
 )
 from headwater.testing_agent import AgentProcess, temporary_agent, wait_for_flow_run_state
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -185,13 +186,7 @@ def _live_children(pid: int) -> list[int]:
 
 
 def _wait(condition: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+    return wait_until(condition, timeout=timeout, interval=0.1, what=what)
 
 
 def _agent_stats(client: Client, agent: AgentProcess) -> dict[str, Any]:

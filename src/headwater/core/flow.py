@@ -42,6 +42,7 @@ from headwater.core.parameter import Parameter
 from headwater.core.task import Task, _FailureCallback
 from headwater.utilities.configuration import config, configured_class
 from headwater.utilities.context import context
+from headwater.utilities.logging import get_logger
 
 if TYPE_CHECKING:
     from headwater.engine.state import State
@@ -55,12 +56,8 @@ _RUNNER_KWARGS = frozenset(
 
 def _loading_guard(flow: Flow, method: str, skipped: str) -> bool:
     """True (after logging why) when ``flow.<method>()`` is called while a flow loads."""
-    from headwater.utilities.context import context
-
     if not context.get("loading_flow", False):
         return False
-    from headwater.utilities.logging import get_logger
-
     where = context.get("local_script_path")
     source = f"its script {where}" if where else "its storage"
     get_logger("Flow").warning(

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.exceptions import FlowStorageError
 from headwater.storage._base import flows_in_namespace
+from headwater.utilities.context import context
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -52,8 +53,6 @@ def loading_flow(script_path: str | None = None) -> Iterator[None]:
     Args:
         script_path: the script being executed, kept as ``context.local_script_path``.
     """
-    from headwater.utilities.context import context
-
     values: dict[str, Any] = {"loading_flow": True}
     if script_path is not None:
         values["local_script_path"] = script_path
