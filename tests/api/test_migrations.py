@@ -61,7 +61,7 @@ async def test_upgrading_fills_the_schedules_of_registered_versions(app: Any) ->
 
         from headwater.server.database.orm import JSONType, UTCDateTime
 
-        command.downgrade(_config(connection), "-1")  # to just before 0011
+        command.downgrade(_config(connection), "0012")  # to just before 0011
         now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         projects = sa.table(
             "projects", sa.column("id"), sa.column("name"), sa.column("created", UTCDateTime)

@@ -1,5 +1,9 @@
 """Fixtures for the Prefect 1 compatibility suite.
 
+Programs are written as Prefect 1 users wrote them: flows built, registered and run at
+module level, with no ``if __name__ == "__main__":`` guard (the default style here, see
+README.md, which also lists the few programs that need one and why).
+
 - ``compat_env``: the environment every program runs with: a fresh ``HEADWATER_HOME``,
   no ``HEADWATER__*`` overrides and no server address, so each program sees Headwater's
   defaults exactly as a user's first run would; ``TMPDIR`` under the test's tmp_path.

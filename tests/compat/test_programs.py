@@ -1,8 +1,12 @@
 """Prefect 1 programs, renamed to Headwater, run as real subprocesses.
 
 Each file in ``programs/`` is Prefect 1 code with only ``prefect`` renamed to
-``headwater``. It prints one line per check (``ok`` or ``FAIL``) and exits 0 only when
-every check matched Prefect 1's behaviour.
+``headwater``, written as Prefect 1 users wrote it: flows built, registered and run at
+module level, without an ``if __name__ == "__main__":`` guard (see README.md). It prints
+one line per check (``ok`` or ``FAIL``) and exits 0 only when every check matched Prefect
+1's behaviour. The ``docs_*``, ``backend_docs_*`` and ``fof_docs_*`` programs are ported
+from Prefect 1's own documentation and examples, each naming its source at its top.
+Files starting with ``_`` are helpers the programs import, not programs.
 
 A program listed in :data:`GAPS` documents a known Headwater gap. Its test is a strict
 ``xfail`` that only accepts the gap's own symptom (:class:`KnownGap`, raised when the
@@ -60,6 +64,9 @@ EXPECTED_OUTPUT: dict[str, list[str]] = {
         "INFO - mylib | from mylib",
         "WARNING - other.lib.sub | from a child of other.lib",
     ],
+    "docs_basic_core_flow": ["INFO - headwater.hello_task | Hello world!"],
+    "docs_hello_world": ["Hello World", "Hello Marvin"],
+    "docs_parameterized_flow": ["2 is even!", "1 is odd!"],
     "readme_examples": [
         "INFO - headwater.say_hello | Hello, world!",
         "INFO - headwater.say_hello | Hello, Marvin!",
@@ -71,9 +78,17 @@ EXPECTED_OUTPUT: dict[str, list[str]] = {
 }
 
 _NEEDS_BACKEND = ("fof_", "backend_")
-CORE = sorted(p.stem for p in PROGRAMS.glob("*.py") if not p.stem.startswith(_NEEDS_BACKEND))
+_ALL = sorted(p.stem for p in PROGRAMS.glob("*.py") if not p.stem.startswith("_"))
+CORE = [name for name in _ALL if not name.startswith(_NEEDS_BACKEND)]
 #: Programs that need a server and an agent: flows of flows, registration, the CLI.
-BACKEND = sorted(p.stem for p in PROGRAMS.glob("*.py") if p.stem.startswith(_NEEDS_BACKEND))
+BACKEND = [name for name in _ALL if name.startswith(_NEEDS_BACKEND)]
+#: Projects the ported documentation programs expect to exist (the docs create them with
+#: ``prefect create project``), created before every backend program.
+PROJECTS = ("tutorial", "examples", "default")
+#: Programs ported from Prefect 1's documentation and examples: each names its source in
+#: its first line.
+PORTED_MARK = "# Ported from Prefect 1: "
+PORTED = [name for name in _ALL if (PROGRAMS / f"{name}.py").read_text().startswith(PORTED_MARK)]
 
 
 def _params(names: list[str]) -> list[Any]:
@@ -125,6 +140,39 @@ def test_every_program_is_collected() -> None:
     assert set(EXPECTED_OUTPUT) <= set(CORE) | set(BACKEND)
 
 
+#: The only programs with an ``if __name__ == "__main__":`` guard, and why (README.md).
+GUARDED = {"executors": "worker processes started with spawn import the main module again"}
+
+
+def test_programs_have_no_main_guard_by_default() -> None:
+    guarded = {
+        name
+        for name in _ALL
+        if 'if __name__ == "__main__":' in (PROGRAMS / f"{name}.py").read_text()
+    }
+    assert guarded == set(GUARDED)
+
+
+def test_ported_programs_name_their_source_and_have_no_main_guard() -> None:
+    assert len(PORTED) >= 10
+    assert len([name for name in PORTED if name in BACKEND]) >= 6
+    for name in PORTED:
+        text = (PROGRAMS / f"{name}.py").read_text()
+        assert "__main__" not in text, f"{name}.py must run as Prefect 1 users wrote it"
+
+
+def _create_projects(api_url: str) -> None:
+    from headwater.client import Client
+    from headwater.exceptions import ConflictError
+
+    with Client(api_server=api_url) as client:
+        for project in PROJECTS:
+            try:
+                client.create_project(project)
+            except ConflictError:
+                pass  # it exists already (the server is shared by the module)
+
+
 @pytest.mark.parametrize("name", _params(CORE))
 def test_program(name: str, compat_env: dict[str, str], tmp_path: Path) -> None:
     output = run_program(name, compat_env, tmp_path)
@@ -138,5 +186,6 @@ def test_backend_program(
     name: str, backend: str, compat_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = dict(compat_env, HEADWATER_API_URL=backend)
+    _create_projects(backend)
     output = run_program(name, env, tmp_path, timeout=180.0)
     assert "ok   " in output

@@ -296,13 +296,11 @@ def test_flow_registered_from_its_own_main_block_runs_on_the_agent(
     flow_id = done.stdout.strip()
     (record,) = json.loads(hw(url, "get", "flows", "--name", name, "--json").stdout)
     assert record["id"] == flow_id
-    assert record["storage"]["flows"][name] == {
-        "kind": "script",
-        "path": str(script),
-        "attribute": "flow",
-    }
+    entry = record["storage"]["flows"][name]
+    assert entry["kind"] == "pickle"
+    assert entry["import_path"] == str(script.parent)
     hw(url, "run", "--name", name, "--watch")
-    # Loading the flow in the run did not run the __main__ block again.
+    # The run loaded the pickle: the script (and its __main__ block) did not run again.
     assert [
         f["version"]
         for f in json.loads(

@@ -1,7 +1,7 @@
 """Every runnable example in docs/tasks/ runs as a script against a real server + agent.
 
 Each page's ```python block is written to a file and run with ``python file.py`` (the
-flows it registers are stored as that script, which the agent loads), with
+flows it registers are pickled by their Local storage, which the agent loads), with
 HEADWATER_API_URL pointing at the test server. The block's own asserts are the checks.
 """
 

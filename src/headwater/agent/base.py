@@ -23,6 +23,11 @@ Contract:
 - With ``max_polls`` the agent makes at most that many claims that may hand out runs
   (answered or failed); it then only polls with ``limit=0`` (for cancellations) until the
   runs it took have ended, and returns.
+- Runaway protection (:mod:`headwater.agent._runaway`): a run whose flow version failed
+  to load ``load_failure_limit`` times in a row within ``load_failure_window`` seconds is
+  set ``Failed`` with a message saying so, and no process is started for it. The agent
+  counts the processes it starts; the counts appear in its log and, through
+  ``PUT /agents/{id}/stats``, in ``GET /agents``.
 - On shutdown (``stop()``, SIGINT, SIGTERM) the agent stops claiming at once (the claim
   runs in a helper thread, so stopping never waits for the server), gives running
   processes ``shutdown_grace`` seconds to finish, then terminates them. A flow-run process
@@ -44,6 +49,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from headwater.agent._runaway import LoadFailures, SpawnStats, StatsReporter
 from headwater.agent._supervision import (
     FINISHED_STATE_TYPES,
     describe_exit,
@@ -117,6 +123,9 @@ class Agent:
         client: A ready client (for tests); otherwise one is built from the arguments.
         max_polls: Stop after this many claims (None: never); runs already taken are
             supervised to their end first.
+        load_failure_limit: Refuse runs of a flow version that failed to load this many
+            times in a row (0: never refuse).
+        load_failure_window: Seconds within which those failures must fall.
     """
 
     agent_type = "Agent"
@@ -134,6 +143,8 @@ class Agent:
         shutdown_grace: float = 5.0,
         client: Client | None = None,
         max_polls: int | None = None,
+        load_failure_limit: int = 3,
+        load_failure_window: float = 60.0,
     ) -> None:
         if max_polls is not None and max_polls < 1:
             raise ValueError(f"max_polls must be at least 1, got {max_polls}")
@@ -163,6 +174,9 @@ class Agent:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._stopped = threading.Event()
+        self.load_failures = LoadFailures(load_failure_limit, load_failure_window)
+        self.spawn_stats = SpawnStats()
+        self._reporter: StatsReporter | None = None
 
     # ------------------------------------------------------------------ hooks
 
@@ -219,15 +233,49 @@ class Agent:
                 self.labels,
                 self.max_concurrent or "unlimited",
             )
+            self._start_reporter()
             self.on_started()
             self._loop()
         finally:
             self._shutdown()
             self.on_stopped()
+            self._stop_reporter()
             close = getattr(self._client, "close", None)
             if callable(close):
                 close()  # also cuts off a claim still waiting on the server
             self._stopped.set()
+
+    def stats(self) -> dict[str, Any]:
+        """The agent's process counts, as reported to the server.
+
+        Returns:
+            ``{live_processes, spawned, spawned_last_minute, refused_load_failures,
+            supervised, max_concurrent}``.
+        """
+        with self._lock:
+            supervised = len(self._runs)
+        return self.spawn_stats.snapshot(
+            refused_load_failures=self.load_failures.refused,
+            supervised=supervised,
+            max_concurrent=self.max_concurrent,
+        )
+
+    def _start_reporter(self) -> None:
+        client = self.client
+
+        def send(stats: dict[str, Any]) -> None:
+            agent_id = self.agent_id  # read each time: a re-registration changes it
+            if agent_id is not None:
+                client.report_agent_stats(agent_id, stats)
+
+        self._reporter = StatsReporter(send, self.stats)
+        self._reporter.start()
+
+    def _stop_reporter(self) -> None:
+        reporter, self._reporter = self._reporter, None
+        if reporter is not None:
+            reporter.stop()
+            reporter.join(timeout=5.0)
 
     def stop(self) -> None:
         """Ask the agent to stop claiming and shut down (safe from any thread)."""
@@ -365,6 +413,14 @@ class Agent:
             if entry.cancel_requested or self._stopping.is_set():
                 self._finish_unstarted(entry)
                 return
+            refusal = self.load_failures.refusal(
+                str(entry.flow_run.get("flow_id")), entry.flow_run.get("flow_name")
+            )
+            if refusal is not None:
+                logger.warning("Flow run %s: %s", entry.flow_run_id, refusal)
+                self._write_log(entry.flow_run_id, "ERROR", refusal)
+                self._report(entry.flow_run_id, "Failed", refusal)
+                return
             try:
                 entry.process = self.deploy_flow(entry.flow_run)
             except Exception as exc:
@@ -375,13 +431,27 @@ class Agent:
                     f"Failed to start the flow run process: {type(exc).__name__}: {exc}",
                 )
                 return
-            self._write_log(
-                entry.flow_run_id, "INFO", f"Submitted for execution: PID: {entry.process.pid}"
-            )
-            logger.info("Flow run %s started as PID %s", entry.flow_run_id, entry.process.pid)
-            if entry.cancel_requested:
-                entry.process.terminate(self.cancel_grace)
-            code = entry.process.wait()
+            self.spawn_stats.started()
+            try:
+                self._write_log(
+                    entry.flow_run_id,
+                    "INFO",
+                    f"Submitted for execution: PID: {entry.process.pid}",
+                )
+                counts = self.spawn_stats.snapshot()
+                logger.info(
+                    "Flow run %s started as PID %s (%d flow-run processes alive, "
+                    "%d started in the last minute)",
+                    entry.flow_run_id,
+                    entry.process.pid,
+                    counts["live_processes"],
+                    counts["spawned_last_minute"],
+                )
+                if entry.cancel_requested:
+                    entry.process.terminate(self.cancel_grace)
+                code = entry.process.wait()
+            finally:
+                self.spawn_stats.ended()
             self._after_exit(entry, code if code is not None else -1)
         except Exception:
             logger.exception("Supervising flow run %s failed", entry.flow_run_id)
@@ -441,10 +511,16 @@ class Agent:
 
     def _after_exit(self, entry: _Supervised, code: int) -> None:
         """Make sure a run whose process ended is in a finished state."""
-        state_type, _ = self._read_state(entry.flow_run_id)
+        state_type, run = self._read_state(entry.flow_run_id)
+        if run is not None:
+            self.load_failures.record(str(entry.flow_run.get("flow_id")), run)
         if state_type in FINISHED_STATE_TYPES:
             logger.info(
-                "Flow run %s process exited with code %s (%s)", entry.flow_run_id, code, state_type
+                "Flow run %s process exited with code %s (%s; %d flow-run processes alive)",
+                entry.flow_run_id,
+                code,
+                state_type,
+                self.spawn_stats.live,
             )
             return
         if entry.cancel_requested or state_type == "Cancelling":

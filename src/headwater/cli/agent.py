@@ -45,7 +45,8 @@ def local() -> None:
     "--max-concurrent",
     type=click.IntRange(min=1),
     default=None,
-    help="Most flow runs executed at once (default: unlimited).",
+    help="Most flow runs executed at once, so at most this many flow-run processes "
+    "(default: unlimited).",
 )
 @click.option("--api-url", default=None, help="Server API URL (default: HEADWATER_API_URL).")
 @click.option("--api-key", "-k", default=None, help="API key (default: HEADWATER_API_KEY).")
@@ -101,6 +102,21 @@ def local() -> None:
     help="Stop after this many claims for work, once the runs taken have ended.",
 )
 @click.option(
+    "--load-failure-limit",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Refuse the runs of a flow version that failed to load this many times in a row "
+    "within --load-failure-window seconds (0: never refuse).",
+)
+@click.option(
+    "--load-failure-window",
+    type=click.FloatRange(min=0.001),
+    default=60.0,
+    show_default=True,
+    help="Seconds within which the load failures counted by --load-failure-limit fall.",
+)
+@click.option(
     "--agent-address",
     default=None,
     help="Accepted for compatibility and ignored: the agent serves no health checks.",
@@ -131,6 +147,8 @@ def start(
     claim_timeout: float,
     hostname_label: bool,
     max_polls: int | None,
+    load_failure_limit: int,
+    load_failure_window: float,
     agent_address: str | None,
     no_cloud_logs: bool,
     log_level: str,
@@ -177,6 +195,8 @@ def start(
             show_flow_logs=show_flow_logs,
             warm_spare=not no_warm_spare,
             max_polls=max_polls,
+            load_failure_limit=load_failure_limit,
+            load_failure_window=load_failure_window,
         )
         instance.start(install_signal_handlers=True)
     except Exception as exc:

@@ -16,6 +16,7 @@ _REGISTER = route("POST", "/agents", idempotent=True)
 _LIST = route("GET", "/agents")
 # A claim that may have been applied cannot be repeated blindly: the runs it handed out
 # would sit Submitted to this agent. Only never-sent claims are retried.
+_STATS = route("PUT", "/agents/{agent_id}/stats", idempotent=True)
 _CLAIM = route("POST", "/agents/{agent_id}/claim", idempotent=False)
 
 
@@ -42,6 +43,16 @@ class AgentsMixin(Resource):
         """Every registered agent."""
         result: list[dict[str, Any]] = self._transport.json(_LIST)
         return result
+
+    def report_agent_stats(self, agent_id: str, stats: dict[str, Any]) -> None:
+        """Report an agent's process counts (shown by ``GET /agents`` as ``stats``).
+
+        Args:
+            agent_id: the reporting agent.
+            stats: ``{live_processes, spawned, spawned_last_minute,
+                refused_load_failures, supervised, max_concurrent}``.
+        """
+        self._transport.json(_STATS, {"agent_id": agent_id}, json_body=stats)
 
     def claim_flow_runs(
         self,

@@ -14,6 +14,11 @@ Contract:
     ``serialize()`` gives the JSON-able description the server stores. ``run()`` runs the
     flow in this process and returns its final state, whose ``result`` maps each task to
     its state.
+
+    The loading guard (as in Prefect 1): while storage or the command line executes a
+    flow's script, imports its module or unpickles it (``headwater.context.loading_flow``
+    is True), ``run()`` and ``register()`` do nothing, log one warning naming the flow,
+    and return None, so a script that calls them at module level is safe to load.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from headwater.core.parameter import Parameter
 from headwater.core.task import Task, _FailureCallback
 from headwater.utilities.configuration import config, configured_class
 from headwater.utilities.context import context
+from headwater.utilities.logging import get_logger
 
 if TYPE_CHECKING:
     from headwater.engine.state import State
@@ -46,6 +52,24 @@ __all__ = ["Flow"]
 _RUNNER_KWARGS = frozenset(
     {"task_states", "return_tasks", "task_contexts", "state", "task_runner_state_handlers"}
 )
+
+
+def _loading_guard(flow: Flow, method: str, skipped: str) -> bool:
+    """True (after logging why) when ``flow.<method>()`` is called while a flow loads."""
+    if not context.get("loading_flow", False):
+        return False
+    where = context.get("local_script_path")
+    source = f"its script {where}" if where else "its storage"
+    get_logger("Flow").warning(
+        "Flow %r: flow.%s() was called while the flow is being loaded from %s "
+        "(headwater.context.loading_flow is set); %s. Flows are registered and run by "
+        "the program that defines them, not while they are loaded.",
+        flow.name,
+        method,
+        source,
+        skipped,
+    )
+    return True
 
 
 def _eager_validation() -> bool:
@@ -493,7 +517,7 @@ class Flow:
         run_on_schedule: bool | None = None,
         runner_cls: type | None = None,
         **kwargs: Any,
-    ) -> State:
+    ) -> State | None:
         """Run the flow in this process and return its final state.
 
         Args:
@@ -509,7 +533,9 @@ class Flow:
                 ``return_tasks``, ``task_contexts`` for the runner.
 
         Returns:
-            The final flow state; ``state.result`` maps each task to its state.
+            The final flow state; ``state.result`` maps each task to its state. None,
+            without running, while the flow is being loaded from storage (the loading
+            guard, see the module docstring).
 
         Raises:
             ValueError: for unknown parameter names or missing required parameters.
@@ -518,6 +544,8 @@ class Flow:
         # Deferred (documented upward import): running needs the engine above the graph.
         from headwater.engine.flow_runner import FlowRunner
 
+        if _loading_guard(self, "run", "it is not run"):
+            return None
         if parameters is not None and not isinstance(parameters, dict):
             raise TypeError(
                 f"Flow {self.name!r}: parameters must be a dict, got {type(parameters).__name__}."
@@ -603,15 +631,18 @@ class Flow:
         labels: list[str] | None = None,
         idempotency_key: str | None = None,
         **kwargs: Any,
-    ) -> str:
+    ) -> str | None:
         """Register this flow with the server through :class:`headwater.client.Client`.
 
         Returns:
-            The id of the registered flow version.
+            The id of the registered flow version; None, without registering, while the
+            flow is being loaded from storage (the loading guard).
         """
         # Deferred (documented upward import): registering needs the client above the graph.
         from headwater.client import Client
 
+        if _loading_guard(self, "register", "it is not registered again"):
+            return None
         return Client().register(  # type: ignore[no-any-return]
             self,
             project_name=project_name,

@@ -13,6 +13,8 @@ Environment variables read by :meth:`ServerSettings.from_env`:
 - ``HEADWATER_RESULTS_URL``: directory or fsspec URL of the result store.
 - ``HEADWATER_MAX_RESULT_BYTES`` / ``HEADWATER_MAX_REQUEST_BYTES``.
 - ``HEADWATER_SQLITE_SYNCHRONOUS``: ``FULL`` (default) or ``NORMAL``.
+- ``HEADWATER_SERVER_MAX_RUN_DEPTH`` (32): the deepest parent -> child nesting of flow
+  runs; creating a run deeper than that fails with 422 naming the chain.
 - Background services, in seconds: ``HEADWATER_REAPER_INTERVAL`` (30),
   ``HEADWATER_HEARTBEAT_TIMEOUT`` (600), ``HEADWATER_SUBMITTED_TIMEOUT`` (300),
   ``HEADWATER_LATE_RUNS_INTERVAL`` (30), ``HEADWATER_LATE_AFTER`` (60),
@@ -147,6 +149,8 @@ class ServerSettings:
         retention_interval: Seconds between retention passes.
         retention_batch_size: Rows deleted per transaction, so writers are never held up.
         ui: Whether the web UI is served at ``/`` (the API stays under ``/api``).
+        max_run_depth: The most ancestors a flow run may have (a run without a parent
+            has none): runaway protection against flows that start runs of themselves.
     """
 
     home: Path = field(default_factory=default_home)
@@ -178,6 +182,13 @@ class ServerSettings:
     retention_interval: float = 3600.0
     retention_batch_size: int = 200
     ui: bool = True
+    max_run_depth: int = 32
+
+    def __post_init__(self) -> None:
+        if self.max_run_depth < 1:
+            raise ValueError(
+                f"HEADWATER_SERVER_MAX_RUN_DEPTH must be at least 1, got {self.max_run_depth}"
+            )
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServerSettings:
@@ -210,6 +221,7 @@ class ServerSettings:
             "retention_interval": _float_env("HEADWATER_SERVER_RETENTION_INTERVAL", 3600.0),
             "retention_batch_size": _int_env("HEADWATER_SERVER_RETENTION_BATCH_SIZE", 200),
             "ui": _bool_env("HEADWATER_SERVER_UI", True),
+            "max_run_depth": _int_env("HEADWATER_SERVER_MAX_RUN_DEPTH", 32),
         }
         for kind in ("flow_runs", "task_runs", "logs", "artifacts", "results"):
             values[f"retention_{kind}"] = _age_env(f"HEADWATER_SERVER_RETENTION_{kind.upper()}")

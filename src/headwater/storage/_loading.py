@@ -6,10 +6,18 @@ Contract:
     or runs the flow) does not run again; its directory is put on ``sys.path`` first, as
     Python does for a script, so sibling imports work. Each failure raises
     :class:`~headwater.exceptions.FlowStorageError` naming the flow and what is missing.
+
+    The loading guard (Prefect 1's ``loading_flow``): while a script is executed, a module
+    imported or a pickle loaded for a flow, ``headwater.context.loading_flow`` is True
+    (and ``local_script_path`` names a script being executed), and ``flow.register()`` and
+    ``flow.run()`` return at once without doing anything, each logging a warning. A flow
+    script that registers and runs its flows at module level therefore only defines them
+    when storage, ``headwater register --path`` or ``headwater run --path`` loads it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import runpy
@@ -19,14 +27,37 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.exceptions import FlowStorageError
 from headwater.storage._base import flows_in_namespace
+from headwater.utilities.context import context
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from headwater.core.flow import Flow
 
-__all__ = ["SCRIPT_RUN_NAME", "flow_from_module", "flow_from_pickle", "flow_from_script"]
+__all__ = [
+    "SCRIPT_RUN_NAME",
+    "flow_from_module",
+    "flow_from_pickle",
+    "flow_from_script",
+    "loading_flow",
+]
 
 #: ``__name__`` of a flow script while it is being loaded from storage.
 SCRIPT_RUN_NAME = "__headwater_flow_script__"
+
+
+@contextlib.contextmanager
+def loading_flow(script_path: str | None = None) -> Iterator[None]:
+    """Set ``headwater.context.loading_flow`` (the loading guard) for the block.
+
+    Args:
+        script_path: the script being executed, kept as ``context.local_script_path``.
+    """
+    values: dict[str, Any] = {"loading_flow": True}
+    if script_path is not None:
+        values["local_script_path"] = script_path
+    with context(**values):
+        yield
 
 
 def _pick(namespace: dict[str, Any], flow_name: str, attribute: str | None, where: str) -> Flow:
@@ -54,7 +85,8 @@ def run_script(path: str) -> dict[str, Any]:
     if folder not in sys.path:
         sys.path.insert(0, folder)
     try:
-        return runpy.run_path(str(script), run_name=SCRIPT_RUN_NAME)
+        with loading_flow(str(script)):
+            return runpy.run_path(str(script), run_name=SCRIPT_RUN_NAME)
     except SystemExit as exc:
         raise FlowStorageError(
             f"Flow script {path} exited while loading (code {exc.code})"
@@ -79,7 +111,8 @@ def flow_from_module(
     still exists, the file is executed as a script instead.
     """
     try:
-        module = importlib.import_module(module_name)
+        with loading_flow():
+            module = importlib.import_module(module_name)
     except ImportError as exc:
         if file and os.path.isfile(file):
             return flow_from_script(file, flow_name, attribute)
@@ -122,7 +155,8 @@ def flow_from_pickle(path: str, flow_name: str, import_path: str | None = None) 
             f"Pickled flow {flow_name!r} at {path} cannot be read: {exc.strerror or exc}"
         ) from exc
     try:
-        flow = cloudpickle.loads(data)
+        with loading_flow():
+            flow = cloudpickle.loads(data)
     except Exception as exc:
         raise FlowStorageError(
             f"Pickled flow {flow_name!r} at {path} cannot be loaded: {type(exc).__name__}: {exc}"

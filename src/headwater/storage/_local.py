@@ -1,19 +1,22 @@
-"""``Local`` storage: the flow stays where it was written, on this machine.
+"""``Local`` storage: the flow stays on this machine, pickled, as a module, or as a script.
 
 Contract:
-    ``Local()`` finds where each added flow lives, at the time it is added: a flow bound
-    to a module-level name that loading the source again gives back (see
-    :func:`~headwater.storage._references.find_flow_reference`) is recorded by reference:
-    a script run as ``__main__`` by absolute path and attribute, a flow of an importable
-    module by module name, attribute and source file. Any other flow (built in a function,
-    or in a loop and kept in a container, say) is pickled with cloudpickle, as Prefect 1's
-    ``Local`` storage did, to ``<directory>/<slugified flow name>/<hash>.pickle``
-    (``directory`` defaults to ``$HEADWATER_HOME/flows``; the hash is of the pickled
-    bytes) and recorded by that absolute path; :meth:`build` writes the file. A pickle of a
-    flow from a script also records the script's folder (``import_path``), put on
-    ``sys.path`` when loading so the script's sibling imports resolve.
-    ``Local(path=FILE, stored_as_script=True)`` names the script explicitly;
-    ``Local(path=FILE)`` without ``stored_as_script`` names the pickle file to write.
+    ``Local()`` keeps Prefect 1's default (``stored_as_script=False``): every flow is
+    pickled with cloudpickle when it is added, to
+    ``<directory>/<slugified flow name>/<hash>.pickle`` (``directory`` defaults to
+    ``$HEADWATER_HOME/flows``; the hash is of the pickled bytes), and :meth:`build` writes
+    the file. That includes a flow defined in a script run as ``__main__``: the flow-run
+    process loads the pickle and never executes the script, so a script that registers
+    and runs flows at module level (no ``if __name__ == "__main__":`` guard) does not do
+    it again for every run. A pickle of a flow from a script also records the script's
+    folder (``import_path``), put on ``sys.path`` when loading so the script's sibling
+    imports resolve. The one exception is a flow bound to a module-level name of an
+    importable module (see :func:`~headwater.storage._references.find_flow_reference`):
+    it is recorded by module name, attribute and source file, and imported again.
+    ``Local(path=FILE, stored_as_script=True)`` loads the flow by executing that script,
+    on request only (with the loading guard on, see
+    :mod:`headwater.storage._loading`); ``Local(path=FILE)`` without
+    ``stored_as_script`` names the pickle file to write.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def _pickle(flow: Flow) -> bytes:
     except Exception as exc:
         raise FlowStorageError(
             f"Flow {flow.name!r} cannot be pickled for Local storage: "
-            f"{type(exc).__name__}: {exc}; bind it to a module-level name or use "
+            f"{type(exc).__name__}: {exc}; define it in an importable module or use "
             "Local(path=SCRIPT, stored_as_script=True)"
         ) from exc
     return data
@@ -70,8 +73,9 @@ class Local(Storage):
         directory: where pickled flows are written (default ``$HEADWATER_HOME/flows``).
         validate: accepted for Prefect 1 compatibility.
         path: the flow's script (with ``stored_as_script``) or the pickle file to write.
-        stored_as_script: load the flow by running the script at ``path`` (found
-            automatically for a script run as ``__main__`` when ``path`` is omitted).
+        stored_as_script: load the flow by executing the script at ``path`` instead of
+            unpickling it (``path`` may be omitted for a flow defined in the script run
+            as ``__main__``). Default False: the flow is pickled, as in Prefect 1.
         labels: accepted for Prefect 1 compatibility.
         add_default_labels: accepted for Prefect 1 compatibility.
     """
@@ -118,8 +122,6 @@ class Local(Storage):
         reference = find_flow_reference(flow)
         if reference is not None:
             module, attr, file = reference
-            if module == "__main__":
-                return {"kind": "script", "path": file, "attribute": attr}
             return {"kind": "module", "module": module, "attribute": attr, "file": file}
         data = _pickle(flow)
         self._pickled[flow.name] = data

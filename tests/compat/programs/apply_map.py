@@ -51,10 +51,9 @@ with Flow("apply-map example") as flow:
     summed = total(result)
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check("apply_map result", state.result[result].result, [1, -1, 3, -3])
-    check("reduce after apply_map", state.result[summed].result, 0)
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("apply_map result", state.result[result].result, [1, -1, 3, -3])
+check("reduce after apply_map", state.result[summed].result, 0)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

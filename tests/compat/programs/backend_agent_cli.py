@@ -39,46 +39,45 @@ with Flow("compat-labelled") as flow:
     where()
 
 
-if __name__ == "__main__":
-    client = Client()
-    client.create_project(project_name=PROJECT)
-    flow_id = flow.register(project_name=PROJECT, labels=[LABEL])
-    agent = subprocess.Popen(
-        [
-            HEADWATER,
-            "agent",
-            "local",
-            "start",
-            "--label",
-            LABEL,
-            "--no-hostname-label",
-            "--name",
-            "compat-agent",
-            "--env",
-            "COMPAT_AGENT_ENV=from-agent",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        run_id = client.create_flow_run(flow_id=flow_id)
-        view = FlowRunView.from_flow_run_id(run_id)
-        deadline = time.monotonic() + 60
-        while not view.state.is_finished() and time.monotonic() < deadline and agent.poll() is None:
-            time.sleep(0.2)
-            view = view.get_latest()
-        check("agent accepted Prefect 1's options", agent.poll(), None)
-        check("labelled run succeeded", view.state.is_successful(), True)
-        if view.state.is_successful():
-            check(
-                "agent --env reached the run",
-                view.get_task_run(task_slug="where-1").get_result(),
-                "from-agent",
-            )
-    finally:
-        agent.terminate()
-        output = agent.communicate(timeout=30)[0]
-    print(output[-2000:])
+client = Client()
+client.create_project(project_name=PROJECT)
+flow_id = flow.register(project_name=PROJECT, labels=[LABEL])
+agent = subprocess.Popen(
+    [
+        HEADWATER,
+        "agent",
+        "local",
+        "start",
+        "--label",
+        LABEL,
+        "--no-hostname-label",
+        "--name",
+        "compat-agent",
+        "--env",
+        "COMPAT_AGENT_ENV=from-agent",
+    ],
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+)
+try:
+    run_id = client.create_flow_run(flow_id=flow_id)
+    view = FlowRunView.from_flow_run_id(run_id)
+    deadline = time.monotonic() + 60
+    while not view.state.is_finished() and time.monotonic() < deadline and agent.poll() is None:
+        time.sleep(0.2)
+        view = view.get_latest()
+    check("agent accepted Prefect 1's options", agent.poll(), None)
+    check("labelled run succeeded", view.state.is_successful(), True)
+    if view.state.is_successful():
+        check(
+            "agent --env reached the run",
+            view.get_task_run(task_slug="where-1").get_result(),
+            "from-agent",
+        )
+finally:
+    agent.terminate()
+    output = agent.communicate(timeout=30)[0]
+print(output[-2000:])
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -53,47 +53,44 @@ def headwater(*args):
     return done.returncode, done.stdout + done.stderr
 
 
-if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "cli_flows.py")
-        with open(path, "w") as handle:
-            handle.write(FLOWS)
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "cli_flows.py")
+    with open(path, "w") as handle:
+        handle.write(FLOWS)
 
-        check("create project", headwater("create", "project", PROJECT)[0], 0)
-        check(
-            "create project --skip-if-exists",
-            headwater("create", "project", PROJECT, "--skip-if-exists")[0],
-            0,
-        )
-        code, out = headwater("register", "--project", PROJECT, "--path", path)
-        check("register --path FILE", code, 0)
-        registered = FlowView.from_flow_name("compat-cli-shout", project_name=PROJECT).flow_id
-        print(out)
-        code, out = headwater("register", "--project", PROJECT, "--path", path)
-        check("register again", code, 0)
-        check(
-            "unchanged flow keeps its version",
-            FlowView.from_flow_name("compat-cli-shout", project_name=PROJECT).flow_id,
-            registered,
-        )
+    check("create project", headwater("create", "project", PROJECT)[0], 0)
+    check(
+        "create project --skip-if-exists",
+        headwater("create", "project", PROJECT, "--skip-if-exists")[0],
+        0,
+    )
+    code, out = headwater("register", "--project", PROJECT, "--path", path)
+    check("register --path FILE", code, 0)
+    registered = FlowView.from_flow_name("compat-cli-shout", project_name=PROJECT).flow_id
+    print(out)
+    code, out = headwater("register", "--project", PROJECT, "--path", path)
+    check("register again", code, 0)
+    check(
+        "unchanged flow keeps its version",
+        FlowView.from_flow_name("compat-cli-shout", project_name=PROJECT).flow_id,
+        registered,
+    )
 
-        code, out = headwater(
-            "run",
-            "--name",
-            "compat-cli-shout",
-            "--project",
-            PROJECT,
-            "--param",
-            "word=hello",
-            "--watch",
-        )
-        print(out)
-        check("run --watch succeeds", code, 0)
-        check("watched logs include the task's output", "HELLO" in out, True)
-        code, out = headwater(
-            "run", "--name", "compat-cli-explode", "--project", PROJECT, "--watch"
-        )
-        print(out)
-        check("run --watch of a failing flow exits non-zero", code != 0, True)
+    code, out = headwater(
+        "run",
+        "--name",
+        "compat-cli-shout",
+        "--project",
+        PROJECT,
+        "--param",
+        "word=hello",
+        "--watch",
+    )
+    print(out)
+    check("run --watch succeeds", code, 0)
+    check("watched logs include the task's output", "HELLO" in out, True)
+    code, out = headwater("run", "--name", "compat-cli-explode", "--project", PROJECT, "--watch")
+    print(out)
+    check("run --watch of a failing flow exits non-zero", code != 0, True)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

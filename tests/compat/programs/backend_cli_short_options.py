@@ -43,26 +43,25 @@ def headwater(*args):
     return done.returncode
 
 
-if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "short_flows.py")
-        with open(path, "w") as handle:
-            handle.write(FLOWS)
-        check("create project", headwater("create", "project", PROJECT, "--skip-if-exists"), 0)
-        check(
-            "register --project P -p PATH",
-            headwater("register", "--project", PROJECT, "-p", path),
-            0,
-        )
-        check(
-            "register -f forces a version",
-            headwater("register", "--project", PROJECT, "-p", path, "-f"),
-            0,
-        )
-        check(
-            "run -n NAME --project P -w",
-            headwater("run", "-n", "compat-cli-short", "--project", PROJECT, "-w"),
-            0,
-        )
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "short_flows.py")
+    with open(path, "w") as handle:
+        handle.write(FLOWS)
+    check("create project", headwater("create", "project", PROJECT, "--skip-if-exists"), 0)
+    check(
+        "register --project P -p PATH",
+        headwater("register", "--project", PROJECT, "-p", path),
+        0,
+    )
+    check(
+        "register -f forces a version",
+        headwater("register", "--project", PROJECT, "-p", path, "-f"),
+        0,
+    )
+    check(
+        "run -n NAME --project P -w",
+        headwater("run", "-n", "compat-cli-short", "--project", PROJECT, "-w"),
+        0,
+    )
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

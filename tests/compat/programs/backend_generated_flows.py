@@ -37,21 +37,20 @@ for table in TABLES:
     FLOWS[table] = flow
 
 
-if __name__ == "__main__":
-    client = Client()
-    client.create_project(project_name=PROJECT)
-    run_ids = {}
-    for table, flow in FLOWS.items():
-        flow_id = flow.register(project_name=PROJECT)
-        run_ids[table] = client.create_flow_run(flow_id=flow_id)
-    for table, run_id in run_ids.items():
-        view = FlowRunView.from_flow_run_id(run_id)
-        deadline = time.monotonic() + 60
-        while not view.state.is_finished() and time.monotonic() < deadline:
-            time.sleep(0.2)
-            view = view.get_latest()
-        check(f"{table} run succeeded", view.state.is_successful(), True)
-        if not view.state.is_successful():
-            print(f"     {view.state!r}")
+client = Client()
+client.create_project(project_name=PROJECT)
+run_ids = {}
+for table, flow in FLOWS.items():
+    flow_id = flow.register(project_name=PROJECT)
+    run_ids[table] = client.create_flow_run(flow_id=flow_id)
+for table, run_id in run_ids.items():
+    view = FlowRunView.from_flow_run_id(run_id)
+    deadline = time.monotonic() + 60
+    while not view.state.is_finished() and time.monotonic() < deadline:
+        time.sleep(0.2)
+        view = view.get_latest()
+    check(f"{table} run succeeded", view.state.is_successful(), True)
+    if not view.state.is_successful():
+        print(f"     {view.state!r}")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

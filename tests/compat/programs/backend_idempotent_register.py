@@ -42,19 +42,18 @@ def register():
     print(flow.register(project_name=PROJECT, idempotency_key=flow.serialized_hash()))
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] == ["register"]:
-        register()
-        sys.exit(0)
-    check("hash is stable", flow.serialized_hash(), flow.serialized_hash())
-    runs = [
-        subprocess.run([sys.executable, __file__, "register"], capture_output=True, text=True)
-        for _ in range(2)
-    ]
-    for run in runs:
-        print(run.stdout, run.stderr)
-    ids = [run.stdout.strip().splitlines()[-1] if run.stdout.strip() else None for run in runs]
-    check("registration script succeeded twice", [run.returncode for run in runs], [0, 0])
-    check("same hash, same version", ids[0] == ids[1] and ids[0] is not None, True)
+if sys.argv[1:] == ["register"]:
+    register()
+    sys.exit(0)
+check("hash is stable", flow.serialized_hash(), flow.serialized_hash())
+runs = [
+    subprocess.run([sys.executable, __file__, "register"], capture_output=True, text=True)
+    for _ in range(2)
+]
+for run in runs:
+    print(run.stdout, run.stderr)
+ids = [run.stdout.strip().splitlines()[-1] if run.stdout.strip() else None for run in runs]
+check("registration script succeeded twice", [run.returncode for run in runs], [0, 0])
+check("same hash, same version", ids[0] == ids[1] and ids[0] is not None, True)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

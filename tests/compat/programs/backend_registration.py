@@ -89,58 +89,57 @@ def wait_until_finished(flow_run_id, timeout=60):
     return view
 
 
-if __name__ == "__main__":
-    client = Client()
-    client.create_project(project_name=PROJECT)
-    first_id = flow.register(project_name=PROJECT)
-    second_id = flow.register(project_name=PROJECT)
-    check("each registration is a new version", first_id != second_id, True)
-    context_id = context_flow.register(project_name=PROJECT)
+client = Client()
+client.create_project(project_name=PROJECT)
+first_id = flow.register(project_name=PROJECT)
+second_id = flow.register(project_name=PROJECT)
+check("each registration is a new version", first_id != second_id, True)
+context_id = context_flow.register(project_name=PROJECT)
 
-    view = FlowView.from_flow_name("compat-env", project_name=PROJECT)
-    check("by name: the latest version", view.flow_id, second_id)
-    check("latest version is not archived", view.archived, False)
-    check("project name", view.project_name, PROJECT)
-    check("a new version archives the previous one", FlowView.from_flow_id(first_id).archived, True)
+view = FlowView.from_flow_name("compat-env", project_name=PROJECT)
+check("by name: the latest version", view.flow_id, second_id)
+check("latest version is not archived", view.archived, False)
+check("project name", view.project_name, PROJECT)
+check("a new version archives the previous one", FlowView.from_flow_id(first_id).archived, True)
 
-    run_id = client.create_flow_run(flow_id=second_id, parameters={"suffix": "?"})
-    run = wait_until_finished(run_id)
-    check("run succeeded", run.state.is_successful(), True)
-    check(
-        "LocalRun env reached the task",
-        run.get_task_run(task_slug="read_env-1").get_result(),
-        "howdy?",
-    )
-    check("run parameters", run.parameters, {"suffix": "?"})
-    check("run belongs to the flow", run.flow_id, second_id)
+run_id = client.create_flow_run(flow_id=second_id, parameters={"suffix": "?"})
+run = wait_until_finished(run_id)
+check("run succeeded", run.state.is_successful(), True)
+check(
+    "LocalRun env reached the task",
+    run.get_task_run(task_slug="read_env-1").get_result(),
+    "howdy?",
+)
+check("run parameters", run.parameters, {"suffix": "?"})
+check("run belongs to the flow", run.flow_id, second_id)
 
-    run_id = client.create_flow_run(flow_id=context_id, run_name="compat-context-run")
-    run = wait_until_finished(run_id)
-    check("backend run succeeded", run.state.is_successful(), True)
-    seen = run.get_task_run(task_slug="backend_context-1").get_result()
-    check("context flow_run_id", seen["flow_run_id"], run_id)
-    check("context flow_run_name", seen["flow_run_name"], "compat-context-run")
-    check("context flow_id", seen["flow_id"], context_id)
-    check("context running_with_backend", seen["running_with_backend"], True)
-    check(
-        "context task_run_id",
-        seen["task_run_id"],
-        run.get_task_run(task_slug="backend_context-1").task_run_id,
-    )
-    check(
-        "explicit LocalResult written by the agent run",
-        os.path.exists(os.path.join(RESULT_DIR, "explicit.pkl")),
-        True,
-    )
-    check(
-        "explicit LocalResult read through the view",
-        run.get_task_run(task_slug="explicit_result-1").get_result(),
-        [1, 2],
-    )
-    check(
-        "LocalDaskExecutor in the agent run",
-        run.get_task_run(task_slug="double-1").get_result(),
-        [2, 4, 6],
-    )
+run_id = client.create_flow_run(flow_id=context_id, run_name="compat-context-run")
+run = wait_until_finished(run_id)
+check("backend run succeeded", run.state.is_successful(), True)
+seen = run.get_task_run(task_slug="backend_context-1").get_result()
+check("context flow_run_id", seen["flow_run_id"], run_id)
+check("context flow_run_name", seen["flow_run_name"], "compat-context-run")
+check("context flow_id", seen["flow_id"], context_id)
+check("context running_with_backend", seen["running_with_backend"], True)
+check(
+    "context task_run_id",
+    seen["task_run_id"],
+    run.get_task_run(task_slug="backend_context-1").task_run_id,
+)
+check(
+    "explicit LocalResult written by the agent run",
+    os.path.exists(os.path.join(RESULT_DIR, "explicit.pkl")),
+    True,
+)
+check(
+    "explicit LocalResult read through the view",
+    run.get_task_run(task_slug="explicit_result-1").get_result(),
+    [1, 2],
+)
+check(
+    "LocalDaskExecutor in the agent run",
+    run.get_task_run(task_slug="double-1").get_result(),
+    [2, 4, 6],
+)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

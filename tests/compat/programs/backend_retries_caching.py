@@ -62,23 +62,22 @@ def run_once(client, flow_id):
     return view
 
 
-if __name__ == "__main__":
-    client = Client()
-    client.create_project(project_name=PROJECT)
-    flow_id = flow.register(project_name=PROJECT)
+client = Client()
+client.create_project(project_name=PROJECT)
+flow_id = flow.register(project_name=PROJECT)
 
-    first = run_once(client, flow_id)
-    check("first run succeeded after a retry", first.state.is_successful(), True)
-    check("flaky task recovered", first.get_task_run(task_slug="flaky-1").get_result(), "recovered")
+first = run_once(client, flow_id)
+check("first run succeeded after a retry", first.state.is_successful(), True)
+check("flaky task recovered", first.get_task_run(task_slug="flaky-1").get_result(), "recovered")
 
-    second = run_once(client, flow_id)
-    check("second run succeeded", second.state.is_successful(), True)
-    cached = second.get_task_run(task_slug="expensive-1")
-    check("cache_for task is Cached in the next run", type(cached.state).__name__, "Cached")
-    check(
-        "cached value is the first run's",
-        cached.get_result(),
-        first.get_task_run(task_slug="expensive-1").get_result(),
-    )
+second = run_once(client, flow_id)
+check("second run succeeded", second.state.is_successful(), True)
+cached = second.get_task_run(task_slug="expensive-1")
+check("cache_for task is Cached in the next run", type(cached.state).__name__, "Cached")
+check(
+    "cached value is the first run's",
+    cached.get_result(),
+    first.get_task_run(task_slug="expensive-1").get_result(),
+)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -33,22 +33,21 @@ with Flow("compat-local-cli") as flow:
 """
 
 
-if __name__ == "__main__":
-    path = os.path.join(tempfile.mkdtemp(), "local_flow.py")
-    with open(path, "w") as handle:
-        handle.write(FLOW)
-    done = subprocess.run(
-        [HEADWATER, "run", "--path", path, "--param", "name=compat"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    print(done.stdout + done.stderr)
-    check("run --path exits 0", done.returncode, 0)
-    check(
-        "the flow ran with the parameter",
-        "hello compat from a local run" in done.stdout + done.stderr,
-        True,
-    )
+path = os.path.join(tempfile.mkdtemp(), "local_flow.py")
+with open(path, "w") as handle:
+    handle.write(FLOW)
+done = subprocess.run(
+    [HEADWATER, "run", "--path", path, "--param", "name=compat"],
+    capture_output=True,
+    text=True,
+    timeout=120,
+)
+print(done.stdout + done.stderr)
+check("run --path exits 0", done.returncode, 0)
+check(
+    "the flow ran with the parameter",
+    "hello compat from a local run" in done.stdout + done.stderr,
+    True,
+)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

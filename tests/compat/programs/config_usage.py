@@ -33,25 +33,24 @@ def probe(**env):
     return done.stdout.strip()
 
 
-if __name__ == "__main__":
-    config = headwater.config
-    check("checkpointing off by default", config.flows.checkpointing, False)
-    check("item access", config["flows"]["checkpointing"], False)
-    check("default max_retries", config.tasks.defaults.max_retries, 0)
-    check("logging level", config.logging.level, "INFO")
-    check("get with default", config.get("no_such_section", "fallback"), "fallback")
-    check("membership", "flows" in config, True)
+config = headwater.config
+check("checkpointing off by default", config.flows.checkpointing, False)
+check("item access", config["flows"]["checkpointing"], False)
+check("default max_retries", config.tasks.defaults.max_retries, 0)
+check("logging level", config.logging.level, "INFO")
+check("get with default", config.get("no_such_section", "fallback"), "fallback")
+check("membership", "flows" in config, True)
 
-    check(
-        "environment overrides with types",
-        probe(HEADWATER__FLOWS__CHECKPOINTING="true", HEADWATER__TASKS__DEFAULTS__MAX_RETRIES="2"),
-        "(True, 2, None)",
-    )
+check(
+    "environment overrides with types",
+    probe(HEADWATER__FLOWS__CHECKPOINTING="true", HEADWATER__TASKS__DEFAULTS__MAX_RETRIES="2"),
+    "(True, 2, None)",
+)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "config.toml")
-        with open(path, "w") as handle:
-            handle.write("[flows]\ncheckpointing = true\n\n[my_section]\nvalue = 3\n")
-        check("user config file", probe(HEADWATER__USER_CONFIG_PATH=path), "(True, 0, 3)")
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "config.toml")
+    with open(path, "w") as handle:
+        handle.write("[flows]\ncheckpointing = true\n\n[my_section]\nvalue = 3\n")
+    check("user config file", probe(HEADWATER__USER_CONFIG_PATH=path), "(True, 0, 3)")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

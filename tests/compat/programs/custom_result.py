@@ -60,18 +60,17 @@ with Flow("custom-result") as flow:
     o = once()
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check("written through the custom result", STORE.get("square-4.mem"), 16)
-    check("state keeps the location", state.result[sq]._result.location, "square-4.mem")
-    check("target written", STORE.get("once.mem"), "computed once")
-    state = flow.run()
-    check(
-        "target hit through exists/read",
-        (isinstance(state.result[o], Cached), state.result[o].result),
-        (True, "computed once"),
-    )
-    check("target task ran once", CALLS.count("once"), 1)
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("written through the custom result", STORE.get("square-4.mem"), 16)
+check("state keeps the location", state.result[sq]._result.location, "square-4.mem")
+check("target written", STORE.get("once.mem"), "computed once")
+state = flow.run()
+check(
+    "target hit through exists/read",
+    (isinstance(state.result[o], Cached), state.result[o].result),
+    (True, "computed once"),
+)
+check("target task ran once", CALLS.count("once"), 1)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

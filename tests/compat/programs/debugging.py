@@ -41,25 +41,24 @@ with Flow("debugging") as flow:
     result = divide(1, 0)
 
 
-if __name__ == "__main__":
-    check("task.run() in a unit test", divide.run(6, 3), 2.0)
-    state = flow.run()
-    check("without the helper the flow fails", state.is_failed(), True)
-    try:
-        with raise_on_exception():
-            flow.run()
-        check("raise_on_exception re-raises", "no error", "ZeroDivisionError")
-    except ZeroDivisionError:
-        check("raise_on_exception re-raises", "ZeroDivisionError", "ZeroDivisionError")
+check("task.run() in a unit test", divide.run(6, 3), 2.0)
+state = flow.run()
+check("without the helper the flow fails", state.is_failed(), True)
+try:
+    with raise_on_exception():
+        flow.run()
+    check("raise_on_exception re-raises", "no error", "ZeroDivisionError")
+except ZeroDivisionError:
+    check("raise_on_exception re-raises", "ZeroDivisionError", "ZeroDivisionError")
 
+checkpointed.run()
+check("no checkpoint by default", os.path.exists(os.path.join(RESULT_DIR, "answer.pkl")), False)
+with set_temporary_config({"flows.checkpointing": True}):
     checkpointed.run()
-    check("no checkpoint by default", os.path.exists(os.path.join(RESULT_DIR, "answer.pkl")), False)
-    with set_temporary_config({"flows.checkpointing": True}):
-        checkpointed.run()
-    check(
-        "set_temporary_config turns checkpointing on",
-        os.path.exists(os.path.join(RESULT_DIR, "answer.pkl")),
-        True,
-    )
+check(
+    "set_temporary_config turns checkpointing on",
+    os.path.exists(os.path.join(RESULT_DIR, "answer.pkl")),
+    True,
+)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -21,16 +21,15 @@ class Step(Task):
         return self.name
 
 
-if __name__ == "__main__":
-    flow = Flow("validated")
-    a, b, c = Step(name="a"), Step(name="b"), Step(name="c")
-    flow.add_edge(a, b, validate=True)
-    flow.add_edge(b, c, validate=True)
-    try:
-        flow.add_edge(c, a, validate=True)
-        check("cycle refused by add_edge", "no error", "ValueError")
-    except ValueError:
-        check("cycle refused by add_edge", "ValueError", "ValueError")
-    check("flow still runs", flow.run().result[c].result, "c")
+flow = Flow("validated")
+a, b, c = Step(name="a"), Step(name="b"), Step(name="c")
+flow.add_edge(a, b, validate=True)
+flow.add_edge(b, c, validate=True)
+try:
+    flow.add_edge(c, a, validate=True)
+    check("cycle refused by add_edge", "no error", "ValueError")
+except ValueError:
+    check("cycle refused by add_edge", "ValueError", "ValueError")
+check("flow still runs", flow.run().result[c].result, "c")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

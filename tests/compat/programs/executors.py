@@ -56,6 +56,7 @@ with Flow("parallel") as parallel:
     naps = nap.map([1, 2, 3, 4])
 
 
+# Guarded as in Prefect 1: worker processes started with spawn import this file again.
 if __name__ == "__main__":
     for label, executor in [
         ("local", LocalExecutor()),

@@ -54,18 +54,17 @@ with Flow("terminal-handler", terminal_state_handler=tolerate_optional) as toler
     optional = export("optional")
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow failed", state.is_failed(), True)
-    check(
-        "callbacks",
-        CALLS,
-        [("task on_failure", "export", "Failed"), ("flow on_failure", "callbacks", "Failed")],
-    )
+state = flow.run()
+check("flow failed", state.is_failed(), True)
+check(
+    "callbacks",
+    CALLS,
+    [("task on_failure", "export", "Failed"), ("flow on_failure", "callbacks", "Failed")],
+)
 
-    state = tolerant.run()
-    check("terminal_state_handler replaced the final state", state.is_successful(), True)
-    check("its message", state.message, "only optional steps failed")
-    check("the task still failed", state.result[optional].is_failed(), True)
+state = tolerant.run()
+check("terminal_state_handler replaced the final state", state.is_successful(), True)
+check("its message", state.message, "only optional steps failed")
+check("the task still failed", state.result[optional].is_failed(), True)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

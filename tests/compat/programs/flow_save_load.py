@@ -28,15 +28,12 @@ with Flow("saved") as flow:
     result = scale(21, factor)
 
 
-if __name__ == "__main__":
-    path = flow.save(os.path.join(tempfile.mkdtemp(), "saved.flow"))
-    check("save returns the path", os.path.exists(path), True)
-    loaded = Flow.load(path)
-    check("loaded name", loaded.name, "saved")
-    check("loaded tasks", sorted(t.name for t in loaded.tasks), ["factor", "scale"])
-    state = loaded.run()
-    check(
-        "loaded flow runs", [s.result for t, s in state.result.items() if t.name == "scale"], [42]
-    )
+path = flow.save(os.path.join(tempfile.mkdtemp(), "saved.flow"))
+check("save returns the path", os.path.exists(path), True)
+loaded = Flow.load(path)
+check("loaded name", loaded.name, "saved")
+check("loaded tasks", sorted(t.name for t in loaded.tasks), ["factor", "scale"])
+state = loaded.run()
+check("loaded flow runs", [s.result for t, s in state.result.items() if t.name == "scale"], [42])
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

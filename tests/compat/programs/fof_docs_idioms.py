@@ -80,30 +80,29 @@ with Flow("compat-docs-orchestrator") as orchestrator:
     d = flow_d(upstream_tasks=[b, c])
 
 
-if __name__ == "__main__":
-    Client().create_project(project_name=PROJECT)
-    child_flow.register(project_name=PROJECT)
-    for letter_flow in (flow_a_child, flow_b_child, flow_c_child, flow_d_child):
-        letter_flow.register(project_name=PROJECT)
+Client().create_project(project_name=PROJECT)
+child_flow.register(project_name=PROJECT)
+for letter_flow in (flow_a_child, flow_b_child, flow_c_child, flow_d_child):
+    letter_flow.register(project_name=PROJECT)
 
-    state = parent_flow.run()
-    check("flow-to-flow parent succeeded", state.is_successful(), True)
-    check("child data", state.result[child_data].result, list(range(10)))
+state = parent_flow.run()
+check("flow-to-flow parent succeeded", state.is_successful(), True)
+check("child data", state.result[child_data].result, list(range(10)))
 
-    state = orchestrator.run()
-    check("orchestrator succeeded", state.is_successful(), True)
-    check("the uncalled task joined the flow", flow_a in orchestrator.tasks, True)
-    check("four children ran", len(orchestrator.tasks), 4)
-    check(
-        "every StartFlowRun succeeded",
-        all(state.result[t].is_successful() for t in orchestrator.tasks),
-        True,
-    )
-    times = {}
-    for letter in "ABCD":
-        with open(os.path.join(LOG_DIR, letter)) as handle:
-            times[letter] = [float(x) for x in handle.read().split()]
-    check("B and C started after A ended", all(times[x][0] >= times["A"][1] for x in "BC"), True)
-    check("D started after B and C ended", times["D"][0] >= max(times["B"][1], times["C"][1]), True)
+state = orchestrator.run()
+check("orchestrator succeeded", state.is_successful(), True)
+check("the uncalled task joined the flow", flow_a in orchestrator.tasks, True)
+check("four children ran", len(orchestrator.tasks), 4)
+check(
+    "every StartFlowRun succeeded",
+    all(state.result[t].is_successful() for t in orchestrator.tasks),
+    True,
+)
+times = {}
+for letter in "ABCD":
+    with open(os.path.join(LOG_DIR, letter)) as handle:
+        times[letter] = [float(x) for x in handle.read().split()]
+check("B and C started after A ended", all(times[x][0] >= times["A"][1] for x in "BC"), True)
+check("D started after B and C ended", times["D"][0] >= max(times["B"][1], times["C"][1]), True)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

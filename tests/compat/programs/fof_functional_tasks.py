@@ -121,80 +121,73 @@ with Flow("compat-watching-parent") as watching_parent:
     raised = wait_for_flow_run(bad_id, raise_final_state=True)
 
 
-if __name__ == "__main__":
-    client = Client()
-    client.create_project(project_name=PROJECT)
-    for flow in (child_flow, mapped_child, exploding_child, clock_child):
-        flow.register(project_name=PROJECT)
+client = Client()
+client.create_project(project_name=PROJECT)
+for flow in (child_flow, mapped_child, exploding_child, clock_child):
+    flow.register(project_name=PROJECT)
 
-    state = parent_flow.run()
-    check("parent succeeded", state.is_successful(), True)
-    check(
-        "child result through the parent",
-        state.result[summary].result,
-        {"total": 6, "child_succeeded": True},
-    )
-    check("mapped children results", state.result[mapped_data].result, [[0], [0, 1]])
+state = parent_flow.run()
+check("parent succeeded", state.is_successful(), True)
+check(
+    "child result through the parent",
+    state.result[summary].result,
+    {"total": 6, "child_succeeded": True},
+)
+check("mapped children results", state.result[mapped_data].result, [[0], [0, 1]])
 
-    child_id = state.result[child_run_id].result
-    view = FlowRunView.from_flow_run_id(child_id)
-    check("child finished successfully", view.state.is_successful(), True)
-    check("child parameters", view.parameters, {"n": 4})
-    check(
-        "child name is '<parent run name>-<child flow>'", view.name.endswith("-compat-child"), True
-    )
-    check("mapped children are distinct runs", len(set(state.result[mapped_ids].result)), 2)
+child_id = state.result[child_run_id].result
+view = FlowRunView.from_flow_run_id(child_id)
+check("child finished successfully", view.state.is_successful(), True)
+check("child parameters", view.parameters, {"n": 4})
+check("child name is '<parent run name>-<child flow>'", view.name.endswith("-compat-child"), True)
+check("mapped children are distinct runs", len(set(state.result[mapped_ids].result)), 2)
 
-    check("mapped child task, every result", state.result[all_squares].result, [1, 4, 9])
-    check("mapped child task, one map_index", state.result[one_square].result, 4)
+check("mapped child task, every result", state.result[all_squares].result, [1, 4, 9])
+check("mapped child task, one map_index", state.result[one_square].result, 4)
 
-    state = parallel_parent.run()
-    check("parallel parent on threads succeeded", state.is_successful(), True)
-    check("one child per mapped input", len(set(state.result[parallel_ids].result)), 3)
-    check("parallel children results", state.result[parallel_data].result, [[0], [0, 1], [0, 1, 2]])
+state = parallel_parent.run()
+check("parallel parent on threads succeeded", state.is_successful(), True)
+check("one child per mapped input", len(set(state.result[parallel_ids].result)), 3)
+check("parallel children results", state.result[parallel_data].result, [[0], [0, 1], [0, 1, 2]])
 
-    created_at = time.time()
-    state = delayed_parent.run()
-    check("delayed child succeeded", state.is_successful(), True)
-    check(
-        "scheduled_start_time delays the child",
-        state.result[ran_at].result - created_at >= 1.9,
-        True,
-    )
-    check(
-        "run_name",
-        FlowRunView.from_flow_run_id(state.result[delayed_id].result).name,
-        "compat-delayed",
-    )
+created_at = time.time()
+state = delayed_parent.run()
+check("delayed child succeeded", state.is_successful(), True)
+check(
+    "scheduled_start_time delays the child",
+    state.result[ran_at].result - created_at >= 1.9,
+    True,
+)
+check(
+    "run_name",
+    FlowRunView.from_flow_run_id(state.result[delayed_id].result).name,
+    "compat-delayed",
+)
 
-    state = mistakes.run()
-    check("unknown flow name fails the task", state.result[unknown_flow].is_failed(), True)
-    check(
-        "... naming the flow",
-        "compat-no-such-flow" in (state.result[unknown_flow].message or ""),
-        True,
-    )
-    check("empty task slug fails the task", state.result[empty_slug].is_failed(), True)
-    check(
-        "... saying it is empty",
-        "`task_slug` is empty" in (state.result[empty_slug].message or ""),
-        True,
-    )
-    check("unknown task slug fails the task", state.result[unknown_slug].is_failed(), True)
-    check(
-        "... naming the slug", "no_such_task-1" in (state.result[unknown_slug].message or ""), True
-    )
+state = mistakes.run()
+check("unknown flow name fails the task", state.result[unknown_flow].is_failed(), True)
+check(
+    "... naming the flow",
+    "compat-no-such-flow" in (state.result[unknown_flow].message or ""),
+    True,
+)
+check("empty task slug fails the task", state.result[empty_slug].is_failed(), True)
+check(
+    "... saying it is empty",
+    "`task_slug` is empty" in (state.result[empty_slug].message or ""),
+    True,
+)
+check("unknown task slug fails the task", state.result[unknown_slug].is_failed(), True)
+check("... naming the slug", "no_such_task-1" in (state.result[unknown_slug].message or ""), True)
 
-    state = watching_parent.run()
-    check("parent fails when raise_final_state sees a failure", state.is_failed(), True)
-    check(
-        "without raise_final_state the wait succeeds", state.result[observed].is_successful(), True
-    )
-    check(
-        "... and returns the failed child's view",
-        state.result[observed].result.state.is_failed(),
-        True,
-    )
-    check("raise_final_state mirrors Failed", type(state.result[raised]).__name__, "Failed")
+state = watching_parent.run()
+check("parent fails when raise_final_state sees a failure", state.is_failed(), True)
+check("without raise_final_state the wait succeeds", state.result[observed].is_successful(), True)
+check(
+    "... and returns the failed child's view",
+    state.result[observed].result.state.is_failed(),
+    True,
+)
+check("raise_final_state mirrors Failed", type(state.result[raised]).__name__, "Failed")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -78,65 +78,62 @@ def wait_until_finished(flow_run_id, timeout=90):
     return view
 
 
-if __name__ == "__main__":
-    client = Client()
-    client.create_project(project_name=PROJECT)
-    leaf.register(project_name=PROJECT)
-    flow_id = orchestrator.register(project_name=PROJECT)
+client = Client()
+client.create_project(project_name=PROJECT)
+leaf.register(project_name=PROJECT)
+flow_id = orchestrator.register(project_name=PROJECT)
 
-    flow_run_id = client.create_flow_run(flow_id=flow_id)
-    view = FlowRunView.from_flow_run_id(flow_run_id)
-    deadline = time.monotonic() + 90
-    while not view.state.is_finished() and time.monotonic() < deadline:
-        time.sleep(0.2)
-        view = view.get_latest()
-    check("parent finished successfully", view.state.is_successful(), True)
-    check("parent renamed itself", view.name, "compat-renamed-parent")
-    check(
-        "rename task returned True",
-        view.get_task_run(task_slug="RenameFlowRun-1").get_result(),
-        True,
-    )
-    check("total from child results", view.get_task_run(task_slug="add_up-1").get_result(), 30)
-    child_ids = view.get_task_run(task_slug="create_flow_run-1").get_result()
-    check("two children", len(child_ids), 2)
-    children = [FlowRunView.from_flow_run_id(i) for i in child_ids]
-    check("children succeeded", [c.state.is_successful() for c in children], [True, True])
-    check(
-        "child task by slug", TaskRunView.from_task_slug("compute-1", child_ids[1]).get_result(), 20
-    )
-    mapped = view.get_task_run(task_slug="create_flow_run-1")
-    check("iter_mapped", [t.map_index for t in mapped.iter_mapped()], [0, 1])
-    check("flow metadata", view.get_flow_metadata().name, "compat-orchestrator")
-    slugs = {t.task_slug for t in view.get_all_task_runs()}
-    check(
-        "all task runs",
-        {"RenameFlowRun-1", "create_flow_run-1", "get_task_run_result-1", "add_up-1"} <= slugs,
-        True,
-    )
-    check("task run ids", len(view.get_task_run_ids()) >= 4, True)
-    state_names = [type(s).__name__ for s in view.states]
-    check("state history ends Running -> Success", state_names[-2:], ["Running", "Success"])
-    check(
-        "timestamps ascend",
-        [s.timestamp for s in view.states] == sorted(s.timestamp for s in view.states),
-        True,
-    )
-    messages = [log.message for log in view.get_logs()]
-    check("run logs reached the server", any("Beginning Flow run" in m for m in messages), True)
+flow_run_id = client.create_flow_run(flow_id=flow_id)
+view = FlowRunView.from_flow_run_id(flow_run_id)
+deadline = time.monotonic() + 90
+while not view.state.is_finished() and time.monotonic() < deadline:
+    time.sleep(0.2)
+    view = view.get_latest()
+check("parent finished successfully", view.state.is_successful(), True)
+check("parent renamed itself", view.name, "compat-renamed-parent")
+check(
+    "rename task returned True",
+    view.get_task_run(task_slug="RenameFlowRun-1").get_result(),
+    True,
+)
+check("total from child results", view.get_task_run(task_slug="add_up-1").get_result(), 30)
+child_ids = view.get_task_run(task_slug="create_flow_run-1").get_result()
+check("two children", len(child_ids), 2)
+children = [FlowRunView.from_flow_run_id(i) for i in child_ids]
+check("children succeeded", [c.state.is_successful() for c in children], [True, True])
+check("child task by slug", TaskRunView.from_task_slug("compute-1", child_ids[1]).get_result(), 20)
+mapped = view.get_task_run(task_slug="create_flow_run-1")
+check("iter_mapped", [t.map_index for t in mapped.iter_mapped()], [0, 1])
+check("flow metadata", view.get_flow_metadata().name, "compat-orchestrator")
+slugs = {t.task_slug for t in view.get_all_task_runs()}
+check(
+    "all task runs",
+    {"RenameFlowRun-1", "create_flow_run-1", "get_task_run_result-1", "add_up-1"} <= slugs,
+    True,
+)
+check("task run ids", len(view.get_task_run_ids()) >= 4, True)
+state_names = [type(s).__name__ for s in view.states]
+check("state history ends Running -> Success", state_names[-2:], ["Running", "Success"])
+check(
+    "timestamps ascend",
+    [s.timestamp for s in view.states] == sorted(s.timestamp for s in view.states),
+    True,
+)
+messages = [log.message for log in view.get_logs()]
+check("run logs reached the server", any("Beginning Flow run" in m for m in messages), True)
 
-    cancel_id = client.create_flow_run(flow_id=self_cancel.register(project_name=PROJECT))
-    started = time.monotonic()
-    cancelled_view = wait_until_finished(cancel_id)
-    check(
-        "CancelFlowRun() without an id cancels its own run",
-        isinstance(cancelled_view.state, Cancelled),
-        True,
-    )
-    check(
-        "the run stopped without waiting for the sleeping task",
-        time.monotonic() - started < 60,
-        True,
-    )
+cancel_id = client.create_flow_run(flow_id=self_cancel.register(project_name=PROJECT))
+started = time.monotonic()
+cancelled_view = wait_until_finished(cancel_id)
+check(
+    "CancelFlowRun() without an id cancels its own run",
+    isinstance(cancelled_view.state, Cancelled),
+    True,
+)
+check(
+    "the run stopped without waiting for the sleeping task",
+    time.monotonic() - started < 60,
+    True,
+)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -96,56 +96,55 @@ with Flow("compat-start-parent") as parent:
     origin_create = get_task_run_result(created, "read_origin-1")
 
 
-if __name__ == "__main__":
-    check("default task name", start_and_wait.name, "Flow compat-greeter")
-    try:
-        StartFlowRun(
-            flow_name="compat-greeter", project_name=PROJECT, parameters={"name": make_greeting}
-        )
-        check("a Task as a parameter value is refused", "no error", "TypeError")
-    except TypeError:
-        check("a Task as a parameter value is refused", "TypeError", "TypeError")
-    try:
-        StartFlowRun(flow_name="compat-greeter", wait=True, poll_interval=timedelta(seconds=1))
-        check("poll_interval under 3 s is refused", "no error", "ValueError")
-    except ValueError:
-        check("poll_interval under 3 s is refused", "ValueError", "ValueError")
-
-    client = Client()
-    client.create_project(project_name=PROJECT)
-    for flow in (greeter, exploder, sleeper, context_reader):
-        flow.register(project_name=PROJECT)
-
-    state = parent.run()
-    check("parent failed because a waited child failed", state.is_failed(), True)
-    check("wait=True mirrors a successful child", state.result[waited].is_successful(), True)
-    check("wait=True mirrors a failed child", state.result[failed].is_failed(), True)
-    started_id = state.result[started].result
-    check(
-        "wait=False returns a flow run id",
-        isinstance(started_id, str) and len(started_id) > 0,
-        True,
+check("default task name", start_and_wait.name, "Flow compat-greeter")
+try:
+    StartFlowRun(
+        flow_name="compat-greeter", project_name=PROJECT, parameters={"name": make_greeting}
     )
-    check("CancelFlowRun succeeded", bool(state.result[cancelled].result), True)
-    check(
-        "cancelled child ends Cancelled",
-        isinstance(state.result[after_cancel].result.state, Cancelled),
-        True,
-    )
+    check("a Task as a parameter value is refused", "no error", "TypeError")
+except TypeError:
+    check("a Task as a parameter value is refused", "TypeError", "TypeError")
+try:
+    StartFlowRun(flow_name="compat-greeter", wait=True, poll_interval=timedelta(seconds=1))
+    check("poll_interval under 3 s is refused", "no error", "ValueError")
+except ValueError:
+    check("poll_interval under 3 s is refused", "ValueError", "ValueError")
 
-    check(
-        "StartFlowRun new_flow_context reaches the child",
-        state.result[origin_start].result,
-        "start",
-    )
-    check("create_flow_run context reaches the child", state.result[origin_create].result, "create")
+client = Client()
+client.create_project(project_name=PROJECT)
+for flow in (greeter, exploder, sleeper, context_reader):
+    flow.register(project_name=PROJECT)
 
-    deadline = time.monotonic() + 60
+state = parent.run()
+check("parent failed because a waited child failed", state.is_failed(), True)
+check("wait=True mirrors a successful child", state.result[waited].is_successful(), True)
+check("wait=True mirrors a failed child", state.result[failed].is_failed(), True)
+started_id = state.result[started].result
+check(
+    "wait=False returns a flow run id",
+    isinstance(started_id, str) and len(started_id) > 0,
+    True,
+)
+check("CancelFlowRun succeeded", bool(state.result[cancelled].result), True)
+check(
+    "cancelled child ends Cancelled",
+    isinstance(state.result[after_cancel].result.state, Cancelled),
+    True,
+)
+
+check(
+    "StartFlowRun new_flow_context reaches the child",
+    state.result[origin_start].result,
+    "start",
+)
+check("create_flow_run context reaches the child", state.result[origin_create].result, "create")
+
+deadline = time.monotonic() + 60
+info = client.get_flow_run_info(started_id)
+while not info.state.is_finished() and time.monotonic() < deadline:
+    time.sleep(0.2)
     info = client.get_flow_run_info(started_id)
-    while not info.state.is_finished() and time.monotonic() < deadline:
-        time.sleep(0.2)
-        info = client.get_flow_run_info(started_id)
-    check("unwaited child finished", info.state.is_successful(), True)
-    check("unwaited child parameters", info.parameters, {"name": "b"})
+check("unwaited child finished", info.state.is_successful(), True)
+check("unwaited child parameters", info.parameters, {"name": "b"})
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

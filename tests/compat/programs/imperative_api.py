@@ -65,49 +65,48 @@ one, two, three = Step(name="one"), Step(name="two"), Step(name="three")
 flow.chain(one, two, three)
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check("multiply", state.result[multiply].result, [2, 4, 6])
-    check("load", state.result[load].result, 12)
-    check("mapped via set_dependencies", state.result[double].result, [2, 4, 6])
-    check("set_upstream ran", state.result[side].result, "side")
-    check("upstream of load", flow.upstream_tasks(load), {multiply})
-    check("downstream of extract", flow.downstream_tasks(extract), {multiply, double})
-    check("keys into multiply", {e.key for e in flow.edges_to(multiply)}, {"data", "factor"})
-    check("plain edge has no key", [e.key for e in flow.edges_to(notify)], [None])
-    check("mapped edge", [e.mapped for e in flow.edges_to(double)], [True])
-    check(
-        "chain edges",
-        {(e.upstream_task.name, e.downstream_task.name) for e in flow.edges_from(one)},
-        {("one", "two")},
-    )
-    order = [t.name for t in flow.sorted_tasks() if t.name in {"one", "two", "three"}]
-    check("chain order", order, ["one", "two", "three"])
-    check("number of edges", len(flow.edges), 8)
-    check("get_tasks by name", flow.get_tasks(name="Multiply"), [multiply])
-    check("run with a parameter", flow.run(parameters={"factor": 10}).result[load].result, 60)
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("multiply", state.result[multiply].result, [2, 4, 6])
+check("load", state.result[load].result, 12)
+check("mapped via set_dependencies", state.result[double].result, [2, 4, 6])
+check("set_upstream ran", state.result[side].result, "side")
+check("upstream of load", flow.upstream_tasks(load), {multiply})
+check("downstream of extract", flow.downstream_tasks(extract), {multiply, double})
+check("keys into multiply", {e.key for e in flow.edges_to(multiply)}, {"data", "factor"})
+check("plain edge has no key", [e.key for e in flow.edges_to(notify)], [None])
+check("mapped edge", [e.mapped for e in flow.edges_to(double)], [True])
+check(
+    "chain edges",
+    {(e.upstream_task.name, e.downstream_task.name) for e in flow.edges_from(one)},
+    {("one", "two")},
+)
+order = [t.name for t in flow.sorted_tasks() if t.name in {"one", "two", "three"}]
+check("chain order", order, ["one", "two", "three"])
+check("number of edges", len(flow.edges), 8)
+check("get_tasks by name", flow.get_tasks(name="Multiply"), [multiply])
+check("run with a parameter", flow.run(parameters={"factor": 10}).result[load].result, 60)
 
-    try:
-        flow.add_edge(extract, load, key="data")
-        check("duplicate key rejected", "no error", "ValueError")
-    except ValueError:
-        check("duplicate key rejected", True, True)
+try:
+    flow.add_edge(extract, load, key="data")
+    check("duplicate key rejected", "no error", "ValueError")
+except ValueError:
+    check("duplicate key rejected", True, True)
 
-    try:
-        flow.add_task("not a task")
-        check("non-task rejected", "no error", "TypeError")
-    except TypeError:
-        check("non-task rejected", True, True)
+try:
+    flow.add_task("not a task")
+    check("non-task rejected", "no error", "TypeError")
+except TypeError:
+    check("non-task rejected", True, True)
 
-    cyclic = Flow("cyclic")
-    x, y = Step(name="x"), Step(name="y")
-    cyclic.add_edge(x, y)
-    cyclic.add_edge(y, x)
-    try:
-        cyclic.validate()
-        check("cycle detected", "no error", "ValueError")
-    except ValueError:
-        check("cycle detected", True, True)
+cyclic = Flow("cyclic")
+x, y = Step(name="x"), Step(name="y")
+cyclic.add_edge(x, y)
+cyclic.add_edge(y, x)
+try:
+    cyclic.validate()
+    check("cycle detected", "no error", "ValueError")
+except ValueError:
+    check("cycle detected", True, True)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -128,19 +128,18 @@ PATHS = {
 }
 
 
-if __name__ == "__main__":
-    for module_name, names in PATHS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            print(f"FAIL import {module_name}: {exc}")
-            FAILURES.append(module_name)
-            continue
-        missing = [name for name in names if not hasattr(module, name)]
-        if missing:
-            print(f"FAIL import {module_name}: missing {', '.join(missing)}")
-            FAILURES.append(module_name)
-        else:
-            print(f"ok   import {module_name}: {', '.join(names)}")
+for module_name, names in PATHS.items():
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        print(f"FAIL import {module_name}: {exc}")
+        FAILURES.append(module_name)
+        continue
+    missing = [name for name in names if not hasattr(module, name)]
+    if missing:
+        print(f"FAIL import {module_name}: missing {', '.join(missing)}")
+        FAILURES.append(module_name)
+    else:
+        print(f"ok   import {module_name}: {', '.join(names)}")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

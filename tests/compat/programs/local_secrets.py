@@ -35,18 +35,17 @@ with Flow("secrets") as flow:
     connection = connect(password, token)
 
 
-if __name__ == "__main__":
-    check("secret in context, case kept", headwater.context.secrets["DB_PASSWORD"], "hunter2")
-    check("Secret.get()", Secret("DB_PASSWORD").get(), "hunter2")
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check("secret tasks", state.result[connection].result, "hunter2/token-123")
-    with headwater.context(secrets={"OTHER": "from-context"}):
-        check("Secret from a context block", Secret("OTHER").get(), "from-context")
-    try:
-        Secret("NOT_THERE").get()
-        check("missing secret raises", "no error", "ValueError")
-    except ValueError:
-        check("missing secret raises", "ValueError", "ValueError")
+check("secret in context, case kept", headwater.context.secrets["DB_PASSWORD"], "hunter2")
+check("Secret.get()", Secret("DB_PASSWORD").get(), "hunter2")
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("secret tasks", state.result[connection].result, "hunter2/token-123")
+with headwater.context(secrets={"OTHER": "from-context"}):
+    check("Secret from a context block", Secret("OTHER").get(), "from-context")
+try:
+    Secret("NOT_THERE").get()
+    check("missing secret raises", "no error", "ValueError")
+except ValueError:
+    check("missing secret raises", "ValueError", "ValueError")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

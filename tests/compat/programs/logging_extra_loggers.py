@@ -33,12 +33,11 @@ with Flow("extra-loggers") as flow:
     call_library()
 
 
-if __name__ == "__main__":
-    check(
-        "extra_loggers parsed as a list",
-        headwater.config.logging.extra_loggers,
-        ["mylib", "other.lib"],
-    )
-    check("flow succeeded", flow.run().is_successful(), True)
+check(
+    "extra_loggers parsed as a list",
+    headwater.config.logging.extra_loggers,
+    ["mylib", "other.lib"],
+)
+check("flow succeeded", flow.run().is_successful(), True)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

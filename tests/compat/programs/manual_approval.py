@@ -33,13 +33,12 @@ with Flow("approval") as flow:
     published = publish(data)
 
 
-if __name__ == "__main__":
-    state = FlowRunner(flow=flow).run(return_tasks=[published])
-    check("flow waits on manual_only", state.is_running(), True)
-    check("manual_only pauses", isinstance(state.result[published], Paused), True)
+state = FlowRunner(flow=flow).run(return_tasks=[published])
+check("flow waits on manual_only", state.is_running(), True)
+check("manual_only pauses", isinstance(state.result[published], Paused), True)
 
-    state = FlowRunner(flow=flow).run(task_states={published: Resume()}, return_tasks=[published])
-    check("resumed flow finished", state.is_successful(), True)
-    check("resumed task ran", state.result[published].result, "published data")
+state = FlowRunner(flow=flow).run(task_states={published: Resume()}, return_tasks=[published])
+check("resumed flow finished", state.is_successful(), True)
+check("resumed task ran", state.result[published].result, "published data")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

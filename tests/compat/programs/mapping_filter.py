@@ -44,12 +44,11 @@ with Flow("filtering") as flow:
     large = keep_large(good)
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded despite a failed child", state.is_successful(), True)
-    check("failed child", state.result[results].map_states[1].is_failed(), True)
-    check("default filter drops exceptions, skips and None", state.result[good].result, [10, 40])
-    check("reduce after filtering", state.result[summed].result, 50)
-    check("custom filter_func", state.result[large].result, [40])
+state = flow.run()
+check("flow succeeded despite a failed child", state.is_successful(), True)
+check("failed child", state.result[results].map_states[1].is_failed(), True)
+check("default filter drops exceptions, skips and None", state.result[good].result, [10, 40])
+check("reduce after filtering", state.result[summed].result, 50)
+check("custom filter_func", state.result[large].result, [40])
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

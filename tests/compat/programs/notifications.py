@@ -71,16 +71,15 @@ with Flow("notifications") as flow:
     fine()
 
 
-if __name__ == "__main__":
-    server = HTTPServer(("127.0.0.1", PORT), Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        state = flow.run()
-    finally:
-        server.shutdown()
-    check("flow failed", state.is_failed(), True)
-    check("callback_factory called only on failure", SEEN, [("load", "Failed")])
-    check("slack_notifier posted once", len(POSTS), 1)
-    check("the message names the task", "load" in json.dumps(POSTS), True)
+server = HTTPServer(("127.0.0.1", PORT), Webhook)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+try:
+    state = flow.run()
+finally:
+    server.shutdown()
+check("flow failed", state.is_failed(), True)
+check("callback_factory called only on failure", SEEN, [("load", "Failed")])
+check("slack_notifier posted once", len(POSTS), 1)
+check("the message names the task", "load" in json.dumps(POSTS), True)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -83,37 +83,36 @@ with Flow("operators") as flow:
     dd2 = double_again(b)
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check("nout unpacking", (state.result[a].result, state.result[b].result), (1, 2))
-    check("second nout unpacking", (state.result[c].result, state.result[d].result), (3, "x"))
-    check("addition", state.result[s].result, 3)
-    check("getitem on a list", state.result[item].result, 20)
-    check("getitem on a dict", state.result[key].result, "value")
-    check("multiplication", state.result[product].result, 10)
-    check("subtraction", state.result[difference].result, 2)
-    check("division", state.result[quotient].result, 10.0)
-    check("reverse addition", state.result[reverse].result, 101)
-    check("comparison", state.result[greater].result, True)
-    check("is_equal", state.result[equal].result, True)
-    check("task_args name", named.name, "custom add")
-    check("task_args result", state.result[named].result, 3)
-    check("list of tasks", state.result[listed].result, 6)
-    check("dict of tasks", state.result[dicted].result, [("first", 1), ("second", "constant")])
-    check(
-        "copy is another task",
-        (double_again is not double, double_again.name),
-        (True, "double again"),
-    )
-    check("copy keeps behaviour", (state.result[dd].result, state.result[dd2].result), (2, 4))
-    check("get_tasks finds the named copy", len(flow.get_tasks(name="double again")), 1)
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("nout unpacking", (state.result[a].result, state.result[b].result), (1, 2))
+check("second nout unpacking", (state.result[c].result, state.result[d].result), (3, "x"))
+check("addition", state.result[s].result, 3)
+check("getitem on a list", state.result[item].result, 20)
+check("getitem on a dict", state.result[key].result, "value")
+check("multiplication", state.result[product].result, 10)
+check("subtraction", state.result[difference].result, 2)
+check("division", state.result[quotient].result, 10.0)
+check("reverse addition", state.result[reverse].result, 101)
+check("comparison", state.result[greater].result, True)
+check("is_equal", state.result[equal].result, True)
+check("task_args name", named.name, "custom add")
+check("task_args result", state.result[named].result, 3)
+check("list of tasks", state.result[listed].result, 6)
+check("dict of tasks", state.result[dicted].result, [("first", 1), ("second", "constant")])
+check(
+    "copy is another task",
+    (double_again is not double, double_again.name),
+    (True, "double again"),
+)
+check("copy keeps behaviour", (state.result[dd].result, state.result[dd2].result), (2, 4))
+check("get_tasks finds the named copy", len(flow.get_tasks(name="double again")), 1)
 
-    try:
-        with Flow("bad-unpack"):
-            x, y = single()
-        check("unpacking without nout", "no error", "TypeError")
-    except TypeError:
-        check("unpacking without nout", "TypeError", "TypeError")
+try:
+    with Flow("bad-unpack"):
+        x, y = single()
+    check("unpacking without nout", "no error", "TypeError")
+except TypeError:
+    check("unpacking without nout", "TypeError", "TypeError")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -15,9 +15,8 @@ with Flow("My First Flow") as flow:
     say_hello(name)
 
 
-if __name__ == "__main__":
-    first = flow.run(name="world")  # "Hello, world!"
-    second = flow.run(name="Marvin")  # "Hello, Marvin!"
-    ok = first.is_successful() and second.is_successful()
-    print(("ok   " if ok else "FAIL ") + "README flow runs succeeded")
-    sys.exit(0 if ok else 1)
+first = flow.run(name="world")  # "Hello, world!"
+second = flow.run(name="Marvin")  # "Hello, Marvin!"
+ok = first.is_successful() and second.is_successful()
+print(("ok   " if ok else "FAIL ") + "README flow runs succeeded")
+sys.exit(0 if ok else 1)

@@ -51,16 +51,13 @@ with Flow("resource-manager-failure") as failing:
         broken = broken_query(conn2)
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check(
-        "task used the resource", state.result[rows].result, "select 1 via connection to db://main"
-    )
-    check("cleanup ran", CLEANED, ["connection to db://main"])
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("task used the resource", state.result[rows].result, "select 1 via connection to db://main")
+check("cleanup ran", CLEANED, ["connection to db://main"])
 
-    state = failing.run()
-    check("failing task failed", state.result[broken].is_failed(), True)
-    check("cleanup ran after a failure", CLEANED[-1], "connection to db://other")
+state = failing.run()
+check("failing task failed", state.result[broken].is_failed(), True)
+check("cleanup ran after a failure", CLEANED[-1], "connection to db://other")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -35,16 +35,15 @@ with Flow("partitioned") as flow:
     report = daily_report(region, day="2030-01-01")
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    expected = os.path.join(RESULT_DIR, "partitioned", "eu", "2030-01-01.pkl")
-    check("location from parameter and input", os.path.exists(expected), True)
-    state = flow.run(parameters={"region": "us"})
-    check(
-        "second partition",
-        os.path.exists(os.path.join(RESULT_DIR, "partitioned", "us", "2030-01-01.pkl")),
-        True,
-    )
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+expected = os.path.join(RESULT_DIR, "partitioned", "eu", "2030-01-01.pkl")
+check("location from parameter and input", os.path.exists(expected), True)
+state = flow.run(parameters={"region": "us"})
+check(
+    "second partition",
+    os.path.exists(os.path.join(RESULT_DIR, "partitioned", "us", "2030-01-01.pkl")),
+    True,
+)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -62,30 +62,27 @@ with Flow("retries-exhausted") as flow_fail:
     broken = always_fails()
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded after retries", state.is_successful(), True)
-    check("task_run_count per attempt", RUN_COUNTS, [1, 2, 3])
-    check("downstream got the value", state.result[d].result, "finally!")
+state = flow.run()
+check("flow succeeded after retries", state.is_successful(), True)
+check("task_run_count per attempt", RUN_COUNTS, [1, 2, 3])
+check("downstream got the value", state.result[d].result, "finally!")
 
-    state = flow_mapped.run()
-    check(
-        "mapped children retry on their own", state.result[fragile_values].result, [100, 200, 300]
-    )
-    check("only the failing child ran twice", MAPPED_ATTEMPTS, {1: 1, 2: 2, 3: 1})
+state = flow_mapped.run()
+check("mapped children retry on their own", state.result[fragile_values].result, [100, 200, 300])
+check("only the failing child ran twice", MAPPED_ATTEMPTS, {1: 1, 2: 2, 3: 1})
 
-    state = flow_fail.run()
-    check("flow failed", state.is_failed(), True)
-    check("attempts", len(ALWAYS), 3)
-    final = state.result[broken]
-    check("final state is Failed", type(final).__name__, "Failed")
-    check("failed result is the exception", isinstance(final.result, RuntimeError), True)
-    check("message mentions the error", "still broken" in (final.message or ""), True)
+state = flow_fail.run()
+check("flow failed", state.is_failed(), True)
+check("attempts", len(ALWAYS), 3)
+final = state.result[broken]
+check("final state is Failed", type(final).__name__, "Failed")
+check("failed result is the exception", isinstance(final.result, RuntimeError), True)
+check("message mentions the error", "still broken" in (final.message or ""), True)
 
-    try:
-        task(max_retries=2)(lambda: 1)
-        check("max_retries without retry_delay", "no error", "ValueError")
-    except ValueError:
-        check("max_retries without retry_delay", "ValueError", "ValueError")
+try:
+    task(max_retries=2)(lambda: 1)
+    check("max_retries without retry_delay", "no error", "ValueError")
+except ValueError:
+    check("max_retries without retry_delay", "ValueError", "ValueError")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -50,25 +50,24 @@ def messages():
     return [r.getMessage() for r in RECORDS]
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check("flow start line", "Beginning Flow run for 'log-lines'" in messages(), True)
-    check("task start line", "Task 'extract': Starting task run..." in messages(), True)
-    check(
-        "task end line",
-        "Task 'extract': Finished task run for task with final state: 'Success'" in messages(),
-        True,
-    )
-    check("flow end line", "Flow run SUCCESS: all reference tasks succeeded" in messages(), True)
-    RECORDS.clear()
-    state = failing.run()
-    check("failing flow", state.message, "Some reference tasks failed.")
-    check("failed flow line", "Flow run FAILED: some reference tasks failed." in messages(), True)
-    check(
-        "failed task line",
-        "Task 'broken': Finished task run for task with final state: 'Failed'" in messages(),
-        True,
-    )
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("flow start line", "Beginning Flow run for 'log-lines'" in messages(), True)
+check("task start line", "Task 'extract': Starting task run..." in messages(), True)
+check(
+    "task end line",
+    "Task 'extract': Finished task run for task with final state: 'Success'" in messages(),
+    True,
+)
+check("flow end line", "Flow run SUCCESS: all reference tasks succeeded" in messages(), True)
+RECORDS.clear()
+state = failing.run()
+check("failing flow", state.message, "Some reference tasks failed.")
+check("failed flow line", "Flow run FAILED: some reference tasks failed." in messages(), True)
+check(
+    "failed task line",
+    "Task 'broken': Finished task run for task with final state: 'Failed'" in messages(),
+    True,
+)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

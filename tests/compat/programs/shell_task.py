@@ -26,16 +26,15 @@ with Flow("shell") as flow:
     failing = shell(command="echo oops && exit 3")
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow failed because of the failing command", state.is_failed(), True)
-    check("last line by default", state.result[last].result, "second")
-    check("return_all and env", state.result[every].result, ["hi", "there"])
-    check("non-zero exit fails the task", state.result[failing].is_failed(), True)
-    check(
-        "... with the exit code in the message",
-        "exit code 3" in (state.result[failing].message or ""),
-        True,
-    )
+state = flow.run()
+check("flow failed because of the failing command", state.is_failed(), True)
+check("last line by default", state.result[last].result, "second")
+check("return_all and env", state.result[every].result, ["hi", "there"])
+check("non-zero exit fails the task", state.result[failing].is_failed(), True)
+check(
+    "... with the exit code in the message",
+    "exit code 3" in (state.result[failing].message or ""),
+    True,
+)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

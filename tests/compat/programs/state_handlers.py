@@ -88,26 +88,23 @@ with Flow("notify") as notify_flow:
     n = noisy()
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check(
-        "plain transitions", TASK_CHANGES["plain"], [("Pending", "Running"), ("Running", "Success")]
-    )
-    check(
-        "retry transitions",
-        [new for _, new in TASK_CHANGES["flaky"]],
-        ["Running", "Failed", "Retrying", "Running", "Success"],
-    )
-    check("handler replaced Failed", state.result[b].is_successful(), True)
-    check("replacement message", state.result[b].message, "failure swallowed")
-    check("downstream saw the replacement result", state.result[a].result, "got fallback")
-    check("flow handler got the flow", {name for name, _ in FLOW_CHANGES}, {"handlers"})
-    check("flow ends Running -> Success", [s for _, s in FLOW_CHANGES][-2:], ["Running", "Success"])
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("plain transitions", TASK_CHANGES["plain"], [("Pending", "Running"), ("Running", "Success")])
+check(
+    "retry transitions",
+    [new for _, new in TASK_CHANGES["flaky"]],
+    ["Running", "Failed", "Retrying", "Running", "Success"],
+)
+check("handler replaced Failed", state.result[b].is_successful(), True)
+check("replacement message", state.result[b].message, "failure swallowed")
+check("downstream saw the replacement result", state.result[a].result, "got fallback")
+check("flow handler got the flow", {name for name, _ in FLOW_CHANGES}, {"handlers"})
+check("flow ends Running -> Success", [s for _, s in FLOW_CHANGES][-2:], ["Running", "Success"])
 
-    state = notify_flow.run()
-    check("handler returning None keeps the state", state.result[n].is_failed(), True)
-    check("notification sent", NOTIFIED, ["noisy"])
-    check("second handler saw Failed", TASK_CHANGES["noisy"][-1], ("Running", "Failed"))
+state = notify_flow.run()
+check("handler returning None keeps the state", state.result[n].is_failed(), True)
+check("notification sent", NOTIFIED, ["noisy"])
+check("second handler saw Failed", TASK_CHANGES["noisy"][-1], ("Running", "Failed"))
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

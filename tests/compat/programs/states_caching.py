@@ -70,48 +70,45 @@ with Flow("caching") as caching_flow:
     c = compute(Parameter("x", default=1))
 
 
-if __name__ == "__main__":
-    s = Success(message="all good", result=3)
-    check("result and message", (s.result, s.message), (3, "all good"))
-    check(
-        "success predicates",
-        (s.is_successful(), s.is_finished(), s.is_failed()),
-        (True, True, False),
-    )
-    check("repr", repr(s), '<Success: "all good">')
-    check("failed", (Failed().is_failed(), Failed().is_finished()), (True, True))
-    check(
-        "skipped is successful", (Skipped().is_skipped(), Skipped().is_successful()), (True, True)
-    )
-    check("trigger failed is failed", TriggerFailed().is_failed(), True)
-    check("timed out is failed", isinstance(TimedOut(), Failed), True)
-    check("cached is success", isinstance(Cached(), Success), True)
-    check("mapped is success", (Mapped().is_mapped(), Mapped().is_successful()), (True, True))
-    check(
-        "retrying is scheduled and pending",
-        (Retrying().is_retrying(), Retrying().is_scheduled(), Retrying().is_pending()),
-        (True, True, True),
-    )
-    check("scheduled has a start_time", Scheduled().start_time is not None, True)
-    check("pending not finished", Pending().is_finished(), False)
-    check("running", (Running().is_running(), Running().is_finished()), (True, False))
+s = Success(message="all good", result=3)
+check("result and message", (s.result, s.message), (3, "all good"))
+check(
+    "success predicates",
+    (s.is_successful(), s.is_finished(), s.is_failed()),
+    (True, True, False),
+)
+check("repr", repr(s), '<Success: "all good">')
+check("failed", (Failed().is_failed(), Failed().is_finished()), (True, True))
+check("skipped is successful", (Skipped().is_skipped(), Skipped().is_successful()), (True, True))
+check("trigger failed is failed", TriggerFailed().is_failed(), True)
+check("timed out is failed", isinstance(TimedOut(), Failed), True)
+check("cached is success", isinstance(Cached(), Success), True)
+check("mapped is success", (Mapped().is_mapped(), Mapped().is_successful()), (True, True))
+check(
+    "retrying is scheduled and pending",
+    (Retrying().is_retrying(), Retrying().is_scheduled(), Retrying().is_pending()),
+    (True, True, True),
+)
+check("scheduled has a start_time", Scheduled().start_time is not None, True)
+check("pending not finished", Pending().is_finished(), False)
+check("running", (Running().is_running(), Running().is_finished()), (True, False))
 
-    state = flow.run(task_states={data: Success(result=[5, 6])})
-    check("seeded run succeeded", state.is_successful(), True)
-    check("seeded upstream not rerun", CALLS, [])
-    check("downstream used seeded result", state.result[loaded].result, 11)
+state = flow.run(task_states={data: Success(result=[5, 6])})
+check("seeded run succeeded", state.is_successful(), True)
+check("seeded upstream not rerun", CALLS, [])
+check("downstream used seeded result", state.result[loaded].result, 11)
 
-    state = flow.run()
-    check("normal run", (state.result[loaded].result, CALLS), (3, ["extract"]))
+state = flow.run()
+check("normal run", (state.result[loaded].result, CALLS), (3, ["extract"]))
 
-    first = caching_flow.run(parameters={"x": 1})
-    check("first run computes", (first.result[f].result, first.result[c].result), ("payload", 2))
-    second = caching_flow.run(parameters={"x": 1})
-    check("second run is Cached", isinstance(second.result[f], Cached), True)
-    check("cached value", second.result[f].result, "payload")
-    check("fetch ran once", len(FETCHES), 1)
-    check("same inputs cached", isinstance(second.result[c], Cached), True)
-    third = caching_flow.run(parameters={"x": 5})
-    check("new inputs recompute", (third.result[c].result, COMPUTED), (10, [1, 5]))
+first = caching_flow.run(parameters={"x": 1})
+check("first run computes", (first.result[f].result, first.result[c].result), ("payload", 2))
+second = caching_flow.run(parameters={"x": 1})
+check("second run is Cached", isinstance(second.result[f], Cached), True)
+check("cached value", second.result[f].result, "payload")
+check("fetch ran once", len(FETCHES), 1)
+check("same inputs cached", isinstance(second.result[c], Cached), True)
+third = caching_flow.run(parameters={"x": 5})
+check("new inputs recompute", (third.result[c].result, COMPUTED), (10, [1, 5]))
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -37,15 +37,14 @@ with Flow("task-library") as flow:
     message = greeting(name="team")
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check("SQLiteQuery returns rows", state.result[legs].result, [(6,)])
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")  # noqa: UP017
-    check(
-        "StringFormatter uses kwargs and context",
-        state.result[message].result,
-        f"Hello team, today is {today}",
-    )
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("SQLiteQuery returns rows", state.result[legs].result, [(6,)])
+today = datetime.now(timezone.utc).strftime("%Y-%m-%d")  # noqa: UP017
+check(
+    "StringFormatter uses kwargs and context",
+    state.result[message].result,
+    f"Hello team, today is {today}",
+)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

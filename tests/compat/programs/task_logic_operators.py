@@ -46,19 +46,18 @@ with Flow("logic") as flow:
     first | second
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check("not_", state.result[negated].result, False)
-    check("or_", state.result[either].result, True)
-    check("&", state.result[both].result, False)
-    check("is_not_equal", state.result[different].result, True)
-    check("| makes a state dependency", flow.upstream_tasks(second), {first})
-    check(
-        "... without passing data",
-        [e.key for e in flow.edges_to(second) if e.upstream_task is first],
-        [None],
-    )
-    check("order", ORDER, ["first", "second"])
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("not_", state.result[negated].result, False)
+check("or_", state.result[either].result, True)
+check("&", state.result[both].result, False)
+check("is_not_equal", state.result[different].result, True)
+check("| makes a state dependency", flow.upstream_tasks(second), {first})
+check(
+    "... without passing data",
+    [e.key for e in flow.edges_to(second) if e.upstream_task is first],
+    [None],
+)
+check("order", ORDER, ["first", "second"])
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -55,30 +55,29 @@ with Flow("subclasses") as flow:
     loud = shout_task(g)
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check("init-time default used", state.result[a].result, 11)
-    check("run-time argument wins", state.result[b].result, 101)
-    check("subclass attribute", state.result[g].result, "Hi, world!")
-    check("default init", state.result[g2].result, "Hello, there!")
-    check("two calls make two tasks", a is not b, True)
-    check("bound copies keep the name", (a.name, b.name), ("add ten", "add ten"))
-    check("class name is the default name", Greet().name, "Greet")
-    check("direct run()", AddTask(default=5).run(1), 6)
-    check("direct run() override", AddTask(default=5).run(1, default=2), 3)
-    check("FunctionTask", (state.result[loud].result, loud.name), ("HI, WORLD!", "Shout"))
-    check("tasks in flow", len(flow.tasks), 6)
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("init-time default used", state.result[a].result, 11)
+check("run-time argument wins", state.result[b].result, 101)
+check("subclass attribute", state.result[g].result, "Hi, world!")
+check("default init", state.result[g2].result, "Hello, there!")
+check("two calls make two tasks", a is not b, True)
+check("bound copies keep the name", (a.name, b.name), ("add ten", "add ten"))
+check("class name is the default name", Greet().name, "Greet")
+check("direct run()", AddTask(default=5).run(1), 6)
+check("direct run() override", AddTask(default=5).run(1, default=2), 3)
+check("FunctionTask", (state.result[loud].result, loud.name), ("HI, WORLD!", "Shout"))
+check("tasks in flow", len(flow.tasks), 6)
 
-    try:
+try:
 
-        class Collect(Task):
-            def run(self, *values):
-                return values
+    class Collect(Task):
+        def run(self, *values):
+            return values
 
-        Collect()
-        check("*args in run() rejected", "no error", "ValueError")
-    except ValueError:
-        check("*args in run() rejected", True, True)
+    Collect()
+    check("*args in run() rejected", "no error", "ValueError")
+except ValueError:
+    check("*args in run() rejected", True, True)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -59,24 +59,23 @@ with Flow("timeouts") as flow:
     a = after(s)
 
 
-if __name__ == "__main__":
-    start = time.monotonic()
-    state = flow.run()
-    elapsed = time.monotonic() - start
-    check("flow failed", state.is_failed(), True)
-    check("int timeout gives TimedOut", isinstance(state.result[s], TimedOut), True)
-    check("timedelta timeout gives TimedOut", isinstance(state.result[s2], TimedOut), True)
-    check("TimedOut is failed", state.result[s].is_failed(), True)
-    check("TimedOut is retried", (isinstance(state.result[sr], TimedOut), len(RETRIED)), (True, 2))
-    check("quick task unaffected", state.result[q].result, "fast")
-    check("downstream trigger-failed", type(state.result[a]).__name__, "TriggerFailed")
-    check("did not wait for the sleeps", elapsed < 15, True)
+start = time.monotonic()
+state = flow.run()
+elapsed = time.monotonic() - start
+check("flow failed", state.is_failed(), True)
+check("int timeout gives TimedOut", isinstance(state.result[s], TimedOut), True)
+check("timedelta timeout gives TimedOut", isinstance(state.result[s2], TimedOut), True)
+check("TimedOut is failed", state.result[s].is_failed(), True)
+check("TimedOut is retried", (isinstance(state.result[sr], TimedOut), len(RETRIED)), (True, 2))
+check("quick task unaffected", state.result[q].result, "fast")
+check("downstream trigger-failed", type(state.result[a]).__name__, "TriggerFailed")
+check("did not wait for the sleeps", elapsed < 15, True)
 
-    state = flow.run(executor=LocalDaskExecutor(num_workers=4))
-    check(
-        "TimedOut on threads",
-        (isinstance(state.result[s], TimedOut), isinstance(state.result[s2], TimedOut)),
-        (True, True),
-    )
+state = flow.run(executor=LocalDaskExecutor(num_workers=4))
+check(
+    "TimedOut on threads",
+    (isinstance(state.result[s], TimedOut), isinstance(state.result[s2], TimedOut)),
+    (True, True),
+)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -107,44 +107,39 @@ with Flow("cleanup-only-terminal") as cleanup_flow:
     z = cleanup(upstream_tasks=[y])
 
 
-if __name__ == "__main__":
-    state = flow.run()
-    check("flow failed", state.is_failed(), True)
-    check("all_finished", state.result[c].result, "cleaned")
-    check("always_run", state.result[al].result, "always")
-    check("any_failed", state.result[d].result, "alerted")
-    check("all_failed", state.result[e].result, "all bad")
-    check("any_successful", state.result[f].result, "some good")
-    check("all_successful with a failure", type(state.result[g]).__name__, "TriggerFailed")
-    check("TriggerFailed is failed", state.result[g].is_failed(), True)
-    check(
-        "TriggerFailed message names the trigger", "all_successful" in state.result[g].message, True
-    )
-    check("any_failed without failures", type(state.result[h]).__name__, "TriggerFailed")
-    check("all_failed with a success", type(state.result[i]).__name__, "TriggerFailed")
-    check("some_successful(at_least=1, at_most=1)", state.result[j].result, "exactly one")
-    check(
-        "some_failed(at_least=2) with one failure", type(state.result[k]).__name__, "TriggerFailed"
-    )
+state = flow.run()
+check("flow failed", state.is_failed(), True)
+check("all_finished", state.result[c].result, "cleaned")
+check("always_run", state.result[al].result, "always")
+check("any_failed", state.result[d].result, "alerted")
+check("all_failed", state.result[e].result, "all bad")
+check("any_successful", state.result[f].result, "some good")
+check("all_successful with a failure", type(state.result[g]).__name__, "TriggerFailed")
+check("TriggerFailed is failed", state.result[g].is_failed(), True)
+check("TriggerFailed message names the trigger", "all_successful" in state.result[g].message, True)
+check("any_failed without failures", type(state.result[h]).__name__, "TriggerFailed")
+check("all_failed with a success", type(state.result[i]).__name__, "TriggerFailed")
+check("some_successful(at_least=1, at_most=1)", state.result[j].result, "exactly one")
+check("some_failed(at_least=2) with one failure", type(state.result[k]).__name__, "TriggerFailed")
 
-    check(
-        "default reference tasks are terminal",
-        ref_flow.reference_tasks(),
-        {r_optional, r_important},
-    )
-    check("terminal tasks", ref_flow.terminal_tasks(), {r_optional, r_important})
-    check("root tasks", ref_flow.root_tasks(), {r_start})
-    check("default: failure fails the flow", ref_flow.run().is_failed(), True)
+check(
+    "default reference tasks are terminal",
+    ref_flow.reference_tasks(),
+    {r_optional, r_important},
+)
+check("terminal tasks", ref_flow.terminal_tasks(), {r_optional, r_important})
+check("root tasks", ref_flow.root_tasks(), {r_start})
+check("default: failure fails the flow", ref_flow.run().is_failed(), True)
 
-    ref_flow.set_reference_tasks([r_important])
-    check("reference tasks set", ref_flow.reference_tasks(), {r_important})
-    state = ref_flow.run()
-    check("flow succeeds on its reference task", state.is_successful(), True)
-    check("non-reference task still failed", state.result[r_optional].is_failed(), True)
+ref_flow.set_reference_tasks([r_important])
+check("reference tasks set", ref_flow.reference_tasks(), {r_important})
+state = ref_flow.run()
+check("flow succeeds on its reference task", state.is_successful(), True)
+check("non-reference task still failed", state.result[r_optional].is_failed(), True)
 
-    state = cleanup_flow.run()
-    check("all_finished terminal task makes the flow succeed", state.is_successful(), True)
-    cleanup_flow.set_reference_tasks([y])
-    check("with the real work as reference", cleanup_flow.run().is_failed(), True)
+state = cleanup_flow.run()
+check("all_finished terminal task makes the flow succeed", state.is_successful(), True)
+cleanup_flow.set_reference_tasks([y])
+check("with the real work as reference", cleanup_flow.run().is_failed(), True)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

@@ -32,11 +32,10 @@ with Flow("tuple-annotation") as flow:
     width = spread(low, high)
 
 
-if __name__ == "__main__":
-    check("nout inferred", min_max.nout, 2)
-    state = flow.run()
-    check("flow succeeded", state.is_successful(), True)
-    check("unpacked values", (state.result[low].result, state.result[high].result), (1, 9))
-    check("downstream", state.result[width].result, 8)
+check("nout inferred", min_max.nout, 2)
+state = flow.run()
+check("flow succeeded", state.is_successful(), True)
+check("unpacked values", (state.result[low].result, state.result[high].result), (1, 9))
+check("downstream", state.result[width].result, 8)
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

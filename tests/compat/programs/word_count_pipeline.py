@@ -78,30 +78,27 @@ def build(result_dir):
     return flow, texts, report
 
 
-if __name__ == "__main__":
-    data = tempfile.mkdtemp()
-    results = tempfile.mkdtemp()
-    for name, text in {"a.txt": "the cat The dog", "b.txt": "the bird", "c.txt": "a cat"}.items():
-        with open(os.path.join(data, name), "w") as handle:
-            handle.write(text)
+data = tempfile.mkdtemp()
+results = tempfile.mkdtemp()
+for name, text in {"a.txt": "the cat The dog", "b.txt": "the bird", "c.txt": "a cat"}.items():
+    with open(os.path.join(data, name), "w") as handle:
+        handle.write(text)
 
-    flow, texts, report = build(results)
-    state = flow.run(parameters={"directory": data}, executor=LocalDaskExecutor(num_workers=3))
-    check("flow succeeded", state.is_successful(), True)
-    check("report", state.result[report].result, {"the": 3, "cat": 2})
-    check("only the flaky file was read twice", sorted(READS.values()), [1, 1, 2])
-    check(
-        "mapped children all succeeded",
-        [s.is_successful() for s in state.result[texts].map_states],
-        [True, True, True],
-    )
-    check("report checkpointed", len(os.listdir(results)) >= 1, True)
-    check("notifications", NOTIFICATIONS, [("merge_counts", "Success"), ("word-count", "Success")])
-    check("tags on the mapped task", read_file.tags, {"io"})
+flow, texts, report = build(results)
+state = flow.run(parameters={"directory": data}, executor=LocalDaskExecutor(num_workers=3))
+check("flow succeeded", state.is_successful(), True)
+check("report", state.result[report].result, {"the": 3, "cat": 2})
+check("only the flaky file was read twice", sorted(READS.values()), [1, 1, 2])
+check(
+    "mapped children all succeeded",
+    [s.is_successful() for s in state.result[texts].map_states],
+    [True, True, True],
+)
+check("report checkpointed", len(os.listdir(results)) >= 1, True)
+check("notifications", NOTIFICATIONS, [("merge_counts", "Success"), ("word-count", "Success")])
+check("tags on the mapped task", read_file.tags, {"io"})
 
-    state = flow.run(
-        parameters={"directory": data, "lowercase": False}, executor=LocalDaskExecutor()
-    )
-    check("second run with a parameter", state.result[report].result, {"the": 2, "cat": 2})
+state = flow.run(parameters={"directory": data, "lowercase": False}, executor=LocalDaskExecutor())
+check("second run with a parameter", state.result[report].result, {"the": 2, "cat": 2})
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

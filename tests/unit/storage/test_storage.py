@@ -56,25 +56,50 @@ def _run_flow(flow: Flow) -> object:
     return state
 
 
-def test_script_run_as_main_records_its_path_and_reloads_without_main_block(
+def test_script_run_as_main_is_pickled_and_loads_without_executing_the_script(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     script = tmp_path / "my_flow.py"
     script.write_text(FLOW_SCRIPT.format(name="scripted"))
+    home = tmp_path / "home"
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=dict(os.environ, HEADWATER_HOME=str(home)),
+    ).stdout
+    ref = json.loads(out)
+    assert ref["type"] == "Local"
+    entry = ref["flows"]["scripted"]
+    assert entry["kind"] == "pickle"
+    assert entry["import_path"] == str(script.resolve().parent)
+    assert Path(entry["path"]).parent == home / "flows" / "scripted"
+    monkeypatch.delenv("LOADED_AS", raising=False)
+    flow = storage_from_ref(ref).get_flow("scripted")
+    assert flow.name == "scripted"
+    # the pickle is loaded: the script's module-level code did not run again
+    assert "LOADED_AS" not in os.environ
+    _run_flow(flow)
+
+
+def test_stored_as_script_without_path_uses_the_main_script(tmp_path: Path) -> None:
+    script = tmp_path / "as_script.py"
+    script.write_text(
+        FLOW_SCRIPT.format(name="by-script").replace("Local()", "Local(stored_as_script=True)")
+    )
     out = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     ref = json.loads(out)
-    assert ref["type"] == "Local"
-    assert ref["flows"]["scripted"] == {
+    assert ref["flows"]["by-script"] == {
         "kind": "script",
         "path": str(script.resolve()),
         "attribute": "flow",
     }
-    monkeypatch.delenv("LOADED_AS", raising=False)
-    flow = storage_from_ref(ref).get_flow("scripted")
-    assert flow.name == "scripted"
-    assert os.environ["LOADED_AS"] != "__main__"
+    flow = storage_from_ref(ref).get_flow("by-script")
+    assert flow.name == "by-script"
     _run_flow(flow)
 
 

@@ -1,7 +1,7 @@
-"""Local storage records a flow by reference only when reloading its source gives it back.
+"""Local storage pickles every flow of a script run as ``__main__`` (as Prefect 1 did).
 
-Flows generated in a loop and kept in a container, or bound only to a name the script's
-``__main__`` block rebinds, are pickled (as Prefect 1's Local storage did) under
+Flows bound once at top level, generated in a loop and kept in a container, or bound only
+to a name the script's ``__main__`` block rebinds, are all pickled under
 ``$HEADWATER_HOME/flows/<slug>/<hash>.pickle`` and load back in a fresh process.
 """
 
@@ -19,7 +19,6 @@ import cloudpickle
 
 from headwater import Flow
 from headwater.storage import Local, storage_from_ref
-from headwater.storage._references import stable_script_names
 
 GENERATED = """
 import json, sys
@@ -95,12 +94,8 @@ def test_flows_generated_in_a_loop_are_pickled_and_load_in_a_fresh_process(
         assert path.parent == home / "flows" / name
         assert path.suffix == ".pickle" and len(path.stem) == 20
         assert entry["import_path"] == str(scripts)
-    # Bound once at top level and never rebound: kept by reference to the script.
-    assert refs["gen-single"]["flows"]["gen-single"] == {
-        "kind": "script",
-        "path": str(script),
-        "attribute": "single",
-    }
+    # Bound once at top level and never rebound: pickled too, never loaded by script.
+    assert refs["gen-single"]["flows"]["gen-single"]["kind"] == "pickle"
     # A fresh process elsewhere, without the script's folder on its path.
     loaded = subprocess.run(
         [sys.executable, "-c", LOAD_AND_RUN],
@@ -153,39 +148,6 @@ def test_a_name_rebound_in_the_main_block_is_not_a_reference(tmp_path: Path) -> 
     storage = storage_from_ref(ref)
     assert storage.get_flow("first").name == "first"
     assert storage.get_flow("second").name == "second"
-
-
-def test_stable_script_names(tmp_path: Path) -> None:
-    script = tmp_path / "names.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import os
-            from headwater import Flow as F
-            once = F("a")
-            twice = F("b")
-            twice = F("c")
-            with F("d") as in_with:
-                pass
-            for loop_var in range(2):
-                in_loop = F(str(loop_var))
-            if os.environ.get("X"):
-                branch = 1
-            def helper():
-                inner = 1
-            only_main = None
-            if __name__ == "__main__":
-                only_main = F("e")
-                main_only = F("f")
-            """
-        )
-    )
-    names = stable_script_names(str(script))
-    assert {"os", "F", "once", "in_with", "branch", "helper"} <= names
-    assert not {"twice", "loop_var", "in_loop", "inner", "only_main", "main_only"} & names
-    (tmp_path / "bad.py").write_text("def (:\n")
-    assert stable_script_names(str(tmp_path / "bad.py")) == frozenset()
-    assert stable_script_names(str(tmp_path / "missing.py")) == frozenset()
 
 
 def test_pickle_name_is_a_content_hash_and_the_storage_pickles_lean(tmp_path: Path) -> None:

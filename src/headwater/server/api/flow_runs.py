@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Body, Query, Response, status
 
 from headwater.server import orchestration
-from headwater.server.api.dependencies import DbDep
+from headwater.server.api.dependencies import DbDep, SettingsDep
 from headwater.server.models import flow_runs
 from headwater.server.models.errors import NotFound
 from headwater.server.schemas import api as schemas
@@ -19,10 +19,14 @@ _INT32 = 2**31 - 1
 
 
 @router.post("/flow-runs", status_code=status.HTTP_201_CREATED, response_model=schemas.FlowRun)
-async def create_flow_run(body: schemas.FlowRunCreate, db: DbDep, response: Response) -> object:
+async def create_flow_run(
+    body: schemas.FlowRunCreate, db: DbDep, settings: SettingsDep, response: Response
+) -> object:
     """Create a flow run (201), or return the existing one for a repeated key (200)."""
     async with db.session() as session:
-        run, created = await flow_runs.create_flow_run(session, **body.model_dump())
+        run, created = await flow_runs.create_flow_run(
+            session, **body.model_dump(), max_depth=settings.max_run_depth
+        )
         await session.commit()
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
 
 from headwater.server.api.dependencies import DbDep
 from headwater.server.models import agents, logs
+from headwater.server.models.errors import NotFound
 from headwater.server.schemas import api as schemas
 
 __all__ = ["router"]
@@ -52,6 +55,19 @@ async def register_agent(body: schemas.AgentCreate, db: DbDep) -> object:
         agent = await agents.register_agent(
             session, name=body.name, type=body.type, labels=body.labels
         )
+        await session.commit()
+        return agent
+
+
+@router.put("/agents/{agent_id}/stats", response_model=schemas.Agent, tags=["agents"])
+async def report_agent_stats(
+    agent_id: Annotated[str, Path(max_length=64)], body: schemas.AgentStats, db: DbDep
+) -> object:
+    """Store an agent's flow-run process counts (shown by ``GET /agents``)."""
+    async with db.session() as session:
+        agent = await agents.report_agent_stats(session, agent_id, body.model_dump())
+        if agent is None:
+            raise NotFound(f"Agent {agent_id!r} not found; register it with POST /agents.")
         await session.commit()
         return agent
 

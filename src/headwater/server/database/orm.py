@@ -328,6 +328,8 @@ class Agent(Base):
     labels_key: Mapped[str] = mapped_column(Text, default="")
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The agent's last report of its process counts (``PUT /agents/{id}/stats``).
+    stats: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
 
 
 # The backend-feature tables share ``Base``; importing them here puts them in its metadata.

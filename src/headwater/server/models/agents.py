@@ -1,4 +1,5 @@
-"""Agent queries: registration (identical records reused), listing, last-seen stamps."""
+"""Agent queries: registration (identical records reused), listing, last-seen stamps,
+the process counts agents report."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
 
-__all__ = ["read_agent", "read_agents", "register_agent", "touch_agent"]
+__all__ = ["read_agent", "read_agents", "register_agent", "report_agent_stats", "touch_agent"]
 
 
 async def register_agent(
@@ -80,3 +81,21 @@ async def touch_agent(session: AsyncSession, agent_id: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def report_agent_stats(
+    session: AsyncSession, agent_id: str, stats: dict[str, object]
+) -> orm.Agent | None:
+    """Store an agent's process counts (stamped ``reported_at``) and stamp ``last_seen``.
+
+    Returns:
+        The agent, or None when it is unknown.
+    """
+    agent = await session.get(orm.Agent, agent_id)
+    if agent is None:
+        return None
+    now = orm.utcnow()
+    agent.stats = {**stats, "reported_at": now.isoformat()}
+    agent.last_seen = now
+    await session.flush()
+    return agent

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
 from headwater.server.database.engine import insert_unique
+from headwater.server.models._lineage import check_nesting
 from headwater.server.models._names import random_run_name
 from headwater.server.models._rows import require_row
 from headwater.server.models.errors import Conflict, InvalidInput, NotFound
@@ -240,10 +241,15 @@ async def create_flow_run(
     parent_flow_run_id: str | None = None,
     parent_task_run_id: str | None = None,
     auto_scheduled: bool = False,
+    max_depth: int | None = None,
 ) -> tuple[orm.FlowRun, bool]:
     """Create a flow run, or return the existing one for a repeated idempotency key.
 
     ``auto_scheduled`` marks a run the scheduler created from the flow group's schedule.
+
+    Args:
+        max_depth: the most ancestors the new run may have (None: no ceiling), see
+            :func:`headwater.server.models._lineage.check_nesting`.
 
     Returns:
         ``(flow_run, created)``.
@@ -251,7 +257,8 @@ async def create_flow_run(
     Raises:
         NotFound: The flow, flow group or parent run does not exist.
         Conflict: The flow version is archived.
-        InvalidInput: Ambiguous flow name, unknown or missing parameters.
+        InvalidInput: Ambiguous flow name, unknown or missing parameters, or the run
+            would nest deeper than ``max_depth``.
     """
     flow = await _resolve_flow(
         session,
@@ -268,11 +275,11 @@ async def create_flow_run(
         raise Conflict(f"Flow {flow.id} ({flow.name!r} version {flow.version}) is archived.")
     group = await session.get(orm.FlowGroup, flow.flow_group_id)
     assert group is not None  # guaranteed by the foreign key
-    if (
-        parent_flow_run_id is not None
-        and await session.get(orm.FlowRun, parent_flow_run_id) is None
-    ):
-        raise NotFound(f"Parent flow run {parent_flow_run_id} not found.")
+    if parent_flow_run_id is not None:
+        if max_depth is not None:
+            await check_nesting(session, parent_flow_run_id, flow.name, max_depth)
+        elif await session.get(orm.FlowRun, parent_flow_run_id) is None:
+            raise NotFound(f"Parent flow run {parent_flow_run_id} not found.")
     run, rows = new_flow_run_rows(
         flow,
         group,

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 __all__ = [
     "Agent",
     "AgentCreate",
+    "AgentStats",
     "BackfillRequest",
     "BackfillResult",
     "CancelRequest",
@@ -221,6 +222,17 @@ class AgentCreate(_In):
     labels: list[Label] = Field(default_factory=list)
 
 
+class AgentStats(_In):
+    """``PUT /agents/{id}/stats``: an agent's flow-run process counts."""
+
+    live_processes: int = Field(ge=0, le=10**9)
+    spawned: int = Field(ge=0, le=10**15)
+    spawned_last_minute: int = Field(ge=0, le=10**9)
+    refused_load_failures: int = Field(default=0, ge=0, le=10**15)
+    supervised: int = Field(default=0, ge=0, le=10**9)
+    max_concurrent: int | None = Field(default=None, ge=1, le=10**9)
+
+
 # -- responses -----------------------------------------------------------------------
 
 
@@ -361,6 +373,9 @@ class Agent(_Out):
     labels: list[str]
     last_seen: dt.datetime | None
     created: dt.datetime
+    #: the agent's last report: ``{live_processes, spawned, spawned_last_minute,
+    #: refused_load_failures, supervised, max_concurrent, reported_at}`` (None: never)
+    stats: dict[str, Any] | None = None
 
 
 class StateResult(BaseModel):
