@@ -26,6 +26,7 @@ from headwater.testing import DEFAULT_POSTGRES_URL, postgres_available, temporar
 
 _TABLES = (
     "hook_deliveries, hooks, kv_store, artifacts, "
+    "task_run_tags, task_tag_limits, flow_concurrency_limits, "
     "agents, logs, task_run_states, task_runs, flow_run_states, flow_run_labels, flow_runs, "
     "flows, flow_groups, projects"
 )

@@ -40,6 +40,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "kv": ("headwater.cli.kv", "kv", "Set, read and list the server's key-value store."),
     "hooks": ("headwater.cli.hooks", "hooks", "Webhooks and Slack on flow-run state changes."),
     "artifacts": ("headwater.cli.artifacts", "artifacts", "List a flow run's artifacts."),
+    "concurrency-limit": (
+        "headwater.cli.concurrency_limit",
+        "concurrency_limit",
+        "Limit concurrent flow runs by label and task runs by tag.",
+    ),
     "demo": (
         "headwater.cli.demo",
         "demo",

@@ -16,6 +16,7 @@ from headwater.client._config import resolve_api_key, resolve_api_url
 from headwater.client._streaming import StreamsMixin
 from headwater.client.agents import AgentsMixin
 from headwater.client.artifacts import ArtifactsMixin
+from headwater.client.concurrency_limits import ConcurrencyLimitsMixin
 from headwater.client.flow_runs import FlowRunsMixin
 from headwater.client.flows import FlowsMixin
 from headwater.client.hooks import HooksMixin
@@ -44,6 +45,7 @@ class Client(
     ArtifactsMixin,
     KVStoreMixin,
     HooksMixin,
+    ConcurrencyLimitsMixin,
 ):
     """Talks to a Headwater server's REST API.
 

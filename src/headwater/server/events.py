@@ -61,6 +61,7 @@ KINDS = frozenset(
         "task_run.state",
         "logs",
         "agent.registered",
+        "concurrency_limit.updated",
     }
 )
 

@@ -22,6 +22,8 @@ Contract (contracts.md section 5):
   states sent to the server carry ``cache_key`` and ``hashed_inputs`` (sha256 of each
   input's pickle) so validators comparing inputs work across processes; an input that
   cannot be hashed never matches.
+- A task with tags enters Running through a synchronous round trip that may wait in
+  Queued while a tag is at its concurrency limit (see ``_concurrency``).
 - Writes are retried through a server outage (see ``_retry``).
 - In executor worker processes (set up by ``_worker_setup``) a task run's log records
   are sent before ``run()`` returns.
@@ -39,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from headwater.engine.backend._concurrency import needs_slot, start_when_slot_free
 from headwater.engine.backend._retry import with_retries
 from headwater.engine.flow_runner import FlowRunner
 from headwater.engine.task_runner import TaskRunner
@@ -309,6 +312,13 @@ class BackendTaskRunner(TaskRunner):
             return new_state
         registry.update(task_run_id, _state_type(new_state))
         client = _process_client()
+        # -- Task concurrency limits by tag (._concurrency): a tagged task's Running is a
+        # synchronous round trip that may wait in Queued for a slot. Keep it unbatched.
+        if needs_slot(self.task, new_state):
+            new_state = start_when_slot_free(client, task_run_id, new_state, self.task.name)
+            registry.update(task_run_id, _state_type(new_state))
+            return new_state
+        # -- end of the concurrency-limit hook
         try:
             data = self._state_json(new_state)
             with_retries(

@@ -16,6 +16,7 @@ def resource_routers() -> list[APIRouter]:
     """Every router that needs the API key (all but health)."""
     from headwater.server.api import (
         artifacts,
+        concurrency_limits,
         flow_runs,
         flows,
         hooks,
@@ -36,4 +37,5 @@ def resource_routers() -> list[APIRouter]:
         artifacts.router,
         kv_store.router,
         hooks.router,
+        concurrency_limits.router,
     ]

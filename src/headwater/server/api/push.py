@@ -56,7 +56,9 @@ END_GRACE = 0.25
 _LOG_PAGE = 500
 _CURSOR = re.compile(r"^(\d{1,12})-(\d{1,19})$")
 _RUN_KINDS = frozenset({"flow_run.state", "flow_run.updated"})
-_CLAIM_KINDS = frozenset({"flow_run.created", "flow_run.state", "flow_run.updated"})
+_CLAIM_KINDS = frozenset(
+    {"flow_run.created", "flow_run.state", "flow_run.updated", "concurrency_limit.updated"}
+)
 
 
 class WaitResponse(BaseModel):
@@ -325,8 +327,10 @@ def _claim_relevant(event: Event, running: set[str], limit: int) -> bool:
         return True
     if limit == 0:
         return False  # a full agent only waits for news about the runs it supervises
-    if event.kind == "flow_run.created":
+    if event.kind in ("flow_run.created", "concurrency_limit.updated"):
         return True
+    if event.data.get("labels"):
+        return True  # a finished run with labels may free a concurrency slot
     state_type = event.data.get("state_type")
     if event.kind == "flow_run.state" and isinstance(state_type, str):
         return state_type in claims.CLAIMABLE_STATES

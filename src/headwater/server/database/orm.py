@@ -37,6 +37,7 @@ __all__ = [
     "Base",
     "BigIntId",
     "Flow",
+    "FlowConcurrencyLimit",
     "FlowGroup",
     "FlowRun",
     "FlowRunLabel",
@@ -46,6 +47,8 @@ __all__ = [
     "Project",
     "TaskRun",
     "TaskRunState",
+    "TaskRunTag",
+    "TaskTagLimit",
     "UTCDateTime",
     "new_id",
     "utcnow",
@@ -330,6 +333,46 @@ class Agent(Base):
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: The agent's last report of its process counts (``PUT /agents/{id}/stats``).
     stats: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
+
+
+class FlowConcurrencyLimit(Base):
+    """At most ``concurrency_limit`` flow runs with ``label`` hold a slot at once.
+
+    A run holds a slot of each of its labels while Submitted, Running or Cancelling
+    (``headwater.server.models.concurrency_limits``); agents claim within the limits.
+    """
+
+    __tablename__ = "flow_concurrency_limits"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    label: Mapped[str] = mapped_column(String(255), unique=True)
+    concurrency_limit: Mapped[int] = mapped_column(Integer)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TaskTagLimit(Base):
+    """At most ``concurrency_limit`` task runs with ``tag`` run at once (Prefect 1's name)."""
+
+    __tablename__ = "task_tag_limits"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tag: Mapped[str] = mapped_column(String(255), unique=True)
+    concurrency_limit: Mapped[int] = mapped_column(Integer)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TaskRunTag(Base):
+    """One tag of a task run that has started (its task's tags as registered).
+
+    Written on the task run's first Running state so that the running task runs of a tag
+    can be counted in portable SQL, as ``flow_run_labels`` does for flow runs.
+    """
+
+    __tablename__ = "task_run_tags"
+    task_run_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("task_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
 
 
 # The backend-feature tables share ``Base``; importing them here puts them in its metadata.

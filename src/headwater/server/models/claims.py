@@ -14,6 +14,10 @@ Contract:
   never pick the same row; on SQLite (one server process per database file) writing
   sessions are serialised by the database layer and the version check guards the rest.
   Either way a run is claimed by at most one agent, ever.
+- Flow concurrency limits by label: the limits on the agent's labels are locked before
+  the candidates are read, runs with a label at its limit are left out, and a run is
+  claimed only while each of its limited labels has room
+  (:mod:`headwater.server.models.concurrency_slots`); the others stay Scheduled.
 - The caller owns the transaction and commits it; the orchestration layer queues the
   ``flow_run.state`` events, which are published once the commit succeeded.
 """
@@ -30,6 +34,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm
+from headwater.server.models.concurrency_slots import lock_flow_run_slots
 from headwater.server.models.errors import Conflict
 from headwater.server.schemas import states
 
@@ -179,12 +184,15 @@ async def claim_flow_runs(
     fr = orm.FlowRun
     result = ClaimResult()
     if limit > 0:
+        # Concurrency limits by label: lock them first; full labels' runs stay Scheduled.
+        slots = await lock_flow_run_slots(session, agent_labels)
         stmt = (
             select(fr)
             .where(
                 fr.state_type.in_(CLAIMABLE_STATES),
                 _due_time() <= now,
                 _label_clause(agent_labels),
+                *slots.where(),
             )
             .order_by(_due_time(), fr.created, fr.id)
             .limit(limit)
@@ -195,6 +203,8 @@ async def claim_flow_runs(
         for run in runs:
             if not labels_fit(_as_labels(run.labels), agent_labels):
                 continue  # the SQL filter agrees; this guards odd stored label values
+            if not slots.take(_as_labels(run.labels)):
+                continue  # a label reached its concurrency limit in this pass
             state = {
                 "type": "Submitted",
                 "message": f"Submitted for execution to agent {agent_name!r}.",

@@ -8,6 +8,9 @@ Contract:
   timestamp and queue a ``flow_run.state`` / ``task_run.state`` event.
 - A flow run that becomes Cancelled takes its unfinished task runs with it.
 - A task-run state without ``cached_inputs`` inherits those of the previous state.
+- A task run proposed Running while a tag of its task is at its concurrency limit is
+  stored Queued instead (status ``"queued"``, once: asking again while still full changes
+  nothing); see :mod:`headwater.server.models.concurrency_slots`.
 - :func:`cancel_flow_run`: finished runs are left as they are, running ones become
   Cancelling, others Cancelled; unfinished children follow recursively unless
   ``cascade=False``.
@@ -22,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
+from headwater.server.models.concurrency_slots import admit_task_run
 from headwater.server.models.errors import Conflict, InvalidInput
 from headwater.server.models.flow_runs import require_flow_run
 from headwater.server.models.states import validate_state, write_state
@@ -43,13 +47,14 @@ class SetStateResult:
     """Outcome of a state change.
 
     Attributes:
-        status: ``"accepted"`` or ``"rejected"``.
+        status: ``"accepted"``, ``"rejected"``, or ``"queued"`` (a task run's Running
+            became Queued by a concurrency limit).
         state: The run's state after the call (the new one, or the unchanged current one).
         version: The run's version after the call.
         detail: Why the change was rejected, else ``None``.
     """
 
-    status: Literal["accepted", "rejected"]
+    status: Literal["accepted", "rejected", "queued"]
     state: dict[str, Any] | None
     version: int
     detail: str | None = None
@@ -113,14 +118,11 @@ async def set_flow_run_state(
     if stored["type"] == "Cancelled":
         await _cancel_task_runs(session, run.id, now)
     await session.flush()
-    queue_event(
-        session,
-        _event(
-            "flow_run.state",
-            flow_run_id=run.id,
-            data={"version": run.version, "state_type": run.state_type},
-        ),
-    )
+    data: dict[str, Any] = {"version": run.version, "state_type": run.state_type}
+    if stored["type"] in FINISHED and run.labels:
+        # Concurrency limits: a finished run with labels may free a claim slot.
+        data["labels"] = list(run.labels)
+    queue_event(session, _event("flow_run.state", flow_run_id=run.id, data=data))
     return SetStateResult("accepted", stored, run.version)
 
 
@@ -173,6 +175,14 @@ async def set_task_run_state(
     reason = check(ctx, rules)
     if reason is not None:
         return SetStateResult("rejected", task_run.state, task_run.version, reason)
+    status: Literal["accepted", "queued"] = "accepted"
+    if state["type"] == "Running":
+        # Task concurrency limits by tag: over a limit the task run waits in Queued.
+        queued = await admit_task_run(session, task_run)
+        if queued is not None:
+            if task_run.state_type == "Queued":
+                return SetStateResult("queued", task_run.state, task_run.version, queued["message"])
+            state, status = queued, "queued"
     previous = task_run.state or {}
     if previous.get("cached_inputs") and not state.get("cached_inputs"):
         # A retry needs the inputs of the failed attempt (Prefect 1 carries them over).
@@ -188,7 +198,8 @@ async def set_task_run_state(
             data={"version": task_run.version, "state_type": task_run.state_type},
         ),
     )
-    return SetStateResult("accepted", stored, task_run.version)
+    detail = stored.get("message") if status == "queued" else None
+    return SetStateResult(status, stored, task_run.version, detail)
 
 
 @dataclass(frozen=True)

@@ -381,7 +381,7 @@ class Agent(_Out):
 class StateResult(BaseModel):
     """Outcome of a state change request."""
 
-    status: Literal["accepted", "rejected"]
+    status: Literal["accepted", "rejected", "queued"]
     state: dict[str, Any] | None
     version: int
     detail: str | None = None
