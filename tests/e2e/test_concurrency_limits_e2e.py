@@ -7,9 +7,12 @@ tag's slot from Running to its final state. Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import runpy
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,24 +25,41 @@ from headwater.testing import (
     temporary_postgres_database,
     temporary_server,
 )
-from headwater.testing_agent import temporary_agent, wait_for_flow_run_state
+from headwater.testing_agent import AgentProcess, wait_for_flow_run_state
+from headwater.testing_agent import temporary_agent as _temporary_agent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 FLOWS = Path(__file__).parent / "flows"
+FAST_REAPER = {
+    "HEADWATER_HEARTBEAT_TIMEOUT": "3",
+    "HEADWATER_REAPER_INTERVAL": "0.5",
+    "HEADWATER_SUBMITTED_TIMEOUT": "30",
+}
+# Flow-run processes heartbeat every half second, well inside the 3 s timeout above.
+FAST_HEARTBEAT = {"HEADWATER__FLOW_RUN__HEARTBEAT_INTERVAL": "0.5"}
 FINISHED = {"Success", "Failed", "Cancelled", "TimedOut", "Cached", "Skipped", "TriggerFailed"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def hw(request: pytest.FixtureRequest) -> Iterator[TemporaryServer]:
     if request.param == "sqlite":
-        with temporary_server() as running:
+        with temporary_server(env=FAST_REAPER) as running:
             yield running
         return
     if not postgres_available() and os.environ.get("CI") != "true":
         pytest.skip("PostgreSQL is not reachable")
-    with temporary_postgres_database() as url, temporary_server(database_url=url) as running:
+    with (
+        temporary_postgres_database() as url,
+        temporary_server(env=FAST_REAPER, database_url=url) as running,
+    ):
         yield running
+
+
+def temporary_agent(api_url: str, **kwargs: Any) -> contextlib.AbstractContextManager[AgentProcess]:
+    """An agent whose flow-run processes heartbeat well inside the reaper's timeout."""
+    kwargs.setdefault("process_env", FAST_HEARTBEAT)
+    return _temporary_agent(api_url, **kwargs)
 
 
 @pytest.fixture
@@ -133,3 +153,62 @@ def test_a_tag_limit_of_two_over_ten_mapped_tasks(hw: TemporaryServer, client: A
     assert client.get_task_tag_limits("e2e-db")[0]["running"] == 0
     client.delete_task_tag_limit(limit_id)
     assert client.get_task_tag_limit("e2e-db") is None
+
+
+def _task_runs(client: Any, run: str, state: str) -> list[dict[str, Any]]:
+    return [t for t in client.query_task_runs(flow_run_id=run, state=state) if t["map_index"] >= 0]
+
+
+def _until(condition: Any, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+    return value
+
+
+def test_cancelling_a_run_whose_task_runs_wait_frees_everything(
+    hw: TemporaryServer, client: Any
+) -> None:
+    flow_id = register(client, "tag_limited.py")
+    client.update_task_tag_limit("e2e-db", 0)
+    run = client.create_flow_run(flow_id=flow_id)
+    with temporary_agent(hw.api_url):
+        _until(lambda: len(_task_runs(client, run, "Queued")) >= 6)
+        client.cancel_flow_run(run)
+        finished = wait_for_flow_run_state(client, run, timeout=120)
+    assert finished["state_type"] == "Cancelled"
+    children = [t for t in client.query_task_runs(flow_run_id=run) if t["map_index"] >= 0]
+    assert children and all(t["state_type"] == "Cancelled" for t in children)
+    assert not any(t["start_time"] for t in children)  # none of them ever ran
+    # Nothing is left holding the tag: with room again a new run goes straight through.
+    client.update_task_tag_limit("e2e-db", 2)
+    assert client.get_task_tag_limits("e2e-db")[0]["running"] == 0
+    again = client.create_flow_run(flow_id=flow_id)
+    with temporary_agent(hw.api_url):
+        assert wait_for_flow_run_state(client, again, timeout=240)["state_type"] == "Success"
+
+
+def test_the_reaper_frees_the_slots_of_a_killed_flow_run_process(
+    hw: TemporaryServer, client: Any
+) -> None:
+    import psutil
+
+    flow_id = register(client, "tag_limited.py")
+    client.update_task_tag_limit("e2e-db", 2)
+    lost = client.create_flow_run(flow_id=flow_id, parameters={"seconds": 600})
+    with temporary_agent(hw.api_url) as agent:
+        _until(lambda: len(_task_runs(client, lost, "Running")) == 2)
+        # The machine is gone: agent, flow-run process and its workers stop at once.
+        groups = {os.getpgid(p.pid) for p in psutil.Process(agent.pid).children(recursive=True)}
+        agent.kill()
+        for group in groups - {os.getpgrp()}:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+    finished = wait_for_flow_run_state(client, lost, timeout=120)
+    assert finished["state_type"] == "Failed"
+    assert len(_task_runs(client, lost, "Failed")) == 2
+    assert client.get_task_tag_limits("e2e-db")[0]["running"] == 0
+    after = client.create_flow_run(flow_id=flow_id)
+    with temporary_agent(hw.api_url):
+        assert wait_for_flow_run_state(client, after, timeout=240)["state_type"] == "Success"

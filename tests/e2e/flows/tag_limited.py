@@ -2,13 +2,15 @@
 
 import time
 
-from headwater import Flow, task
+from headwater import Flow, Parameter, task, unmapped
 from headwater.executors import LocalDaskExecutor
 
 
 @task(tags=["e2e-db"])
-def query(x: int) -> int:
-    time.sleep(0.4)
+def query(x: int, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
     return x * 10
 
 
@@ -20,4 +22,5 @@ def total(values: list[int]) -> int:
 with Flow(
     "e2e-tag-limited", executor=LocalDaskExecutor(scheduler="threads", num_workers=6)
 ) as flow:
-    total(query.map(list(range(10))))
+    seconds = Parameter("seconds", default=0.4)
+    total(query.map(list(range(10)), seconds=unmapped(seconds)))
