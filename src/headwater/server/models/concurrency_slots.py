@@ -52,6 +52,17 @@ __all__ = [
 # flow id -> {task slug: tags}; flow versions never change, so entries never go stale.
 _TAGS_CACHE: OrderedDict[str, dict[str, tuple[str, ...]]] = OrderedDict()
 _TAGS_CACHE_SIZE = 256
+# flow run id -> flow id (a run never changes its flow version), so that starting an
+# untagged task costs no query once its flow run is known.
+_FLOW_OF_RUN: OrderedDict[str, str] = OrderedDict()
+_FLOW_OF_RUN_SIZE = 4096
+
+
+def _remember(cache: OrderedDict[str, Any], key: str, value: Any, size: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 
 @dataclass
@@ -121,13 +132,16 @@ async def lock_flow_run_slots(session: AsyncSession, agent_labels: Sequence[str]
 
 async def task_run_tags(session: AsyncSession, task_run: orm.TaskRun) -> tuple[str, ...]:
     """The tags of a task run's task as registered with its flow version."""
-    flow_id = (
-        await session.execute(
-            select(orm.FlowRun.flow_id).where(orm.FlowRun.id == task_run.flow_run_id)
-        )
-    ).scalar_one_or_none()
+    flow_id = _FLOW_OF_RUN.get(task_run.flow_run_id)
     if flow_id is None:
-        return ()
+        flow_id = (
+            await session.execute(
+                select(orm.FlowRun.flow_id).where(orm.FlowRun.id == task_run.flow_run_id)
+            )
+        ).scalar_one_or_none()
+        if flow_id is None:
+            return ()
+        _remember(_FLOW_OF_RUN, task_run.flow_run_id, flow_id, _FLOW_OF_RUN_SIZE)
     by_slug = _TAGS_CACHE.get(flow_id)
     if by_slug is None:
         tasks = (
@@ -139,9 +153,7 @@ async def task_run_tags(session: AsyncSession, task_run: orm.TaskRun) -> tuple[s
                 raw = item.get("tags") or []
                 tags = raw if isinstance(raw, list) else []
                 by_slug[item["slug"]] = tuple(sorted({str(t) for t in tags if t}))
-        _TAGS_CACHE[flow_id] = by_slug
-        while len(_TAGS_CACHE) > _TAGS_CACHE_SIZE:
-            _TAGS_CACHE.popitem(last=False)
+        _remember(_TAGS_CACHE, flow_id, by_slug, _TAGS_CACHE_SIZE)
     else:
         _TAGS_CACHE.move_to_end(flow_id)
     return by_slug.get(task_run.task_slug, ())
