@@ -11,8 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,3 +138,71 @@ def test_the_cli_sets_lists_gets_and_deletes(hw_server: TemporaryServer, client:
     bad = cli(url, "concurrency-limit", "flow-runs", "set", "x", "-3", code=2)
     assert "-3" in bad.stderr and "Traceback" not in bad.stderr
     assert client.get_flow_concurrency_limit("x") is None
+
+
+def _running_task_run(client: Client) -> tuple[str, str, Any]:
+    """A Running flow run of a flow with a task tagged "slow-api", and its task run."""
+    from headwater import Flow, task
+    from headwater.engine.state import Running
+
+    @task(tags=["slow-api"])
+    def call_api() -> int:
+        return 1
+
+    with Flow(f"tagged-{uuid.uuid4().hex[:8]}") as flow:
+        call_api()
+    project = f"p-{uuid.uuid4().hex[:8]}"
+    client.create_project(project)
+    flow_id = client.register(flow, project_name=project)
+    run_id = client.create_flow_run(flow_id=flow_id)
+    client.set_flow_run_state(run_id, Running())
+    (the_task,) = flow.tasks
+    assert the_task.slug is not None
+    task_run = client.get_or_create_task_run(run_id, the_task.slug)
+    return run_id, str(task_run["id"]), the_task
+
+
+def _start(client: Client, task_run_id: str, the_task: Any) -> Any:
+    from headwater.engine.backend._concurrency import start_when_slot_free
+    from headwater.engine.state import Running
+    from headwater.utilities.configuration import set_temporary_config
+
+    with set_temporary_config({"server.queue_interval": 300}):
+        return start_when_slot_free(client, task_run_id, Running("go"), the_task.name)
+
+
+def test_the_runner_waits_queued_and_starts_when_the_limit_is_raised(client: Client) -> None:
+    _run_id, task_run_id, the_task = _running_task_run(client)
+    client.update_task_tag_limit("slow-api", 0)
+    outcome: list[Any] = []
+    worker = threading.Thread(target=lambda: outcome.append(_start(client, task_run_id, the_task)))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while client.get_task_run(task_run_id)["state_type"] != "Queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert worker.is_alive()
+    client.update_task_tag_limit("slow-api", 1)
+    worker.join(120)  # woken by the server: the queue interval is 300 s here
+    assert not worker.is_alive()
+    assert type(outcome[0]).__name__ == "Running"
+    history = [s["state"]["type"] for s in client.get_task_run_states(task_run_id)]
+    assert history == ["Pending", "Queued", "Running"]
+
+
+def test_the_runner_stops_waiting_when_its_flow_run_is_cancelled(client: Client) -> None:
+    run_id, task_run_id, the_task = _running_task_run(client)
+    client.update_task_tag_limit("slow-api", 0)
+    outcome: list[Any] = []
+    worker = threading.Thread(target=lambda: outcome.append(_start(client, task_run_id, the_task)))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while client.get_task_run(task_run_id)["state_type"] != "Queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert client.cancel_flow_run(run_id)["state"] == "Cancelling"
+    worker.join(120)  # woken by the server: the queue interval is 300 s here
+    assert not worker.is_alive()
+    assert type(outcome[0]).__name__ == "Queued"  # refused: the task is not called
+    history = [s["state"]["type"] for s in client.get_task_run_states(task_run_id)]
+    assert history == ["Pending", "Queued"]

@@ -7,8 +7,9 @@ Contract (docs/internals/contracts.md section 3):
   ``GET``/``DELETE /flow-concurrency-limits/{id}`` read or remove one (404 unknown id).
 - ``/task-tag-limits`` is the same for task tags (``{tag, limit}``).
 - ``GET /task-runs/{id}/wait-for-slot?timeout=30`` is a Queued task run's long-poll: it
-  answers at once when the run may start (or is not Queued), otherwise when a task run,
-  flow run or limit changes so that it may, or after ``timeout`` seconds (at most 300).
+  answers at once when the run may start (or is not Queued, or its flow run is not
+  Running), otherwise when a task run, flow run or limit changes so that it may, or after
+  ``timeout`` seconds (at most 300).
   The answer is a hint: the run still proposes Running, which decides atomically.
 """
 
@@ -18,6 +19,7 @@ import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from sqlalchemy import select
 
 from headwater.server.api.dependencies import DbDep
 from headwater.server.database import orm
@@ -26,7 +28,6 @@ from headwater.server.models import concurrency_limits as limits
 from headwater.server.models.concurrency_slots import task_run_slot_free
 from headwater.server.models.errors import NotFound
 from headwater.server.schemas import concurrency_limits as schemas
-from headwater.server.schemas.states import FINISHED
 
 __all__ = ["router"]
 
@@ -174,7 +175,9 @@ def _may_free(event: Event) -> bool:
         return True  # trimmed: assume it may
     if event.kind == "task_run.state":
         return state_type not in limits.TASK_RUN_SLOT_STATES
-    return state_type in FINISHED  # a finished flow run's task runs hold nothing
+    # A finished flow run's task runs hold nothing; a flow run that stopped running
+    # (cancelling, say) ends the wait of its own queued task runs.
+    return state_type != "Running"
 
 
 async def _check(db: Any, task_run_id: str) -> schemas.SlotWait:
@@ -184,6 +187,14 @@ async def _check(db: Any, task_run_id: str) -> schemas.SlotWait:
             raise NotFound(f"Task run {task_run_id} not found.")
         if task_run.state_type != "Queued":
             return schemas.SlotWait(available=True, state_type=task_run.state_type, full_tags=[])
+        flow_run_state = (
+            await session.execute(
+                select(orm.FlowRun.state_type).where(orm.FlowRun.id == task_run.flow_run_id)
+            )
+        ).scalar_one_or_none()
+        if flow_run_state != "Running":
+            # Nothing to wait for: proposing Running will be refused.
+            return schemas.SlotWait(available=True, state_type="Queued", full_tags=[])
         full = await task_run_slot_free(session, task_run)
         return schemas.SlotWait(available=not full, state_type="Queued", full_tags=full)
 

@@ -66,8 +66,9 @@ class SlotWait(BaseModel):
     """``GET /task-runs/{id}/wait-for-slot``: whether the task run may start now.
 
     ``available`` is true when none of the task's limited tags is at its limit, or when
-    the task run is not Queued (there is nothing to wait for); ``full_tags`` names the
-    tags still at their limit.
+    there is nothing to wait for (the task run is not Queued, or its flow run is not
+    Running, so a Running proposal would be refused); ``full_tags`` names the tags still
+    at their limit.
     """
 
     available: bool
