@@ -68,7 +68,12 @@ def _group(kind: _Kind, name: str, help_text: str) -> click.Group:
     def group() -> None:
         pass
 
-    @group.command(name="set", help=f"Allow at most LIMIT {kind.runs} with {key} at once.")
+    # A negative LIMIT must reach the range check, not be read as an option.
+    @group.command(
+        name="set",
+        help=f"Allow at most LIMIT {kind.runs} with {key} at once.",
+        context_settings={"ignore_unknown_options": True},
+    )
     @click.argument("name", metavar=key)
     @click.argument("limit", type=click.IntRange(min=0, max=2**31 - 1))
     @client_options
