@@ -36,6 +36,16 @@ async def pair(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Live, Live
         yield one, two
 
 
+async def parked(server: Live, before: int) -> None:
+    """Wait until one more long-poll than ``before`` is subscribed to the event bus."""
+    bus = server.app.state.events
+
+    async def subscribed() -> bool:
+        return bool(bus.subscriber_count > before)
+
+    await until(subscribed, what="the long-poll to park")
+
+
 async def claim(server: Live, agent_id: str, **body: Any) -> list[dict[str, Any]]:
     body.setdefault("timeout", 0)
     body.setdefault("limit", 10)
@@ -222,8 +232,9 @@ async def test_a_waiting_claim_wakes_when_a_slot_frees(server: Live) -> None:
 
     loop = asyncio.get_running_loop()
     started = loop.time()
+    before = server.app.state.events.subscriber_count
     waiting = asyncio.create_task(claim(server, agent, timeout=120))
-    await asyncio.sleep(0.3)
+    await parked(server, before)
     assert not waiting.done()
     await server.set_state(first["id"], {"type": "Running"})
     await server.set_state(first["id"], {"type": "Failed"})
@@ -241,8 +252,9 @@ async def test_a_waiting_claim_wakes_when_the_limit_is_raised(server: Live) -> N
     assert len(await claim(server, agent)) == 1
     loop = asyncio.get_running_loop()
     started = loop.time()
+    before = server.app.state.events.subscriber_count
     waiting = asyncio.create_task(claim(server, agent, timeout=120))
-    await asyncio.sleep(0.3)
+    await parked(server, before)
     await set_flow_limit(server, "io", 2, expect=200)
     assert len(await asyncio.wait_for(waiting, 150)) == 1
     assert loop.time() - started < 120
@@ -378,8 +390,9 @@ async def test_the_slot_wait_wakes_when_a_slot_frees_or_the_limit_goes(server: L
         return answer
 
     started = loop.time()
+    before = server.app.state.events.subscriber_count
     pending = asyncio.create_task(wait())
-    await asyncio.sleep(0.3)
+    await parked(server, before)
     assert not pending.done()
     await propose(server, holder, "Success")
     assert (await asyncio.wait_for(pending, 150))["available"] is True
@@ -389,10 +402,11 @@ async def test_the_slot_wait_wakes_when_a_slot_frees_or_the_limit_goes(server: L
     await propose(server, waiting)
     assert (await propose(server, other))["status"] == "queued"
     started = loop.time()
+    before = server.app.state.events.subscriber_count
     pending = asyncio.create_task(
         server.call("GET", f"/task-runs/{other}/wait-for-slot", params={"timeout": 120})
     )
-    await asyncio.sleep(0.3)
+    await parked(server, before)
     (limit,) = await server.call("GET", "/task-tag-limits")
     await server.call("DELETE", f"/task-tag-limits/{limit['id']}", 204)
     assert (await asyncio.wait_for(pending, 150))["available"] is True

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from headwater.testing import (
     temporary_postgres_database,
     temporary_server,
 )
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -177,10 +177,12 @@ def test_the_runner_waits_queued_and_starts_when_the_limit_is_raised(client: Cli
     outcome: list[Any] = []
     worker = threading.Thread(target=lambda: outcome.append(_start(client, task_run_id, the_task)))
     worker.start()
-    deadline = time.monotonic() + 60
-    while client.get_task_run(task_run_id)["state_type"] != "Queued":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(
+        lambda: client.get_task_run(task_run_id)["state_type"] == "Queued",
+        timeout=60,
+        interval=0.05,
+        what="the task run to be Queued",
+    )
     assert worker.is_alive()
     client.update_task_tag_limit("slow-api", 1)
     worker.join(120)  # woken by the server: the queue interval is 300 s here
@@ -196,10 +198,12 @@ def test_the_runner_stops_waiting_when_its_flow_run_is_cancelled(client: Client)
     outcome: list[Any] = []
     worker = threading.Thread(target=lambda: outcome.append(_start(client, task_run_id, the_task)))
     worker.start()
-    deadline = time.monotonic() + 60
-    while client.get_task_run(task_run_id)["state_type"] != "Queued":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(
+        lambda: client.get_task_run(task_run_id)["state_type"] == "Queued",
+        timeout=60,
+        interval=0.05,
+        what="the task run to be Queued",
+    )
     assert client.cancel_flow_run(run_id)["state"] == "Cancelling"
     worker.join(120)  # woken by the server: the queue interval is 300 s here
     assert not worker.is_alive()

@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import runpy
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from headwater.testing import (
 )
 from headwater.testing_agent import AgentProcess, wait_for_flow_run_state
 from headwater.testing_agent import temporary_agent as _temporary_agent
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -159,14 +159,6 @@ def _task_runs(client: Any, run: str, state: str) -> list[dict[str, Any]]:
     return [t for t in client.query_task_runs(flow_run_id=run, state=state) if t["map_index"] >= 0]
 
 
-def _until(condition: Any, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-    return value
-
-
 def test_cancelling_a_run_whose_task_runs_wait_frees_everything(
     hw: TemporaryServer, client: Any
 ) -> None:
@@ -174,7 +166,12 @@ def test_cancelling_a_run_whose_task_runs_wait_frees_everything(
     client.update_task_tag_limit("e2e-db", 0)
     run = client.create_flow_run(flow_id=flow_id)
     with temporary_agent(hw.api_url):
-        _until(lambda: len(_task_runs(client, run, "Queued")) >= 6)
+        wait_until(
+            lambda: len(_task_runs(client, run, "Queued")) >= 6,
+            timeout=120,
+            interval=0.1,
+            what="six task runs to wait Queued",
+        )
         client.cancel_flow_run(run)
         finished = wait_for_flow_run_state(client, run, timeout=120)
     assert finished["state_type"] == "Cancelled"
@@ -198,7 +195,12 @@ def test_the_reaper_frees_the_slots_of_a_killed_flow_run_process(
     client.update_task_tag_limit("e2e-db", 2)
     lost = client.create_flow_run(flow_id=flow_id, parameters={"seconds": 600})
     with temporary_agent(hw.api_url) as agent:
-        _until(lambda: len(_task_runs(client, lost, "Running")) == 2)
+        wait_until(
+            lambda: len(_task_runs(client, lost, "Running")) == 2,
+            timeout=120,
+            interval=0.1,
+            what="two task runs to hold the slots",
+        )
         # The machine is gone: agent, flow-run process and its workers stop at once.
         groups = {os.getpgid(p.pid) for p in psutil.Process(agent.pid).children(recursive=True)}
         agent.kill()

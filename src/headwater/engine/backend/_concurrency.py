@@ -22,11 +22,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from headwater.engine.backend._retry import with_retries
+from headwater.engine.state import Pending, State
+from headwater.utilities.configuration import config
 
 if TYPE_CHECKING:
     from headwater.client import Client
     from headwater.core.task import Task
-    from headwater.engine.state import State
 
 __all__ = ["needs_slot", "queue_interval", "start_when_slot_free"]
 
@@ -37,8 +38,6 @@ _DEFAULT_QUEUE_INTERVAL = 30.0
 
 def queue_interval() -> float:
     """Longest wait between two attempts of a Queued task run, in seconds."""
-    from headwater.utilities.configuration import config
-
     raw: Any = (config.get("server") or {}).get("queue_interval", _DEFAULT_QUEUE_INTERVAL)
     try:
         value = float(raw)
@@ -54,8 +53,6 @@ def needs_slot(task: Task, state: State) -> bool:
 
 def start_when_slot_free(client: Client, task_run_id: str, state: State, task_name: str) -> State:
     """Propose ``state`` (Running); wait in Queued until the server accepts or refuses it."""
-    from headwater.client._resource import state_from_json
-
     data = state.serialize()
     answer = with_retries(
         lambda: client.propose_task_run_state(task_run_id, data), "start a task run"
@@ -79,4 +76,5 @@ def start_when_slot_free(client: Client, task_run_id: str, state: State, task_na
         task_run_id,
         answer.get("detail"),
     )
-    return state_from_json(answer.get("state"))
+    stored = answer.get("state")
+    return State.deserialize(stored) if stored else Pending()

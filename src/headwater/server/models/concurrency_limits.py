@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
 from headwater.server.database.engine import insert_unique
+from headwater.server.events import Event
 from headwater.server.models.errors import InvalidInput, NotFound
 
 __all__ = [
@@ -70,9 +71,7 @@ LIMIT_KINDS: dict[str, _Kind] = {
 }
 
 
-def _event() -> Any:
-    from headwater.server.events import Event
-
+def _event() -> Event:
     return Event(kind="concurrency_limit.updated", data={})
 
 
