@@ -65,8 +65,12 @@ def _child(
     try:
         os.setsid()
         signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+        # As in a fresh interpreter (which ignores SIGPIPE, so that a write to the stderr
+        # pipe of a dead agent raises instead of killing the run).
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         sock.close()
         for fd in closing:
             os.close(fd)

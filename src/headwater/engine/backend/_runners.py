@@ -414,11 +414,40 @@ class BackendFlowRunner(FlowRunner):
                 found = self._server_ids[key]
         return found
 
-    def _prepare_mapped_children(self, task: Any, count: int) -> None:
-        """Create all ``count`` children of a mapped task with one request."""
+    def _prepare_mapped_children(
+        self,
+        task: Any,
+        count: int,
+        per_edge: dict[Any, list[State]],
+        constants: dict[str, Any] | None,
+    ) -> None:
+        """Create all ``count`` children of a mapped task with one request.
+
+        A task with a ``prepare_mapped_runs`` callable (``create_flow_run``) is then
+        handed every child's inputs, task run id and map index, so it can do its
+        children's requests in bulk; it is skipped when an upstream did not succeed.
+        """
         slug = task.slug or task.name
         with self._ids_lock:
             self._register_task_runs([(slug, i, task.name) for i in range(count)])
+            ids = [self._server_ids[(slug, i)] for i in range(count)]
+        prepare = getattr(task, "prepare_mapped_runs", None)
+        if not callable(prepare) or count == 0:
+            return
+        if any(not s.is_successful() for states in per_edge.values() for s in states):
+            return
+        children = []
+        for i in range(count):
+            inputs = dict(constants or {})
+            for edge, states in per_edge.items():
+                if edge.key is not None:
+                    inputs[edge.key] = states[i].result
+            children.append((inputs, ids[i], i))
+        try:
+            prepare(children)
+        except Exception as exc:
+            # Preparation only saves requests: each child still does its own work.
+            logger.debug("Could not prepare the children of %r in bulk: %s", task.name, exc)
 
     def _task_context(
         self, task: Any, base: dict[str, Any] | None, map_index: int | None

@@ -79,7 +79,11 @@ class ChildRun:
         Returns:
             A handle on the run.
         """
+        from headwater.engine.backend._states import flush_task_states
+
         client = default_client(client)
+        # The parent's task states reach the server before its child exists.
+        flush_task_states()
         flow_run_id = client.create_flow_run(
             flow_id=flow_id,
             parameters=parameters,
