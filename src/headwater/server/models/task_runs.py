@@ -21,7 +21,7 @@ from headwater.server.database.engine import insert_unique
 from headwater.server.models._rows import require_row
 from headwater.server.models.errors import Conflict
 from headwater.server.models.flow_runs import require_flow_run
-from headwater.server.models.states import apply_state, read_history
+from headwater.server.models.states import apply_state, insert_history, read_history
 
 __all__ = [
     "get_or_create_task_run",
@@ -129,6 +129,7 @@ async def get_or_create_task_runs(
     found = await _by_keys(session, flow_run_id, wanted)
     now = orm.utcnow()
     rows: list[object] = []
+    history: list[Any] = []
     created: dict[tuple[str, int], orm.TaskRun] = {}
     for slug, index, name in keys:
         key = (slug, index)
@@ -145,13 +146,15 @@ async def get_or_create_task_runs(
             created=now,
             updated=now,
         )
-        _, history = apply_state(
+        _, first = apply_state(
             task_run, {"type": "Pending", "message": "Task run created"}, now=now
         )
         created[key] = task_run
-        rows.extend((task_run, history))
+        rows.append(task_run)
+        history.append(first)
     if rows:
         if await insert_unique(session, *rows):
+            await insert_history(session, history)
             found.update(created)
         else:
             # A concurrent request created some of them first: take what is stored now,

@@ -8,7 +8,7 @@ Contract:
   ``POST /task-runs/{id}/state`` would.
 - The task runs concerned are loaded (and, on PostgreSQL, row-locked in id order, so two
   batches cannot deadlock) with one query, their flow runs' state types with another;
-  the whole batch is flushed once.
+  the whole batch is flushed once and its history rows inserted with one statement.
 - An item that cannot be applied (unknown task run, malformed state, stale version, a
   result over the size limit) gets ``status="error"`` with the HTTP status the single
   route would have answered; the other items still apply. A rejection by the rules is
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm
 from headwater.server.models.errors import DomainError, NotFound, TooLarge
+from headwater.server.models.states import insert_history
 from headwater.server.orchestration._core import _check_input, apply_task_run_state
 from headwater.server.orchestration.rules import RULES, Rule
 
@@ -130,13 +131,14 @@ async def set_task_run_states(
             index: location for (index, _, _), location in zip(uploads, written, strict=True)
         }
     outcomes: list[StateItemOutcome] = []
+    history: list[Any] = []
     for index, item in enumerate(items):
+        location = locations.get(index)
         outcomes.append(
-            _apply_one(
-                session, item, rows, flow_states, locations.get(index), refused, index, rules
-            )
+            _apply_one(session, item, rows, flow_states, location, refused, index, rules, history)
         )
     await session.flush()
+    await insert_history(session, history)
     return outcomes
 
 
@@ -149,6 +151,7 @@ def _apply_one(
     refused: dict[int, DomainError],
     index: int,
     rules: tuple[Rule, ...],
+    history: list[Any],
 ) -> StateItemOutcome:
     task_run = rows.get(item.task_run_id)
     try:
@@ -169,6 +172,7 @@ def _apply_one(
             expected_version=item.expected_version,
             flow_run_state=flow_states.get(task_run.flow_run_id),
             rules=rules,
+            history=history,
         )
     except DomainError as exc:
         return StateItemOutcome(

@@ -189,6 +189,7 @@ def apply_task_run_state(
     expected_version: int | None,
     flow_run_state: str | None,
     rules: tuple[Rule, ...] = RULES,
+    history: list[Any] | None = None,
 ) -> SetStateResult:
     """Check and write one task-run state on a loaded (and locked) row; no flush.
 
@@ -203,6 +204,8 @@ def apply_task_run_state(
         expected_version: Refuse unless the run is at this version.
         flow_run_state: The state type of the task run's flow run (needed for Running).
         rules: The rules to apply.
+        history: Collect the history row here (the caller inserts it) instead of adding
+            it to the session.
 
     Raises:
         Conflict: ``expected_version`` is stale.
@@ -216,8 +219,11 @@ def apply_task_run_state(
     if previous.get("cached_inputs") and not state.get("cached_inputs"):
         # A retry needs the inputs of the failed attempt (Prefect 1 carries them over).
         state = {**state, "cached_inputs": previous["cached_inputs"]}
-    stored, history = apply_state(task_run, state)
-    session.add(history)
+    stored, entry = apply_state(task_run, state)
+    if history is None:
+        session.add(entry)
+    else:
+        history.append(entry)
     queue_event(
         session,
         _event(
