@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from headwater.server import orchestration
 from headwater.server.api.dependencies import DbDep, ResultsDep, SettingsDep
@@ -55,7 +56,7 @@ async def get_or_create_task_runs(body: schemas.TaskRunsCreate, db: DbDep) -> ob
 @router.post("/task-runs/states", response_model=schemas.TaskRunStatesResult)
 async def set_task_run_states(
     body: schemas.TaskRunStates, db: DbDep, store: ResultsDep, settings: SettingsDep
-) -> schemas.TaskRunStatesResult:
+) -> Response:
     """Apply many task-run states (and base64 results) in order, with per-item outcomes.
 
     Each item passes the same rules as ``POST /task-runs/{id}/state``; an item that cannot
@@ -86,30 +87,33 @@ async def set_task_run_states(
         )
         await session.commit()
     applied = iter(outcomes)
-    results: list[schemas.TaskRunStateOutcome] = []
+    results: list[dict[str, Any]] = []
     for index, item in enumerate(body.states):
         if index in undecodable:
             results.append(
-                schemas.TaskRunStateOutcome(
-                    task_run_id=item.task_run_id,
-                    status="error",
-                    detail=undecodable[index],
-                    status_code=422,
-                )
+                {
+                    "task_run_id": item.task_run_id,
+                    "status": "error",
+                    "state": None,
+                    "version": None,
+                    "detail": undecodable[index],
+                    "status_code": 422,
+                }
             )
             continue
         outcome = next(applied)
         results.append(
-            schemas.TaskRunStateOutcome(
-                task_run_id=outcome.task_run_id,
-                status=outcome.status,
-                state=outcome.state,
-                version=outcome.version,
-                detail=outcome.detail,
-                status_code=outcome.status_code,
-            )
+            {
+                "task_run_id": outcome.task_run_id,
+                "status": outcome.status,
+                "state": outcome.state,
+                "version": outcome.version,
+                "detail": outcome.detail,
+                "status_code": outcome.status_code,
+            }
         )
-    return schemas.TaskRunStatesResult(results=results)
+    # Plain JSON: thousands of outcomes of a known shape need no per-item validation.
+    return JSONResponse({"results": results})
 
 
 @router.get("/task-runs", response_model=list[schemas.TaskRun])
