@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -58,12 +59,21 @@ def _send(sock: socket.socket, message: dict[str, Any]) -> None:
 
 
 def _child(
-    request: dict[str, Any], fds: list[int], sock: socket.socket, client: Any, closing: list[int]
+    request: dict[str, Any],
+    fds: list[int],
+    sock: socket.socket,
+    client: Any,
+    closing: list[int],
+    started: int,
 ) -> None:
     """In the forked child: become the flow-run process; never returns."""
     code = 1
     try:
         os.setsid()
+        # The server answers the agent only once this process leads its own group, so
+        # a cancel sent right after the answer reaches the whole group.
+        os.write(started, b"1")
+        os.close(started)
         signal.set_wakeup_fd(-1)
         # As in a fresh interpreter (which ignores SIGPIPE, so that a write to the stderr
         # pipe of a dead agent raises instead of killing the run).
@@ -185,17 +195,22 @@ def _handle(sock: socket.socket, client: Any, closing: list[int]) -> bool:
             os.close(fd)
         _send(sock, {"op": "error", "id": None, "detail": str(exc)})
         return True
+    started_r, started_w = os.pipe()
     try:
         pid = os.fork()
     except OSError as exc:
-        for fd in fds:
+        for fd in (*fds, started_r, started_w):
             os.close(fd)
         _send(sock, {"op": "error", "id": request.get("id"), "detail": f"fork failed: {exc}"})
         return True
     if pid == 0:
-        _child(request, fds, sock, client, closing)
-    for fd in fds:
+        os.close(started_r)
+        _child(request, fds, sock, client, closing, started_w)
+    for fd in (*fds, started_w):
         os.close(fd)
+    # Wait for the child's setsid() (end of file: it died first; its exit is reported).
+    select.select([started_r], [], [], 10.0)
+    os.close(started_r)
     _send(sock, {"op": "forked", "id": request.get("id"), "pid": pid})
     return True
 
