@@ -37,18 +37,30 @@ __all__ = ["main"]
 _MAX_MESSAGE = 4 * 1024 * 1024
 
 
+#: What every flow-run process imports, loaded once here instead of once per run (the
+#: flow-of-flows tasks too: parent flows use them).
+_PRELOAD = (
+    "headwater.client",
+    "headwater.engine.backend._main",
+    "headwater.engine.backend._runners",
+    "headwater.engine.results",
+    "headwater.storage",
+    "headwater.tasks.headwater",
+    "cloudpickle",
+)
+
+
 def _preload() -> Any:
     """Import what every flow-run process needs; return a client made in advance."""
-    import headwater.client
-    import headwater.engine.backend._main
-    import headwater.engine.backend._runners
-    import headwater.engine.results
-    import headwater.storage
-    import headwater.tasks.headwater
+    import importlib
+
+    for name in _PRELOAD:
+        importlib.import_module(name)
+    from headwater.client import Client
 
     # Making a client pays for its TLS context and transport; no request is sent, so no
     # connection exists that a child could share.
-    return headwater.client.Client()
+    return Client()
 
 
 def _send(sock: socket.socket, message: dict[str, Any]) -> None:
