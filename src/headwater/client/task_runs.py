@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -110,8 +111,6 @@ class TaskRunsMixin(Resource):
             One outcome per item: ``{"task_run_id", "status" ("accepted", "rejected" or
             "error"), "state", "version", "detail", "status_code"}``.
         """
-        import base64
-
         body: list[dict[str, Any]] = []
         for item in items:
             entry: dict[str, Any] = {"task_run_id": str(item["task_run_id"])}

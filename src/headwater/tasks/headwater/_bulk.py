@@ -23,6 +23,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from headwater.backend import FlowView
+from headwater.backend._common import default_client
+from headwater.engine.backend._states import flush_task_states
+from headwater.tasks.headwater._common import context_value, lineage
+
 __all__ = ["prepare_mapped_creates", "take_prepared"]
 
 _lock = threading.Lock()
@@ -50,11 +55,6 @@ def prepare_mapped_creates(
     Returns:
         How many child runs were prepared.
     """
-    from headwater.backend import FlowView
-    from headwater.backend._common import default_client
-    from headwater.engine.backend._states import flush_task_states
-    from headwater.tasks.headwater._common import context_value, lineage
-
     if not context_value("running_with_backend"):
         return 0
     signature = inspect.signature(function)

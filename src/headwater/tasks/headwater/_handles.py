@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.backend import FlowRunView, TaskRunView
 from headwater.backend._common import default_client, state_repr
+from headwater.engine.backend._states import flush_task_states
 from headwater.engine.state import FINISHED_STATE_TYPES
 from headwater.exceptions import ObjectNotFound
 
@@ -79,8 +80,6 @@ class ChildRun:
         Returns:
             A handle on the run.
         """
-        from headwater.engine.backend._states import flush_task_states
-
         client = default_client(client)
         # The parent's task states reach the server before its child exists.
         flush_task_states()
