@@ -1,6 +1,14 @@
-"""Benchmarks of backend runs: a real server and a warm local agent on SQLite.
+"""Benchmarks of backend runs: a real server and a local agent (fork server on).
 
-Measures:
+Measures, on SQLite and on PostgreSQL:
+
+- an agent-run flow mapping one trivial task over 1,000 inputs, from ``create_flow_run``
+  to ``Success`` (median of 3; target <= 1.5 s), and a chain of 300 trivial tasks
+  (median of 3; target <= 0.5 s);
+- the server's CPU seconds per 1,000 task runs (from the map runs), and the server's
+  and agent's resident memory afterwards;
+
+and on SQLite:
 
 - latency of a trivial flow run, from ``create_flow_run`` until the server reports it
   ``Success``: p50 and p95 over 20 sequential runs (target: p50 <= 0.3 s);
@@ -25,18 +33,21 @@ from pathlib import Path
 from typing import Any
 
 _FLOWS = Path(__file__).resolve().parent.parent / "tests" / "e2e" / "flows"
+_BENCH_FLOWS = Path(__file__).resolve().parent / "flows"
 _LATENCY_RUNS = 20
 _BURST_RUNS = 200
+_MAP_WIDTH = 1000
+_REPEATS = 3
 
 
 def _row(benchmark: str, value: float, unit: str, target: str = "") -> dict[str, Any]:
     return {"benchmark": benchmark, "value": round(value, 4), "unit": unit, "target": target}
 
 
-def _register(client: Any, file_name: str) -> str:
+def _register(client: Any, file_name: str, folder: Path = _FLOWS) -> str:
     from headwater.storage import Local
 
-    script = _FLOWS / file_name
+    script = folder / file_name
     flow = runpy.run_path(str(script), run_name="benchmark_flow")["flow"]
     flow.storage = Local(path=str(script), stored_as_script=True)
     return str(client.register(flow, project_name="benchmarks"))
@@ -141,10 +152,63 @@ def _import_time() -> list[dict[str, Any]]:
     ]
 
 
+def _cpu_seconds(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def _rss_mib(pid: int) -> float:
+    import psutil
+
+    return float(psutil.Process(pid).memory_info().rss) / 2**20
+
+
+def _timed_runs(client: Any, flow_id: str, parameters: dict[str, Any] | None = None) -> float:
+    """Median create -> Success seconds over the repeats (after one warm-up run)."""
+    _wait_finished(client, client.create_flow_run(flow_id=flow_id, parameters=parameters))
+    durations = []
+    for _ in range(_REPEATS):
+        started = time.perf_counter()
+        run = _wait_finished(
+            client, client.create_flow_run(flow_id=flow_id, parameters=parameters), timeout=600
+        )
+        durations.append(time.perf_counter() - started)
+        if run["state_type"] != "Success":
+            raise RuntimeError(f"benchmark run ended {run['state_type']}: {run['state_message']}")
+    return statistics.median(durations)
+
+
+def _workloads(label: str, server: Any, agent_pid: int, client: Any) -> list[dict[str, Any]]:
+    """The map and chain workloads, server CPU per 1,000 task runs, memory afterwards."""
+    assert server.process is not None
+    server_pid = server.process.pid
+    wide = _register(client, "map_many.py", _BENCH_FLOWS)
+    chain = _register(client, "chain.py", _BENCH_FLOWS)
+    cpu_before = _cpu_seconds(server_pid)
+    mapped = _timed_runs(client, wide, {"n": _MAP_WIDTH})
+    cpu = _cpu_seconds(server_pid) - cpu_before
+    # Warm-up plus repeats; each run has the mapped parent, its children, numbers and n.
+    task_runs = (_REPEATS + 1) * (_MAP_WIDTH + 3)
+    chained = _timed_runs(client, chain)
+    return [
+        _row(f"{label}: map over {_MAP_WIDTH} tasks, create->Success", mapped, "s", "<= 1.5"),
+        _row(f"{label}: chain of 300 tasks, create->Success", chained, "s", "<= 0.5"),
+        _row(f"{label}: server CPU per 1,000 task runs", cpu * 1000 / task_runs, "s"),
+        _row(f"{label}: server RSS after the workloads", _rss_mib(server_pid), "MiB"),
+        _row(f"{label}: agent RSS after the workloads", _rss_mib(agent_pid), "MiB"),
+    ]
+
+
 def run() -> list[dict[str, Any]]:
     """Run every benchmark of this module and return its rows."""
     from headwater.client import Client
-    from headwater.testing import temporary_server
+    from headwater.testing import (
+        postgres_available,
+        temporary_postgres_database,
+        temporary_server,
+    )
     from headwater.testing_agent import temporary_agent
 
     rows = _import_time()
@@ -155,6 +219,16 @@ def run() -> list[dict[str, Any]]:
         rows += _latency(client, trivial)
         rows += _rss(agent.pid, client, _register(client, "sleepy.py"))
         rows += _burst(client, trivial)
+        rows += _workloads("sqlite", server, agent.pid, client)
+    if postgres_available():
+        with (
+            temporary_postgres_database() as url,
+            temporary_server(database_url=url) as server,
+            temporary_agent(server.api_url) as agent,
+        ):
+            client = Client(api_server=server.api_url)
+            client.create_project("benchmarks")
+            rows += _workloads("postgresql", server, agent.pid, client)
     return rows
 
 

@@ -290,9 +290,15 @@ def test_unguarded_parent_run_creates_exactly_its_children(
         # the processes the runs started are all gone again
         _wait(lambda: len(_live_children(agent.pid)) == idle, "the agent to be idle again")
         peak = sampler.stop()
+        # The agent reports its counts within a second of a change: forked runs can all
+        # finish inside that window, so wait for a report that has seen them start.
         stats = _wait(
-            lambda: (s := _agent_stats(client, agent)).get("live_processes") == 0 and s,
-            "the agent to report no live process",
+            lambda: (
+                (s := _agent_stats(client, agent)).get("live_processes") == 0
+                and s.get("spawned", 0) >= spawned_before + 3
+                and s
+            ),
+            "the agent to report its runs started and no live process",
         )
         runs = [r for r in client.query_flow_runs(limit=1000) if r["flow_name"] != "warm-up"]
         # exactly the three children of the one local parent run, nothing more

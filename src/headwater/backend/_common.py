@@ -27,11 +27,18 @@ def default_client(client: Client | None = None) -> Client:
     """Return ``client`` or a per-thread default :class:`~headwater.client.Client`.
 
     One default client is kept per thread because an httpx client must not be shared by
-    threads that stream from it concurrently.
+    threads that stream from it concurrently; it is made again when the configured
+    server changes (one process talking to several servers in turn).
     """
     if client is not None:
         return client
     existing: Client | None = getattr(_local, "client", None)
+    if existing is not None:
+        # Loaded with the client already, so no import cost here.
+        from headwater.client._config import resolve_api_key, resolve_api_url
+
+        if existing.api_url != resolve_api_url() or existing.api_key != resolve_api_key():
+            existing = None
     if existing is None:
         # Deferred: the client loads httpx (~100 ms), paid only when a server is used.
         from headwater.client import Client

@@ -69,6 +69,11 @@ def local() -> None:
     help="Start every flow-run process on demand instead of keeping one warm.",
 )
 @click.option(
+    "--no-fork-server",
+    is_flag=True,
+    help="Spawn every flow-run process instead of forking it from a warm fork server.",
+)
+@click.option(
     "--cancel-grace",
     type=click.FloatRange(min=0),
     default=10.0,
@@ -142,6 +147,7 @@ def start(
     import_paths: tuple[str, ...],
     show_flow_logs: bool,
     no_warm_spare: bool,
+    no_fork_server: bool,
     cancel_grace: float,
     shutdown_grace: float,
     claim_timeout: float,
@@ -194,6 +200,7 @@ def start(
             import_paths=import_paths,
             show_flow_logs=show_flow_logs,
             warm_spare=not no_warm_spare,
+            fork_server=not no_fork_server,
             max_polls=max_polls,
             load_failure_limit=load_failure_limit,
             load_failure_window=load_failure_window,

@@ -21,6 +21,8 @@ __all__ = ["FlowRunInfoResult", "FlowRunsMixin"]
 
 # Creation always carries an idempotency key, so repeating it cannot make a second run.
 _CREATE = route("POST", "/flow-runs", idempotent=True)
+# Every item carries its key, and the server creates all or none: safe to repeat too.
+_CREATE_BULK = route("POST", "/flow-runs/bulk", idempotent=True)
 _LIST = route("GET", "/flow-runs")
 _READ = route("GET", "/flow-runs/{flow_run_id}")
 _DELETE = route("DELETE", "/flow-runs/{flow_run_id}")
@@ -95,6 +97,68 @@ def _parse_time(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+_CREATE_ARGUMENTS = frozenset(
+    {
+        "flow_id",
+        "context",
+        "parameters",
+        "run_config",
+        "labels",
+        "scheduled_start_time",
+        "idempotency_key",
+        "run_name",
+        "version_group_id",
+        "flow_name",
+        "project_name",
+        "parent_flow_run_id",
+        "parent_task_run_id",
+    }
+)
+
+
+def _create_body(
+    flow_id: str | None = None,
+    context: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+    run_config: Any = None,
+    labels: list[str] | None = None,
+    scheduled_start_time: datetime | str | None = None,
+    idempotency_key: str | None = None,
+    run_name: str | None = None,
+    version_group_id: str | None = None,
+    flow_name: str | None = None,
+    project_name: str | None = None,
+    parent_flow_run_id: str | None = None,
+    parent_task_run_id: str | None = None,
+) -> dict[str, Any]:
+    """The ``POST /flow-runs`` body for :meth:`FlowRunsMixin.create_flow_run`'s arguments."""
+    if not (flow_id or version_group_id or flow_name):
+        raise ValueError("create_flow_run needs flow_id, version_group_id or flow_name")
+    if run_config is not None and not isinstance(run_config, dict):
+        run_config = run_config.to_ref() if hasattr(run_config, "to_ref") else run_config
+    if isinstance(scheduled_start_time, datetime):
+        scheduled_start_time = scheduled_start_time.isoformat()
+    body: dict[str, Any] = {
+        "flow_id": flow_id,
+        "flow_group_id": version_group_id,
+        "flow_name": flow_name,
+        "project_name": project_name,
+        "parameters": parameters,
+        "context": context,
+        "labels": list(labels) if labels is not None else None,
+        "run_config": run_config,
+        "name": run_name,
+        "scheduled_start_time": scheduled_start_time,
+        "idempotency_key": idempotency_key or uuid.uuid4().hex,
+        "parent_flow_run_id": parent_flow_run_id,
+        "parent_task_run_id": parent_task_run_id,
+    }
+    body = {k: v for k, v in body.items() if v is not None or k == "labels"}
+    if body.get("labels") is None:
+        body.pop("labels")
+    return body
+
+
 class FlowRunsMixin(Resource):
     """Create, read, rename, label, cancel, delete and wait for flow runs."""
 
@@ -138,31 +202,48 @@ class FlowRunsMixin(Resource):
         Raises:
             ValueError: none of flow_id, version_group_id or flow_name was given.
         """
-        if not (flow_id or version_group_id or flow_name):
-            raise ValueError("create_flow_run needs flow_id, version_group_id or flow_name")
-        if run_config is not None and not isinstance(run_config, dict):
-            run_config = run_config.to_ref() if hasattr(run_config, "to_ref") else run_config
-        if isinstance(scheduled_start_time, datetime):
-            scheduled_start_time = scheduled_start_time.isoformat()
-        body: dict[str, Any] = {
-            "flow_id": flow_id,
-            "flow_group_id": version_group_id,
-            "flow_name": flow_name,
-            "project_name": project_name,
-            "parameters": parameters,
-            "context": context,
-            "labels": list(labels) if labels is not None else None,
-            "run_config": run_config,
-            "name": run_name,
-            "scheduled_start_time": scheduled_start_time,
-            "idempotency_key": idempotency_key or uuid.uuid4().hex,
-            "parent_flow_run_id": parent_flow_run_id,
-            "parent_task_run_id": parent_task_run_id,
-        }
-        body = {k: v for k, v in body.items() if v is not None or k == "labels"}
-        if body.get("labels") is None:
-            body.pop("labels")
+        body = _create_body(
+            flow_id=flow_id,
+            context=context,
+            parameters=parameters,
+            run_config=run_config,
+            labels=labels,
+            scheduled_start_time=scheduled_start_time,
+            idempotency_key=idempotency_key,
+            run_name=run_name,
+            version_group_id=version_group_id,
+            flow_name=flow_name,
+            project_name=project_name,
+            parent_flow_run_id=parent_flow_run_id,
+            parent_task_run_id=parent_task_run_id,
+        )
         return str(self._transport.json(_CREATE, json_body=body)["id"])
+
+    def create_flow_runs(self, runs: list[dict[str, Any]]) -> list[str]:
+        """Create many flow runs with one request (all or none), in order.
+
+        Args:
+            runs: one dict per run with :meth:`create_flow_run`'s keyword arguments. Each
+                gets a random idempotency key unless it names one; a key already used in
+                its flow group (or repeated in ``runs``) gives the existing run's id.
+
+        Returns:
+            The flow run ids, in the order of ``runs``.
+
+        Raises:
+            ValueError: a run names none of flow_id, version_group_id or flow_name, or
+                has an unknown argument.
+        """
+        if not runs:
+            return []
+        bodies = []
+        for index, spec in enumerate(runs):
+            unknown = sorted(set(spec) - _CREATE_ARGUMENTS)
+            if unknown:
+                raise ValueError(f"runs[{index}]: unknown argument(s) {', '.join(unknown)}")
+            bodies.append(_create_body(**spec))
+        created = self._transport.json(_CREATE_BULK, json_body={"flow_runs": bodies})
+        return [str(run["id"]) for run in created]
 
     def get_flow_run(self, flow_run_id: str) -> dict[str, Any]:
         """One flow run.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,11 @@ __all__ = ["TaskRunInfoResult", "TaskRunsMixin"]
 
 # Get-or-create: repeating it returns the same task run, so it is safe to retry.
 _GET_OR_CREATE = route("POST", "/task-runs", idempotent=True)
+_GET_OR_CREATE_BULK = route("POST", "/task-runs/bulk", idempotent=True)
+# Not retried blindly by the transport: the batch writer retries it itself, and a repeat
+# of a batch whose answer was lost is harmless (finished states are final, and a
+# repeated intermediate state only adds a history entry).
+_SET_STATES = route("POST", "/task-runs/states")
 _LIST = route("GET", "/task-runs")
 _READ = route("GET", "/task-runs/{task_run_id}")
 _SET_STATE = route("POST", "/task-runs/{task_run_id}/state")
@@ -74,6 +80,52 @@ class TaskRunsMixin(Resource):
         }
         result: dict[str, Any] = self._transport.json(_GET_OR_CREATE, json_body=body)
         return result
+
+    def get_or_create_task_runs(
+        self, flow_run_id: str, task_runs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Many task runs of a flow run with one request, created Pending where missing.
+
+        Args:
+            flow_run_id: the flow run.
+            task_runs: ``{"task_slug", "map_index" (default -1), "task_name"}`` per run.
+
+        Returns:
+            The task runs, in the order asked for.
+        """
+        if not task_runs:
+            return []
+        body = {"flow_run_id": flow_run_id, "task_runs": task_runs}
+        result: list[dict[str, Any]] = self._transport.json(_GET_OR_CREATE_BULK, json_body=body)
+        return result
+
+    def set_task_run_states(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Apply many task-run states (and results) with one request, in order.
+
+        Args:
+            items: ``{"task_run_id", "state" (a State or its JSON form), "expected_version",
+                "result" (bytes to store as the task run's result, before the state)}``;
+                each needs ``task_run_id`` and a state or a result.
+
+        Returns:
+            One outcome per item: ``{"task_run_id", "status" ("accepted", "rejected" or
+            "error"), "state", "version", "detail", "status_code"}``.
+        """
+        body: list[dict[str, Any]] = []
+        for item in items:
+            entry: dict[str, Any] = {"task_run_id": str(item["task_run_id"])}
+            if item.get("state") is not None:
+                entry["state"] = state_to_json(item["state"])
+            if item.get("expected_version") is not None:
+                entry["expected_version"] = item["expected_version"]
+            if item.get("result") is not None:
+                entry["result"] = base64.b64encode(item["result"]).decode("ascii")
+            body.append(entry)
+        if not body:
+            return []
+        answer = self._transport.json(_SET_STATES, json_body={"states": body})
+        results: list[dict[str, Any]] = answer["results"]
+        return results
 
     def get_task_run(self, task_run_id: str) -> dict[str, Any]:
         """One task run.

@@ -171,6 +171,17 @@ class FlowRunner(Runner):
             found = self._task_run_ids[key] = str(uuid.uuid4())
         return found
 
+    def _prepare_mapped_children(
+        self,
+        task: Task,
+        count: int,
+        per_edge: dict[Edge, list[State]],
+        constants: dict[str, Any] | None,
+    ) -> None:
+        """Hook: a mapped task is about to run ``count`` children, child ``i`` seeing
+        ``per_edge[edge][i]`` upstream (the backend creates their task runs here in one
+        go, and lets a task prepare its children's work in bulk)."""
+
     # ------------------------------------------------------------------ the run
 
     def run(
@@ -377,6 +388,7 @@ class FlowRunner(Runner):
             per_edge = self._child_upstreams(task, upstream, n)
         except ValueError as exc:  # a mapped input changed shape between passes
             return Failed(str(exc), result=exc)
+        self._prepare_mapped_children(task, n, per_edge, consts)
         prior_children = parent.map_states if isinstance(prior, Mapped) else []
         base = {k: v for k, v in task_ctx.items() if k not in ("map_index", "task_full_name")}
         children: list[Any] = []

@@ -39,6 +39,17 @@ class RecordingClient:
                 self.task_runs[key] = {"id": f"tr-{next(self.ids)}", "version": 0, "run_count": 0}
             return self.task_runs[key]
 
+    def get_or_create_task_runs(
+        self, flow_run_id: str, task_runs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        # The bulk form the flow runner uses: same rows, with their keys.
+        rows = []
+        for key in task_runs:
+            slug, index = key["task_slug"], key.get("map_index", -1)
+            row = self.get_or_create_task_run(flow_run_id, slug, map_index=index)
+            rows.append({**row, "task_slug": slug, "map_index": index})
+        return rows
+
     def set_task_run_state(
         self, task_run_id: str, state: State | dict[str, Any], version: Any = None
     ) -> State | dict[str, Any]:

@@ -9,7 +9,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from headwater.agent.base import Agent
+from headwater.agent.base import Agent, RunProcess
+from headwater.agent.local._forkserver import ForkServer, ForkServerError
 from headwater.agent.local._process import FlowRunProcess
 
 __all__ = ["LocalAgent", "flow_run_environment"]
@@ -40,6 +41,11 @@ class LocalAgent(Agent):
             client already imported, and hand the next run to it. It is used only for
             runs whose run config sets no working directory and no variables that act at
             interpreter start-up (``PYTHON*``, ``LD_*``); other runs get a fresh process.
+            Used only when the fork server is off or cannot start.
+        fork_server: Start runs by forking a warm process that has imported the engine
+            and the client (a few milliseconds instead of an interpreter start). Runs
+            whose run config changes variables read at interpreter start-up
+            (``PYTHON*``, ``LD_*``) are spawned as fresh processes instead.
         **kwargs: Passed to :class:`~headwater.agent.base.Agent`.
     """
 
@@ -51,6 +57,7 @@ class LocalAgent(Agent):
         import_paths: Iterable[str] | None = None,
         show_flow_logs: bool = False,
         warm_spare: bool = True,
+        fork_server: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -60,14 +67,52 @@ class LocalAgent(Agent):
         self._spare: FlowRunProcess | None = None
         self._spare_env: dict[str, str] = {}
         self._spare_lock = threading.Lock()
+        self.fork_server = fork_server and hasattr(os, "fork")
+        self._forks: ForkServer | None = None
+        self._forks_lock = threading.Lock()
 
     def on_started(self) -> None:
-        """Start the first warm spare process."""
+        """Start the fork server (or, without one, the first warm spare process)."""
+        if self.fork_server and self._fork_server() is not None:
+            return
         if self.warm_spare:
             self._start_spare()
 
+    def _fork_server(self) -> ForkServer | None:
+        """The running fork server, started (again) if needed; None if it cannot start."""
+        with self._forks_lock:
+            if self._forks is not None and self._forks.running():
+                return self._forks
+            if self._forks is not None:
+                self._forks.stop()
+            self._forks = ForkServer(self._base_environment())
+            try:
+                self._forks.start()
+            except ForkServerError as exc:
+                logger.warning("Could not start the fork server, spawning runs: %s", exc)
+                self._forks = None
+                self.fork_server = False
+            return self._forks
+
+    def _fork(self, env: dict[str, str], working_dir: str | None, run_id: str) -> RunProcess | None:
+        """The run forked from the fork server, or None when it must be spawned."""
+        if not self.fork_server or self._stopping.is_set():
+            return None
+        server = self._fork_server()
+        if server is None or not server.can_run(env):
+            return None
+        try:
+            return server.start_run(run_id, env, cwd=working_dir, show_output=self.show_flow_logs)
+        except ForkServerError as exc:
+            logger.warning("Fork server could not start run %s, spawning it: %s", run_id, exc)
+            return None
+
     def on_stopped(self) -> None:
-        """Stop the warm spare (closing its stdin makes it exit)."""
+        """Stop the fork server and the warm spare (closing its stdin makes it exit)."""
+        with self._forks_lock:
+            forks, self._forks = self._forks, None
+        if forks is not None:
+            forks.stop()
         with self._spare_lock:
             spare, self._spare = self._spare, None
         if spare is not None:
@@ -128,7 +173,7 @@ class LocalAgent(Agent):
         spare.terminate(grace=0.0)
         return None
 
-    def deploy_flow(self, flow_run: dict[str, Any]) -> FlowRunProcess:
+    def deploy_flow(self, flow_run: dict[str, Any]) -> RunProcess:
         """Start the flow-run process for a claimed run.
 
         Args:
@@ -153,7 +198,11 @@ class LocalAgent(Agent):
             agent_id=self.agent_id,
             import_paths=self.import_paths,
         )
-        warm = self._use_spare(env, working_dir, str(flow_run["id"]))
+        forked = self._fork(env, working_dir, str(flow_run["id"]))
+        if forked is not None:
+            return forked
+        # A run the fork server cannot take needs a fresh interpreter, not the spare.
+        warm = None if self.fork_server else self._use_spare(env, working_dir, str(flow_run["id"]))
         if warm is not None:
             return warm
         command = [sys.executable, "-m", "headwater.engine.backend", str(flow_run["id"])]

@@ -13,7 +13,12 @@ Contract:
   flushed at exit), including those of task runs in process pools and Dask workers
   (through the executors' ``executor_worker_setup`` hook, see ``_worker_setup``) and heartbeats the run from a thread; each heartbeat also checks for
   a cancel, so a run is stopped even when its agent is gone.
-- On SIGTERM (the agent cancelling the run, or shutting down) it sets the run
+- Task-run states go to the server in batches through a task-state writer (``_states``,
+  flushed at least every 0.2 s, ``HEADWATER__FLOW_RUN__STATE_FLUSH_INTERVAL``), flushed
+  before every flow-run state and at exit; a task state the server refuses makes the
+  process check at once whether its run was cancelled (as a heartbeat would).
+- On SIGTERM (the agent cancelling the run, or shutting down) it first sends the queued
+  task states, then sets the run
   ``Cancelled`` when a cancel was requested, else ``Failed`` saying the process was
   terminated; task runs still in flight are ended the same way; then it exits.
 - Exit code: 0 when the run reached a finished state (whatever it is), 1 otherwise.
@@ -30,12 +35,14 @@ import os
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from headwater.engine.backend._heartbeat import HeartbeatThread
 from headwater.engine.backend._logs import ServerLogHandler
 from headwater.engine.backend._retry import with_retries
+from headwater.engine.backend._states import TaskStateWriter, install_writer
 from headwater.engine.state import FINISHED_STATE_TYPES
 
 if TYPE_CHECKING:
@@ -75,6 +82,8 @@ class _FlowRunProcess:
         self.heartbeat: HeartbeatThread | None = None
         self._terminating = threading.Lock()
         self.final_written = False
+        self.writer: TaskStateWriter | None = None
+        self._last_refusal_check = 0.0
 
     # -------------------------------------------------------------- setup / teardown
 
@@ -93,9 +102,28 @@ class _FlowRunProcess:
                 flush_interval=_env_float("HEADWATER__FLOW_RUN__LOG_FLUSH_INTERVAL", 0.5),
             )
             add_log_handler(self.log_handler)
+        self.writer = TaskStateWriter(
+            self.client,
+            flush_interval=_env_float("HEADWATER__FLOW_RUN__STATE_FLUSH_INTERVAL", 0.2),
+            on_rejected=self._on_task_state_refused,
+        ).start()
+        install_writer(self.writer)
         interval = _env_float("HEADWATER__FLOW_RUN__HEARTBEAT_INTERVAL", 10.0)
         self.heartbeat = HeartbeatThread(self._beat, interval)
         self.heartbeat.start()
+
+    def _on_task_state_refused(self, task_run_id: str, outcome: dict[str, Any]) -> None:
+        """A refused task state usually means the run was cancelled: check now (once a second)."""
+        from headwater.engine.backend._runners import registry
+
+        state = outcome.get("state") or {}
+        if isinstance(state, dict) and state.get("type"):
+            registry.update(task_run_id, str(state["type"]))
+        now = time.monotonic()
+        if now - self._last_refusal_check < 1.0:
+            return
+        self._last_refusal_check = now
+        self._beat()
 
     def _beat(self) -> None:
         """Heartbeat, and stop the run if the server says it should no longer run.
@@ -126,6 +154,9 @@ class _FlowRunProcess:
     def stop_services(self) -> None:
         from headwater.utilities.logging import remove_log_handler
 
+        if self.writer is not None:
+            self.writer.close()
+            install_writer(None)
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.log_handler is not None:
@@ -229,12 +260,20 @@ class _FlowRunProcess:
             final = states.Failed(message=text)
             task_final = states.Failed(message=text)
         logger.warning("Received %s: the flow run ends %s", name, type(final).__name__)
+        if self.writer is not None:
+            # What the tasks did before the signal reaches the server first.
+            try:
+                self.writer.drain(client)
+            except Exception as exc:
+                logger.debug("Could not send the queued task states: %s", exc)
         if self.runner is not None:
-            for task_run_id in self.runner.registry.unfinished(FINISHED_STATE_TYPES):
-                try:
-                    client.set_task_run_state(task_run_id, task_final)
-                except Exception as exc:
-                    logger.debug("Could not end task run %s: %s", task_run_id, exc)
+            unfinished = self.runner.registry.unfinished(FINISHED_STATE_TYPES)
+            try:
+                client.set_task_run_states(
+                    [{"task_run_id": i, "state": task_final} for i in unfinished]
+                )
+            except Exception as exc:
+                logger.debug("Could not end task runs %s: %s", unfinished, exc)
         if current not in FINISHED_STATE_TYPES:
             try:
                 client.set_flow_run_state(self.flow_run_id, final)

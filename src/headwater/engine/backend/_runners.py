@@ -6,11 +6,19 @@ Contract (contracts.md section 5):
   ``Client.set_flow_run_state``. When the server refuses a state (for example ``Running``
   for a run that was cancelled before it started), it raises :class:`RunRefused`, which
   propagates out of ``run()`` and ends the run without further writes.
-- :class:`BackendTaskRunner` gets-or-creates the task run by (flow run, slug, map index)
-  in ``initialize_run`` and puts the server's ``task_run_id`` into the context (results
-  are checkpointed under it); every task state is written with
-  ``Client.set_task_run_state``. A retried task asks for the same (slug, map index), so it
-  keeps its task-run id.
+- :class:`BackendFlowRunner` gets-or-creates the task runs in bulk: every task of the
+  flow (map index -1) with one request when the first task is prepared, and all children
+  of a mapped task with one request when the map is expanded; each task runner finds
+  its server ``task_run_id`` in its context (results are checkpointed under it). A task
+  runner without one (a task run outside a flow runner) gets-or-creates its own by
+  (flow run, slug, map index). A retried task asks for the same (slug, map index), so
+  it keeps its task-run id.
+- Task states go to the process's task-state writer (``_states``) when one is
+  installed, which sends them in batches; otherwise (executor worker processes) each is
+  written with ``Client.set_task_run_state``. A ``Running`` state of a task with tags is
+  written synchronously (:meth:`BackendTaskRunner.writes_synchronously`), since tag
+  limits decide whether it may run. Every flow-run state is written after a flush, so
+  the server never holds a final flow-run state ahead of its task runs' states.
 - Task runners hold no client or other unpicklable state: executors that ship runners to
   other processes (Dask) get a runner that opens its own client there. The flow run id
   comes from the run context.
@@ -43,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.engine.backend._concurrency import needs_slot, start_when_slot_free
 from headwater.engine.backend._retry import with_retries
+from headwater.engine.backend._states import current_writer, flush_task_states
 from headwater.engine.flow_runner import FlowRunner
 from headwater.engine.task_runner import TaskRunner
 from headwater.utilities.context import context as _context
@@ -217,6 +226,10 @@ class BackendTaskRunner(TaskRunner):
         flow_run_id = context.get("flow_run_id") or _context.get("flow_run_id")
         if not flow_run_id:
             raise ValueError(f"task {self.task.name!r}: no flow_run_id in the run context")
+        if context.get("task_run_registered") and context.get("task_run_id"):
+            # The flow runner created it (in bulk) and put its server id here.
+            self.task_run_id = str(context["task_run_id"])
+            return super().initialize_run(state, context)
         raw_index = context.get("map_index")
         map_index = -1 if raw_index is None else int(raw_index)
         client = _process_client()
@@ -254,6 +267,8 @@ class BackendTaskRunner(TaskRunner):
         raw_index = _context.get("map_index")
         map_index = -1 if raw_index is None else int(raw_index)
         client = _process_client()
+        # Cached states this process queued must be visible to the lookup.
+        flush_task_states()
         after = datetime.now(UTC) - task.cache_for
         try:
             candidates = with_retries(
@@ -304,6 +319,14 @@ class BackendTaskRunner(TaskRunner):
             data["cache_key"] = self.task.cache_key
         return data
 
+    def writes_synchronously(self, state: State) -> bool:
+        """Whether ``state`` must reach the server before the task goes on.
+
+        A tagged task entering ``Running`` may be held back by the server's tag limits,
+        so that transition is not batched; everything else is.
+        """
+        return bool(self.task.tags) and state.is_running()
+
     def call_runner_target_handlers(self, old_state: State, new_state: State) -> State:
         """Run the task's state handlers, then write the resulting state to the server."""
         new_state = super().call_runner_target_handlers(old_state, new_state)
@@ -311,6 +334,14 @@ class BackendTaskRunner(TaskRunner):
         if task_run_id is None or new_state is None:
             return new_state
         registry.update(task_run_id, _state_type(new_state))
+        writer = current_writer()
+        if writer is not None:
+            data = self._state_json(new_state)
+            if self.writes_synchronously(new_state):
+                writer.write_now(task_run_id, data)
+            else:
+                writer.submit(task_run_id, data)
+            return new_state
         client = _process_client()
         # -- Task concurrency limits by tag (._concurrency): a tagged task's Running is a
         # synchronous round trip that may wait in Queued for a slot. Keep it unbatched.
@@ -360,6 +391,81 @@ class BackendFlowRunner(FlowRunner):
         self.registry = registry
         self.last_reported: State | None = None
         self.finishing = False
+        self._server_ids: dict[tuple[str, int], str] = {}
+        self._ids_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ task runs in bulk
+
+    def _register_task_runs(self, keys: list[tuple[str, int, str | None]]) -> None:
+        """Get-or-create these task runs with one request and remember their ids."""
+        wanted = [k for k in keys if (k[0], k[1]) not in self._server_ids]
+        if not wanted:
+            return
+        body = [{"task_slug": s, "map_index": i, "task_name": n} for s, i, n in wanted]
+        rows = with_retries(
+            lambda: self.client.get_or_create_task_runs(self.flow_run_id, body),
+            "create task runs",
+        )
+        for row in rows:
+            self._server_ids[(str(row["task_slug"]), int(row["map_index"]))] = str(row["id"])
+
+    def _task_run_id(self, task: Any, map_index: int | None) -> str:
+        """The server's id of this task run; the first call creates the flow's in bulk."""
+        index = -1 if map_index is None else int(map_index)
+        key = (task.slug or task.name, index)
+        with self._ids_lock:
+            found = self._server_ids.get(key)
+            if found is None:
+                if index == -1:
+                    self._register_task_runs(
+                        [(t.slug or t.name, -1, t.name) for t in self.flow.sorted_tasks()]
+                    )
+                self._register_task_runs([(key[0], index, task.name)])
+                found = self._server_ids[key]
+        return found
+
+    def _prepare_mapped_children(
+        self,
+        task: Any,
+        count: int,
+        per_edge: dict[Any, list[State]],
+        constants: dict[str, Any] | None,
+    ) -> None:
+        """Create all ``count`` children of a mapped task with one request.
+
+        A task with a ``prepare_mapped_runs`` callable (``create_flow_run``) is then
+        handed every child's inputs, task run id and map index, so it can do its
+        children's requests in bulk; it is skipped when an upstream did not succeed.
+        """
+        slug = task.slug or task.name
+        with self._ids_lock:
+            self._register_task_runs([(slug, i, task.name) for i in range(count)])
+            ids = [self._server_ids[(slug, i)] for i in range(count)]
+        prepare = getattr(task, "prepare_mapped_runs", None)
+        if not callable(prepare) or count == 0:
+            return
+        if any(not s.is_successful() for states in per_edge.values() for s in states):
+            return
+        children = []
+        for i in range(count):
+            inputs = dict(constants or {})
+            for edge, states in per_edge.items():
+                if edge.key is not None:
+                    inputs[edge.key] = states[i].result
+            children.append((inputs, ids[i], i))
+        try:
+            prepare(children)
+        except Exception as exc:
+            # Preparation only saves requests: each child still does its own work.
+            logger.debug("Could not prepare the children of %r in bulk: %s", task.name, exc)
+
+    def _task_context(
+        self, task: Any, base: dict[str, Any] | None, map_index: int | None
+    ) -> dict[str, Any]:
+        ctx = super()._task_context(task, base, map_index)
+        # Every id this runner hands out is the server's (see _task_run_id).
+        ctx["task_run_registered"] = True
+        return ctx
 
     def call_runner_target_handlers(self, old_state: State, new_state: State) -> State:
         """Run the flow's state handlers, then write the state; RunRefused if refused."""
@@ -369,6 +475,8 @@ class BackendFlowRunner(FlowRunner):
         if new_state.is_finished():
             # From here on the server may show a finished state this process set itself.
             self.finishing = True
+        # The task runs' states first: a final flow-run state is never ahead of them.
+        flush_task_states()
         stored = with_retries(
             lambda: self.client.set_flow_run_state(self.flow_run_id, new_state),
             "record a flow-run state",

@@ -14,6 +14,10 @@ Contract:
     milliseconds): it is shared by threads, made again in a forked child (a connection
     pool must not cross a fork), and made again when the configured API URL or key
     changes (a worker process set up for a flow run's server).
+
+    In a flow-run process with a task-state writer (``set_result_sink``), small results
+    travel with the next batch of task states instead of a request each; reading or
+    checking a result first flushes that batch, so a read never misses a write.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from headwater.engine._result_base import Result, _serializer_of
 from headwater.exceptions import ObjectNotFound
 from headwater.utilities.context import context
 
-__all__ = ["ServerResult"]
+__all__ = ["ServerResult", "set_result_sink"]
 
 _LOCATION = re.compile(r"^(?:.*/)?task-runs/(?P<id>[^/]+)/result/?$")
 
@@ -46,6 +50,25 @@ def _shared_client() -> Any:
         if _cached is None or _cached[0] != key:
             _cached = (key, Client(key[1], key[2]))
         return _cached[1]
+
+
+_sink: Any = None
+
+
+def set_result_sink(sink: Any) -> None:
+    """Route uploads through ``sink`` (``add_result(id, data) -> bool`` and ``flush()``).
+
+    ``None`` restores direct uploads. The backend's task-state writer is the sink of a
+    flow-run process.
+    """
+    global _sink
+    _sink = sink
+
+
+def _flush_sink() -> None:
+    sink = _sink
+    if sink is not None:
+        sink.flush()
 
 
 def server_location(task_run_id: str) -> str:
@@ -97,7 +120,9 @@ class ServerResult(Result):
                 "ServerResult.write needs a task_run_id (from the run context or a keyword)"
             )
         data = self.serializer.serialize(value_)
-        self._client().upload_result(str(task_run_id), data)
+        sink = _sink
+        if sink is None or not sink.add_result(str(task_run_id), data):
+            self._client().upload_result(str(task_run_id), data)
         new = self.copy()
         new.location = server_location(str(task_run_id))
         new.value = value_
@@ -110,6 +135,7 @@ class ServerResult(Result):
             FileNotFoundError: when the server holds no result there.
         """
         task_run_id = task_run_id_from_location(location)
+        _flush_sink()
         try:
             data = self._client().download_result(task_run_id)
         except ObjectNotFound:
@@ -121,6 +147,7 @@ class ServerResult(Result):
 
     def exists(self, location: str, **kwargs: Any) -> bool:
         """Whether the server holds a result at ``location``."""
+        _flush_sink()
         try:
             self._client().download_result(task_run_id_from_location(location))
         except ObjectNotFound:

@@ -33,6 +33,27 @@ async def create_flow_run(
     return run
 
 
+@router.post(
+    "/flow-runs/bulk", status_code=status.HTTP_201_CREATED, response_model=list[schemas.FlowRun]
+)
+async def create_flow_runs(
+    body: schemas.FlowRunsCreate, db: DbDep, settings: SettingsDep
+) -> object:
+    """Create many flow runs in one transaction, in order; repeated keys give existing runs.
+
+    Any invalid item fails the whole request (nothing is created) with a detail naming
+    its position, so a retry of the same body is always safe.
+    """
+    async with db.session() as session:
+        answers = await flow_runs.create_flow_runs(
+            session,
+            [spec.model_dump() for spec in body.flow_runs],
+            max_depth=settings.max_run_depth,
+        )
+        await session.commit()
+    return [run for run, _ in answers]
+
+
 @router.get("/flow-runs", response_model=list[schemas.FlowRun])
 async def list_flow_runs(
     db: DbDep,

@@ -1,10 +1,14 @@
-"""Routes: task runs (get-or-create, read, query, state, history) and their results."""
+"""Routes: task runs (get-or-create, one or in bulk; read, query; state, one or batched;
+history) and their results."""
 
 from __future__ import annotations
 
-from typing import Literal
+import base64
+import binascii
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from headwater.server import orchestration
 from headwater.server.api.dependencies import DbDep, ResultsDep, SettingsDep
@@ -34,6 +38,82 @@ async def get_or_create_task_run(
     if not created:
         response.status_code = status.HTTP_200_OK
     return task_run
+
+
+@router.post("/task-runs/bulk", response_model=list[schemas.TaskRun])
+async def get_or_create_task_runs(body: schemas.TaskRunsCreate, db: DbDep) -> object:
+    """Many task runs of one flow run, created Pending where missing; in request order."""
+    async with db.session() as session:
+        rows = await task_runs.get_or_create_task_runs(
+            session,
+            flow_run_id=body.flow_run_id,
+            keys=[(k.task_slug, k.map_index, k.task_name) for k in body.task_runs],
+        )
+        await session.commit()
+    return rows
+
+
+@router.post("/task-runs/states", response_model=schemas.TaskRunStatesResult)
+async def set_task_run_states(
+    body: schemas.TaskRunStates, db: DbDep, store: ResultsDep, settings: SettingsDep
+) -> Response:
+    """Apply many task-run states (and base64 results) in order, with per-item outcomes.
+
+    Each item passes the same rules as ``POST /task-runs/{id}/state``; an item that cannot
+    be applied is reported with the status code the single route would have used, and
+    does not stop the others.
+    """
+    items: list[orchestration.StateItem] = []
+    undecodable: dict[int, str] = {}
+    for index, item in enumerate(body.states):
+        data: bytes | None = None
+        if item.result is not None:
+            try:
+                data = base64.b64decode(item.result, validate=True)
+            except (binascii.Error, ValueError):
+                undecodable[index] = "The result is not valid base64."
+                continue
+        items.append(
+            orchestration.StateItem(
+                task_run_id=item.task_run_id,
+                state=item.state,
+                expected_version=item.expected_version,
+                result=data,
+            )
+        )
+    async with db.session() as session:
+        outcomes = await orchestration.set_task_run_states(
+            session, items, store=store, max_result_bytes=settings.max_result_bytes
+        )
+        await session.commit()
+    applied = iter(outcomes)
+    results: list[dict[str, Any]] = []
+    for index, item in enumerate(body.states):
+        if index in undecodable:
+            results.append(
+                {
+                    "task_run_id": item.task_run_id,
+                    "status": "error",
+                    "state": None,
+                    "version": None,
+                    "detail": undecodable[index],
+                    "status_code": 422,
+                }
+            )
+            continue
+        outcome = next(applied)
+        results.append(
+            {
+                "task_run_id": outcome.task_run_id,
+                "status": outcome.status,
+                "state": outcome.state,
+                "version": outcome.version,
+                "detail": outcome.detail,
+                "status_code": outcome.status_code,
+            }
+        )
+    # Plain JSON: thousands of outcomes of a known shape need no per-item validation.
+    return JSONResponse({"results": results})
 
 
 @router.get("/task-runs", response_model=list[schemas.TaskRun])

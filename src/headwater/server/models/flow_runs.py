@@ -8,6 +8,8 @@ Contract:
   ``idempotency_key`` within the flow group returns the existing run unchanged, also when
   many requests race: the unique constraint decides and the losers re-read.
 - The run's tasks (``flow.tasks``) get a Pending task run each (map_index -1).
+- :func:`create_flow_runs` creates many in one transaction, each spec as above (keys
+  per spec), with one key lookup per flow group and one insert.
 - Changes queue events (``flow_run.created`` / ``flow_run.updated``) that are published
   after the caller commits.
 """
@@ -27,10 +29,11 @@ from headwater.server.models._names import random_run_name
 from headwater.server.models._rows import require_row
 from headwater.server.models.errors import Conflict, InvalidInput, NotFound
 from headwater.server.models.flows import newest_unarchived_flow
-from headwater.server.models.states import apply_state, read_history
+from headwater.server.models.states import apply_state, insert_history, read_history
 
 __all__ = [
     "create_flow_run",
+    "create_flow_runs",
     "delete_flow_run",
     "new_flow_run_rows",
     "queue_created",
@@ -304,6 +307,156 @@ async def create_flow_run(
         return existing, False
     queue_created(session, run)
     return run, True
+
+
+_SPEC_FIELDS = (
+    "parameters",
+    "context",
+    "labels",
+    "run_config",
+    "name",
+    "scheduled_start_time",
+    "idempotency_key",
+    "parent_flow_run_id",
+    "parent_task_run_id",
+)
+
+
+async def create_flow_runs(
+    session: AsyncSession, specs: list[dict[str, Any]], *, max_depth: int | None = None
+) -> list[tuple[orm.FlowRun, bool]]:
+    """Create many flow runs in one transaction; the bulk form of :func:`create_flow_run`.
+
+    Each spec takes :func:`create_flow_run`'s keyword arguments and is checked the same
+    way; any invalid spec fails the whole call (nothing is created) with an error naming
+    its position. Idempotency keys work per spec: a key already stored, or repeated
+    within the call, gives the existing run with ``created`` False. Existing keys are
+    looked up with one query per flow group, flows and groups once each, and the new runs
+    inserted with one flush (their history rows with one statement); when a concurrent
+    request wins a race for some key, the specs are created one by one instead, each
+    race-safe.
+
+    Returns:
+        ``(flow_run, created)`` per spec, in order.
+
+    Raises:
+        NotFound, Conflict, InvalidInput: as :func:`create_flow_run`, for the first bad
+            spec, prefixed with ``flow_runs[<index>]``.
+    """
+    flows: list[orm.Flow] = []
+    resolved: dict[tuple[Any, ...], orm.Flow] = {}
+    for index, spec in enumerate(specs):
+        which = tuple(
+            spec.get(k) for k in ("flow_id", "flow_group_id", "flow_name", "project_name")
+        )
+        flow = resolved.get(which)
+        if flow is None:
+            flow = resolved[which] = await _at(
+                index,
+                _resolve_flow(
+                    session,
+                    flow_id=spec.get("flow_id"),
+                    flow_group_id=spec.get("flow_group_id"),
+                    flow_name=spec.get("flow_name"),
+                    project_name=spec.get("project_name"),
+                ),
+            )
+        flows.append(flow)
+    existing = await _existing_by_keys(session, flows, specs)
+    groups: dict[str, orm.FlowGroup] = {}
+    parents_checked: set[tuple[str, str]] = set()
+    answers: list[tuple[orm.FlowRun, bool]] = []
+    rows: list[object] = []
+    history: list[Any] = []
+    new_runs: list[orm.FlowRun] = []
+    claimed: dict[tuple[str, str], orm.FlowRun] = {}
+    for index, (flow, spec) in enumerate(zip(flows, specs, strict=True)):
+        key = spec.get("idempotency_key")
+        group_key = (flow.flow_group_id, str(key)) if key is not None else None
+        if group_key is not None and group_key in existing:
+            answers.append((existing[group_key], False))
+            continue
+        if group_key is not None and group_key in claimed:
+            answers.append((claimed[group_key], False))
+            continue
+        run, run_rows = await _at(
+            index, _new_run(session, flow, spec, groups, parents_checked, max_depth)
+        )
+        if group_key is not None:
+            claimed[group_key] = run
+        for row in run_rows:
+            if isinstance(row, orm.FlowRunState | orm.TaskRunState):
+                history.append(row)
+            else:
+                rows.append(row)
+        new_runs.append(run)
+        answers.append((run, True))
+    if rows and not await insert_unique(session, *rows):
+        # A concurrent request stored one of the keys first: go one by one.
+        return [
+            await _at(index, create_flow_run(session, **spec, max_depth=max_depth))
+            for index, spec in enumerate(specs)
+        ]
+    await insert_history(session, history)
+    for run in new_runs:
+        queue_created(session, run)
+    return answers
+
+
+async def _new_run(
+    session: AsyncSession,
+    flow: orm.Flow,
+    spec: dict[str, Any],
+    groups: dict[str, orm.FlowGroup],
+    parents_checked: set[tuple[str, str]],
+    max_depth: int | None,
+) -> tuple[orm.FlowRun, list[object]]:
+    """:func:`new_flow_run_rows` for one spec, with create_flow_run's checks."""
+    if flow.archived:
+        raise Conflict(f"Flow {flow.id} ({flow.name!r} version {flow.version}) is archived.")
+    group = groups.get(flow.flow_group_id)
+    if group is None:
+        group = await session.get(orm.FlowGroup, flow.flow_group_id)
+        assert group is not None  # guaranteed by the foreign key
+        groups[flow.flow_group_id] = group
+    parent = spec.get("parent_flow_run_id")
+    if parent is not None and (parent, flow.name) not in parents_checked:
+        if max_depth is not None:
+            await check_nesting(session, parent, flow.name, max_depth)
+        elif await session.get(orm.FlowRun, parent) is None:
+            raise NotFound(f"Parent flow run {parent} not found.")
+        parents_checked.add((parent, flow.name))
+    fields: dict[str, Any] = {k: spec.get(k) for k in _SPEC_FIELDS}
+    return new_flow_run_rows(flow, group, **fields)
+
+
+async def _at(index: int, step: Any) -> Any:
+    """Await ``step``; a domain error names the spec's position in a bulk request."""
+    try:
+        return await step
+    except (NotFound, Conflict, InvalidInput) as exc:
+        raise type(exc)(f"flow_runs[{index}]: {exc.detail}") from None
+
+
+async def _existing_by_keys(
+    session: AsyncSession, flows: list[orm.Flow], specs: list[dict[str, Any]]
+) -> dict[tuple[str, str], orm.FlowRun]:
+    """Stored runs for the specs' idempotency keys, by (flow group, key)."""
+    wanted: dict[str, set[str]] = {}
+    for flow, spec in zip(flows, specs, strict=True):
+        if spec.get("idempotency_key") is not None:
+            wanted.setdefault(flow.flow_group_id, set()).add(str(spec["idempotency_key"]))
+    found: dict[tuple[str, str], orm.FlowRun] = {}
+    for group_id, keys in wanted.items():
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 900):
+            query = select(orm.FlowRun).where(
+                orm.FlowRun.flow_group_id == group_id,
+                orm.FlowRun.idempotency_key.in_(ordered[start : start + 900]),
+            )
+            for run in (await session.execute(query)).scalars():
+                found[(group_id, str(run.idempotency_key))] = run
+    return found
 
 
 def queue_created(session: AsyncSession, run: orm.FlowRun) -> None:

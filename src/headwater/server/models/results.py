@@ -71,6 +71,17 @@ class ResultStore:
         await asyncio.to_thread(self._write, location, data)
         return location
 
+    async def write_many(self, items: list[tuple[str, bytes]]) -> list[str]:
+        """Store several task runs' results in one worker thread; their locations, in order."""
+        locations = [self.location_for(task_run_id) for task_run_id, _ in items]
+
+        def write_all() -> None:
+            for location, (_, data) in zip(locations, items, strict=True):
+                self._write(location, data)
+
+        await asyncio.to_thread(write_all)
+        return locations
+
     async def read(self, location: str) -> bytes:
         """The bytes at ``location``.
 

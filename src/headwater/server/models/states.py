@@ -13,14 +13,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm
 from headwater.server.models.errors import InvalidInput
 from headwater.server.schemas.states import ALL_TYPES, FINISHED, SCHEDULED
 
-__all__ = ["apply_state", "parse_time", "read_history", "validate_state", "write_state"]
+__all__ = [
+    "apply_state",
+    "insert_history",
+    "parse_time",
+    "read_history",
+    "validate_state",
+    "write_state",
+]
 
 
 def parse_time(value: Any, what: str) -> dt.datetime:
@@ -70,6 +77,49 @@ async def write_state(
     stored, history = apply_state(run, state, now=now)
     session.add(history)
     return stored
+
+
+async def insert_history(
+    session: AsyncSession, rows: list[orm.FlowRunState | orm.TaskRunState]
+) -> None:
+    """Insert many history rows (built by :func:`apply_state`) with one statement per kind.
+
+    The ORM would insert them one by one to read back each autoincrement id, which
+    nothing needs; an executemany does them at once. Call it after the runs they belong
+    to are flushed.
+    """
+    flow_rows = [r for r in rows if isinstance(r, orm.FlowRunState)]
+    task_rows = [r for r in rows if isinstance(r, orm.TaskRunState)]
+    if flow_rows:
+        await session.execute(
+            insert(orm.FlowRunState),
+            [
+                {
+                    "flow_run_id": r.flow_run_id,
+                    "version": r.version,
+                    "timestamp": r.timestamp,
+                    "type": r.type,
+                    "message": r.message,
+                    "serialized": r.serialized,
+                }
+                for r in flow_rows
+            ],
+        )
+    if task_rows:
+        await session.execute(
+            insert(orm.TaskRunState),
+            [
+                {
+                    "task_run_id": r.task_run_id,
+                    "version": r.version,
+                    "timestamp": r.timestamp,
+                    "type": r.type,
+                    "message": r.message,
+                    "serialized": r.serialized,
+                }
+                for r in task_rows
+            ],
+        )
 
 
 def apply_state(

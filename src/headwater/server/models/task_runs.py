@@ -21,10 +21,11 @@ from headwater.server.database.engine import insert_unique
 from headwater.server.models._rows import require_row
 from headwater.server.models.errors import Conflict
 from headwater.server.models.flow_runs import require_flow_run
-from headwater.server.models.states import apply_state, read_history
+from headwater.server.models.states import apply_state, insert_history, read_history
 
 __all__ = [
     "get_or_create_task_run",
+    "get_or_create_task_runs",
     "read_task_run",
     "read_task_run_states",
     "read_task_runs",
@@ -85,6 +86,90 @@ async def get_or_create_task_run(
             raise Conflict(f"Task run {task_slug!r} could not be created; retry the request.")
         return existing, False
     return task_run, True
+
+
+async def _by_keys(
+    session: AsyncSession, flow_run_id: str, keys: set[tuple[str, int]]
+) -> dict[tuple[str, int], orm.TaskRun]:
+    """The flow run's existing task runs among ``keys`` (one query per 900 slugs)."""
+    slugs = sorted({slug for slug, _ in keys})
+    found: dict[tuple[str, int], orm.TaskRun] = {}
+    for start in range(0, len(slugs), 900):
+        query = select(orm.TaskRun).where(
+            orm.TaskRun.flow_run_id == flow_run_id,
+            orm.TaskRun.task_slug.in_(slugs[start : start + 900]),
+        )
+        for row in (await session.execute(query)).scalars():
+            key = (row.task_slug, row.map_index)
+            if key in keys:
+                found[key] = row
+    return found
+
+
+async def get_or_create_task_runs(
+    session: AsyncSession,
+    *,
+    flow_run_id: str,
+    keys: list[tuple[str, int, str | None]],
+) -> list[orm.TaskRun]:
+    """Many task runs of one flow run by (slug, map index, name), created Pending if missing.
+
+    The bulk form of :func:`get_or_create_task_run`: one query finds the existing ones,
+    one flush inserts the rest. When a concurrent request inserted some of them first,
+    the whole set is read again, so every caller gets the same rows.
+
+    Returns:
+        The task runs, in the order of ``keys`` (a repeated key gives the same row).
+
+    Raises:
+        NotFound: The flow run does not exist.
+    """
+    await require_flow_run(session, flow_run_id)
+    wanted = {(slug, index) for slug, index, _ in keys}
+    found = await _by_keys(session, flow_run_id, wanted)
+    now = orm.utcnow()
+    rows: list[object] = []
+    history: list[Any] = []
+    created: dict[tuple[str, int], orm.TaskRun] = {}
+    for slug, index, name in keys:
+        key = (slug, index)
+        if key in found or key in created:
+            continue
+        task_run = orm.TaskRun(
+            id=orm.new_id(),
+            flow_run_id=flow_run_id,
+            task_slug=slug,
+            task_name=name,
+            map_index=index,
+            version=0,
+            run_count=0,
+            created=now,
+            updated=now,
+        )
+        _, first = apply_state(
+            task_run, {"type": "Pending", "message": "Task run created"}, now=now
+        )
+        created[key] = task_run
+        rows.append(task_run)
+        history.append(first)
+    if rows:
+        if await insert_unique(session, *rows):
+            await insert_history(session, history)
+            found.update(created)
+        else:
+            # A concurrent request created some of them first: take what is stored now,
+            # and create what is still missing one by one (each race-safe).
+            found = await _by_keys(session, flow_run_id, wanted)
+            for slug, index, name in keys:
+                if (slug, index) not in found:
+                    found[(slug, index)], _ = await get_or_create_task_run(
+                        session,
+                        flow_run_id=flow_run_id,
+                        task_slug=slug,
+                        map_index=index,
+                        task_name=name,
+                    )
+    return [found[(slug, index)] for slug, index, _ in keys]
 
 
 async def read_task_run(session: AsyncSession, task_run_id: str) -> orm.TaskRun | None:

@@ -1,10 +1,12 @@
 """Orchestration: every state change of flow runs and task runs passes through here.
 
 Contract: agents, services, API routes and tests change states only with
-:func:`set_flow_run_state`, :func:`set_task_run_state` and :func:`cancel_flow_run`; the
+:func:`set_flow_run_state`, :func:`set_task_run_state` (or its batched form
+:func:`set_task_run_states`) and :func:`cancel_flow_run`; the
 rules are the small classes in :mod:`headwater.server.orchestration.rules`.
 """
 
+from headwater.server.orchestration._batch import StateItem, StateItemOutcome, set_task_run_states
 from headwater.server.orchestration._core import (
     CancelOutcome,
     SetStateResult,
@@ -19,8 +21,11 @@ __all__ = [
     "CancelOutcome",
     "Rule",
     "SetStateResult",
+    "StateItem",
+    "StateItemOutcome",
     "TransitionContext",
     "cancel_flow_run",
     "set_flow_run_state",
     "set_task_run_state",
+    "set_task_run_states",
 ]

@@ -28,7 +28,7 @@ from headwater.server.database import orm, queue_event
 from headwater.server.models.concurrency_slots import admit_task_run
 from headwater.server.models.errors import Conflict, InvalidInput
 from headwater.server.models.flow_runs import require_flow_run
-from headwater.server.models.states import validate_state, write_state
+from headwater.server.models.states import apply_state, validate_state, write_state
 from headwater.server.models.task_runs import require_task_run
 from headwater.server.orchestration.rules import RULES, Rule, TransitionContext, check
 from headwater.server.schemas.states import FINISHED, RUNNING
@@ -36,6 +36,7 @@ from headwater.server.schemas.states import FINISHED, RUNNING
 __all__ = [
     "CancelOutcome",
     "SetStateResult",
+    "apply_task_run_state",
     "cancel_flow_run",
     "set_flow_run_state",
     "set_task_run_state",
@@ -166,11 +167,52 @@ async def set_task_run_state(
     del agent_id
     state = _check_input(state)
     task_run = await require_task_run(session, task_run_id, for_update=True)
-    _check_version("task run", task_run.id, task_run.version, expected_version)
     flow_run_state: str | None = None
     if state["type"] == "Running":
         flow_run = await require_flow_run(session, task_run.flow_run_id)
         flow_run_state = flow_run.state_type
+    result = apply_task_run_state(
+        session,
+        task_run,
+        state,
+        expected_version=expected_version,
+        flow_run_state=flow_run_state,
+        rules=rules,
+    )
+    await session.flush()
+    return result
+
+
+def apply_task_run_state(
+    session: AsyncSession,
+    task_run: orm.TaskRun,
+    state: dict[str, Any],
+    *,
+    expected_version: int | None,
+    flow_run_state: str | None,
+    rules: tuple[Rule, ...] = RULES,
+    history: list[Any] | None = None,
+) -> SetStateResult:
+    """Check and write one task-run state on a loaded (and locked) row; no flush.
+
+    The one place the rules meet a task-run state: :func:`set_task_run_state` and the
+    batched writes of :mod:`._batch` both come here, so a batch behaves item by item
+    exactly as single requests would.
+
+    Args:
+        session: Database session (the caller flushes and commits).
+        task_run: The task run row.
+        state: The proposed state (already validated).
+        expected_version: Refuse unless the run is at this version.
+        flow_run_state: The state type of the task run's flow run (needed for Running).
+        rules: The rules to apply.
+        history: Collect the history row here (the caller inserts it) instead of adding
+            it to the session.
+
+    Raises:
+        Conflict: ``expected_version`` is stale.
+    """
+    _check_version("task run", task_run.id, task_run.version, expected_version)
     ctx = TransitionContext("task_run", task_run.state_type, state, flow_run_state)
     reason = check(ctx, rules)
     if reason is not None:
@@ -187,8 +229,11 @@ async def set_task_run_state(
     if previous.get("cached_inputs") and not state.get("cached_inputs"):
         # A retry needs the inputs of the failed attempt (Prefect 1 carries them over).
         state = {**state, "cached_inputs": previous["cached_inputs"]}
-    stored = await write_state(session, task_run, state)
-    await session.flush()
+    stored, entry = apply_state(task_run, state)
+    if history is None:
+        session.add(entry)
+    else:
+        history.append(entry)
     queue_event(
         session,
         _event(

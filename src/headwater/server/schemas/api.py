@@ -27,6 +27,7 @@ __all__ = [
     "FlowGroupUpdate",
     "FlowRun",
     "FlowRunCreate",
+    "FlowRunsCreate",
     "Health",
     "LabelsUpdate",
     "Log",
@@ -45,6 +46,12 @@ __all__ = [
     "StateSet",
     "TaskRun",
     "TaskRunCreate",
+    "TaskRunKey",
+    "TaskRunStateItem",
+    "TaskRunStateOutcome",
+    "TaskRunStates",
+    "TaskRunStatesResult",
+    "TaskRunsCreate",
     "UTCDateTime",
 ]
 
@@ -154,6 +161,12 @@ class FlowRunCreate(_In):
     parent_task_run_id: str | None = None
 
 
+class FlowRunsCreate(_In):
+    """``POST /flow-runs/bulk``: several runs created in one transaction, in order."""
+
+    flow_runs: list[FlowRunCreate] = Field(min_length=1, max_length=5_000)
+
+
 class NameUpdate(_In):
     """``POST /flow-runs/{id}/name``."""
 
@@ -194,6 +207,46 @@ class TaskRunCreate(_In):
     task_slug: str = Name
     map_index: int = Field(default=-1, ge=-1, lt=2**31)
     task_name: str | None = Field(default=None, max_length=255)
+
+
+class TaskRunKey(_In):
+    """One task run of ``POST /task-runs/bulk``: (slug, map index) within the flow run."""
+
+    task_slug: str = Name
+    map_index: int = Field(default=-1, ge=-1, lt=2**31)
+    task_name: str | None = Field(default=None, max_length=255)
+
+
+class TaskRunsCreate(_In):
+    """``POST /task-runs/bulk``: get or create many task runs of one flow run."""
+
+    flow_run_id: str
+    task_runs: list[TaskRunKey] = Field(max_length=100_000)
+
+
+class TaskRunStateItem(_In):
+    """One item of ``POST /task-runs/states``: a state, a result (base64), or both.
+
+    A result is stored before the state of the same item.
+    """
+
+    task_run_id: str
+    state: dict[str, Any] | None = None
+    expected_version: int | None = Field(default=None, ge=0, lt=2**31)
+    result: str | None = None
+
+    @field_validator("state")
+    @classmethod
+    def _has_type(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and (not isinstance(value.get("type"), str) or not value["type"]):
+            raise ValueError('a state needs a "type" naming its class, e.g. "Running"')
+        return value
+
+
+class TaskRunStates(_In):
+    """``POST /task-runs/states``: state changes of many task runs, applied in order."""
+
+    states: list[TaskRunStateItem] = Field(max_length=20_000)
 
 
 class LogCreate(_In):
@@ -385,6 +438,28 @@ class StateResult(BaseModel):
     state: dict[str, Any] | None
     version: int
     detail: str | None = None
+
+
+class TaskRunStateOutcome(BaseModel):
+    """The outcome of one item of ``POST /task-runs/states``.
+
+    ``status`` is ``accepted``/``rejected`` as for a single state change, or ``error``
+    when the item could not be applied at all (``status_code`` 404, 409, 413 or 422 says
+    why, as the single-item route would have answered).
+    """
+
+    task_run_id: str
+    status: Literal["accepted", "rejected", "error"]
+    state: dict[str, Any] | None = None
+    version: int | None = None
+    detail: str | None = None
+    status_code: int | None = None
+
+
+class TaskRunStatesResult(BaseModel):
+    """Per-item outcomes of ``POST /task-runs/states``, in the order of the request."""
+
+    results: list[TaskRunStateOutcome]
 
 
 class StateHistoryEntry(_Out):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.backend import FlowRunView, TaskRunView
 from headwater.backend._common import default_client, state_repr
+from headwater.engine.backend._states import flush_task_states
 from headwater.engine.state import FINISHED_STATE_TYPES
 from headwater.exceptions import ObjectNotFound
 
@@ -80,6 +81,8 @@ class ChildRun:
             A handle on the run.
         """
         client = default_client(client)
+        # The parent's task states reach the server before its child exists.
+        flush_task_states()
         flow_run_id = client.create_flow_run(
             flow_id=flow_id,
             parameters=parameters,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from headwater.backend import FlowRunView, FlowView, TaskRunView, watch_flow_run
 from headwater.backend._common import default_client
 from headwater.core.task import Task
+from headwater.tasks.headwater._bulk import prepare_mapped_creates, take_prepared
 from headwater.tasks.headwater._common import (
     context_value,
     default_idempotency_key,
@@ -92,18 +93,26 @@ def create_flow_run(
         )
     start_time = resolve_start_time(scheduled_start_time)
     logger = task_logger()
-    logger.debug("Looking up flow metadata...")
-    if flow_id:
-        flow = FlowView.from_id(flow_id)
+    if idempotency_key is None:
+        idempotency_key = default_idempotency_key()
+    # A mapped parent in a backend run may have created this child in bulk already.
+    prepared = take_prepared(context_value("task_run_id"), idempotency_key)
+    if prepared is not None:
+        flow, flow_run_id = prepared
     else:
-        flow = FlowView.from_flow_name(str(flow_name), project_name=project_name)
+        logger.debug("Looking up flow metadata...")
+        if flow_id:
+            flow = FlowView.from_id(flow_id)
+        else:
+            flow = FlowView.from_flow_name(str(flow_name), project_name=project_name)
 
     if not run_name:
         parent_name = context_value("flow_run_name")
         if parent_name:
             run_name = f"{parent_name}-{flow.name}"
-    if idempotency_key is None:
-        idempotency_key = default_idempotency_key()
+    if prepared is not None:
+        logger.info("Created flow run %r: %s", run_name or "<generated-name>", flow_run_id)
+        return str(flow_run_id)
     parent_flow_run_id, parent_task_run_id = lineage()
 
     logger.info("Creating flow run %r for flow %r...", run_name or "<generated-name>", flow.name)
@@ -123,6 +132,15 @@ def create_flow_run(
     if create_link_artifact:
         link_to_child_run(child.flow_run_id)
     return child.flow_run_id
+
+
+def _prepare_creates(children: list[tuple[dict[str, Any], str, int]]) -> int:
+    """Create a mapped ``create_flow_run``'s child runs in one request (see ``_bulk``)."""
+    return prepare_mapped_creates(create_flow_run.run, children)
+
+
+# The backend flow runner calls this when it expands ``create_flow_run.map(...)``.
+create_flow_run.prepare_mapped_runs = _prepare_creates  # type: ignore[attr-defined]
 
 
 @task
