@@ -12,6 +12,7 @@ Environment variables read by :meth:`ServerSettings.from_env`:
 - ``HEADWATER_SERVER_HOST`` / ``HEADWATER_SERVER_PORT``.
 - ``HEADWATER_RESULTS_URL``: directory or fsspec URL of the result store.
 - ``HEADWATER_MAX_RESULT_BYTES`` / ``HEADWATER_MAX_REQUEST_BYTES``.
+- ``HEADWATER_MAX_JSON_DEPTH`` (64): deepest accepted nesting of a JSON request body.
 - ``HEADWATER_SQLITE_SYNCHRONOUS``: ``FULL`` (default) or ``NORMAL``.
 - ``HEADWATER_SERVER_MAX_RUN_DEPTH`` (32): the deepest parent -> child nesting of flow
   runs; creating a run deeper than that fails with 422 naming the chain.
@@ -125,6 +126,8 @@ class ServerSettings:
             ``home/results``.
         max_result_bytes: Largest accepted result upload.
         max_request_bytes: Largest accepted JSON request body.
+        max_json_depth: Deepest accepted nesting of a JSON request body (the body is
+            level 1); deeper bodies are refused with 422 before any route runs.
         run_migrations: Whether the app upgrades the database schema when it starts.
         start_services: Whether the app starts the background services.
         reaper_interval: Seconds between reaper passes.
@@ -161,6 +164,7 @@ class ServerSettings:
     results_url: str | None = None
     max_result_bytes: int = 100 * 1024 * 1024
     max_request_bytes: int = 16 * 1024 * 1024
+    max_json_depth: int = 64
     run_migrations: bool = True
     start_services: bool = True
     reaper_interval: float = 30.0
@@ -207,6 +211,7 @@ class ServerSettings:
             "results_url": os.environ.get("HEADWATER_RESULTS_URL") or None,
             "max_result_bytes": _int_env("HEADWATER_MAX_RESULT_BYTES", 100 * 1024 * 1024),
             "max_request_bytes": _int_env("HEADWATER_MAX_REQUEST_BYTES", 16 * 1024 * 1024),
+            "max_json_depth": _int_env("HEADWATER_MAX_JSON_DEPTH", 64),
             "reaper_interval": _float_env("HEADWATER_REAPER_INTERVAL", 30.0),
             "heartbeat_timeout": _float_env("HEADWATER_HEARTBEAT_TIMEOUT", 600.0),
             "submitted_timeout": _float_env("HEADWATER_SUBMITTED_TIMEOUT", 300.0),
