@@ -40,6 +40,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "kv": ("headwater.cli.kv", "kv", "Set, read and list the server's key-value store."),
     "hooks": ("headwater.cli.hooks", "hooks", "Webhooks and Slack on flow-run state changes."),
     "artifacts": ("headwater.cli.artifacts", "artifacts", "List a flow run's artifacts."),
+    "restart": (
+        "headwater.cli.restart",
+        "restart",
+        "Restart a failed flow run from its failed tasks on.",
+    ),
     "demo": (
         "headwater.cli.demo",
         "demo",

@@ -31,6 +31,10 @@ Environment variables read by :meth:`ServerSettings.from_env`:
   ``HEADWATER_SERVER_RETENTION_INTERVAL`` (3600 s between passes),
   ``HEADWATER_SERVER_RETENTION_BATCH_SIZE`` (200 rows per transaction).
 - ``HEADWATER_SERVER_UI``: ``false`` (or ``0``/``no``/``off``) turns the web UI at ``/`` off.
+- ``HEADWATER_MAX_RESURRECTIONS`` (3): how many times a run that lost its process is
+  scheduled again (Lazarus); 0 turns resumption off.
+- ``HEADWATER_CLAIM_LEASE`` (30): seconds after which a claimed run whose agent was not
+  heard from (and never acknowledged the claim) is handed back.
 """
 
 from __future__ import annotations
@@ -134,6 +138,10 @@ class ServerSettings:
         heartbeat_timeout: Seconds without heartbeat after which a run counts as lost;
             time before the server started does not count (start-up grace).
         submitted_timeout: Seconds a Submitted run may wait for its process to start.
+        max_resurrections: How many times the reaper schedules a run that lost its
+            process again (Lazarus), keeping its finished task runs; 0 turns it off.
+        claim_lease: Seconds a claimed (Submitted) run stays with a silent agent that never
+            acknowledged it, before it is handed back to the queue.
         late_runs_interval: Seconds between late-run reporter passes.
         late_after: Seconds past its start time after which a run is reported late.
         scheduler_interval: Seconds between scheduler passes; 0 or less turns scheduling
@@ -170,6 +178,8 @@ class ServerSettings:
     reaper_interval: float = 30.0
     heartbeat_timeout: float = 600.0
     submitted_timeout: float = 300.0
+    max_resurrections: int = 3
+    claim_lease: float = 30.0
     late_runs_interval: float = 30.0
     late_after: float = 60.0
     scheduler_interval: float = 30.0
@@ -215,6 +225,8 @@ class ServerSettings:
             "reaper_interval": _float_env("HEADWATER_REAPER_INTERVAL", 30.0),
             "heartbeat_timeout": _float_env("HEADWATER_HEARTBEAT_TIMEOUT", 600.0),
             "submitted_timeout": _float_env("HEADWATER_SUBMITTED_TIMEOUT", 300.0),
+            "max_resurrections": _int_env("HEADWATER_MAX_RESURRECTIONS", 3),
+            "claim_lease": _float_env("HEADWATER_CLAIM_LEASE", 30.0),
             "late_runs_interval": _float_env("HEADWATER_LATE_RUNS_INTERVAL", 30.0),
             "late_after": _float_env("HEADWATER_LATE_AFTER", 60.0),
             "scheduler_interval": _float_env("HEADWATER_SERVER_SCHEDULER_INTERVAL", 30.0),

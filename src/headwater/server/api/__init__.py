@@ -23,6 +23,7 @@ def resource_routers() -> list[APIRouter]:
         logs,
         projects,
         schedules,
+        restarts,
         task_runs,
     )
 
@@ -36,4 +37,5 @@ def resource_routers() -> list[APIRouter]:
         artifacts.router,
         kv_store.router,
         hooks.router,
+        restarts.router,
     ]
