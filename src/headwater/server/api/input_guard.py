@@ -145,7 +145,7 @@ def _check_query(raw: bytes, max_chars: int) -> None:
 def _is_json(scope: Scope) -> bool:
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
-            kind = value.split(b";", 1)[0].strip().lower()
+            kind: bytes = value.split(b";", 1)[0].strip().lower()
             return kind == b"application/json" or kind.endswith(b"+json")
     return True  # FastAPI parses a body without a content type as JSON
 
