@@ -18,6 +18,10 @@ Contract (one pass, every ``settings.reaper_interval`` seconds):
   so any fitting agent can claim it again. Both kinds of rescheduling count in the run's
   ``times_resurrected``; after ``max_resurrections`` the run is set ``Failed`` instead of
   looping for ever.
+- Claim leases: a run ``Submitted`` under an agent process's claim token whose lease was
+  not renewed for ``settings.claim_lease`` seconds (the process stopped claiming before
+  it acknowledged the run) goes back to ``Scheduled`` without counting a resurrection
+  (see :mod:`headwater.server.orchestration.leases`).
 - Every change goes through the orchestration rules with the version that was read, so a
   run that moved on meanwhile (say, it just sent a heartbeat and finished) is left alone,
   and each change writes an explanatory log line on the run.
@@ -63,6 +67,8 @@ class Reaper(Service):
         submitted_timeout: Seconds a Submitted run may take to start.
         interval: Seconds between passes.
         max_resurrections: Most times a lost run is scheduled again (0: never).
+        claim_lease: Seconds after which a claimed run whose agent process stopped
+            claiming (and so never acknowledged it) is handed back.
     """
 
     name = "reaper"
@@ -75,8 +81,11 @@ class Reaper(Service):
         submitted_timeout: float,
         interval: float,
         max_resurrections: int = MAX_RESURRECTIONS,
+        claim_lease: float = 30.0,
     ) -> None:
         super().__init__(interval)
+        self.claim_lease = claim_lease
+        self.handed_back = 0
         self.max_resurrections = max(0, int(max_resurrections))
         self.resumed = 0
         self.db = db
@@ -106,6 +115,7 @@ class Reaper(Service):
         start_due = self.started_at < not_started
         lost: list[Any] = []
         stuck: list[Any] = []
+        await self._expire_leases(now)
         async with self.db.read_session() as session:
             if heartbeat_due:
                 lost = list(
@@ -192,6 +202,32 @@ class Reaper(Service):
             )
             if await self._set(run_id, version, state, detail, resurrect=True):
                 self.rescheduled += 1
+
+    async def _expire_leases(self, now: dt.datetime) -> None:
+        """Hand back claimed runs whose agent process went silent before acknowledging."""
+        from headwater.server.orchestration import leases
+
+        async with self.db.read_session() as session:
+            expired = await leases.expired_leases(
+                session, lease=self.claim_lease, now=now, grace_from=self.started_at
+            )
+        for run_id, version, agent_id in expired:
+            try:
+                async with self.db.session() as session:
+                    done = await leases.hand_back(
+                        session,
+                        run_id,
+                        version,
+                        "Handed back: the agent that claimed the run went silent.",
+                        f"The agent{f' {agent_id}' if agent_id else ''} that claimed this run "
+                        f"was not heard from for {self.claim_lease:g} seconds and never "
+                        "started it; the run is back in the queue.",
+                    )
+                    if done:
+                        await session.commit()
+                        self.handed_back += 1
+            except (Conflict, NotFound) as exc:
+                logger.debug("Reaper left flow run %s alone: %s", run_id, exc)
 
     async def _lazarus_enabled(self, flow_group_id: str | None) -> bool:
         """False when the run's flow group turned resumption off (``lazarus_enabled``)."""
