@@ -194,7 +194,9 @@ def _describe_validation_errors(app: FastAPI) -> None:
                     },
                     "required": ["detail"],
                 }
-            app.openapi_schema = document
+            from headwater.server.api.links import add_links
+
+            app.openapi_schema = add_links(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
