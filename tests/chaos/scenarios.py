@@ -8,6 +8,8 @@
 - ``server_kill``: the server is SIGKILLed at random moments and restarted on the same
   database while an agent works; the delay of every run whose claim answer was lost is
   measured (``lost_claim_delays_s``).
+- ``lost_claim``: an agent process claims a run and vanishes before reading the answer;
+  the delay until a real agent runs it is measured (the claim lease).
 - ``parent_retry``: a parent task creates a child and fails once; its retry gets the same
   child. ``parent_kill``: a parent waiting on its child is SIGKILLed (the agent fails the
   parent); the user restarts it; it ends Success with exactly one child.
@@ -114,6 +116,66 @@ def server_kill(trials: int, database: str = "sqlite", seed: int | None = None) 
         counts.http_5xx += server_errors(st)
     counts.seconds = time.monotonic() - started
     return counts
+
+
+def lost_claim(trials: int, database: str = "sqlite", seed: int | None = None) -> Counts:
+    """A claim whose answer never reaches its agent process: how late does the run start?
+
+    An agent process claims a run and vanishes before reading the answer (simulated with
+    a bare HTTP claim under a token nobody uses again); a real agent is then started.
+    The run must start exactly once, after the lease of the vanished process expired.
+    ``server_kill`` measures the other case, where the same agent process claims again.
+    """
+    import httpx
+
+    from headwater.testing_agent import wait_for_flow_run_state
+
+    counts = Counts("lost_claim", database, trials=trials)
+    started = time.monotonic()
+    with stack(database) as st:
+        base = st.server.api_url
+        ghost = httpx.post(
+            f"{base}/agents", json={"name": "vanished", "type": "LocalAgent", "labels": ["lost"]}
+        ).json()["id"]
+        run_ids = []
+        for trial in range(trials):
+            run_id = str(
+                st.client.create_flow_run(
+                    flow_id=st.flow_ids["chaos-chain"],
+                    parameters={"marks": str(st.marks), "seconds": 0.01},
+                    labels=["lost"],
+                )
+            )
+            run_ids.append(run_id)
+            body = {"timeout": 5, "limit": 1, "running": [], "token": f"vanished-{trial}"}
+            httpx.post(f"{base}/agents/{ghost}/claim", json=body, timeout=30)
+            lost_at = _state_time(st, run_id, "Submitted")
+            # A real agent comes up meanwhile (within the lease); it must not take the
+            # run before the lease expired, and must take it then.
+            agent = st.start_agent(labels=["lost"])
+            wait_for_flow_run_state(st.client, run_id, timeout=60)
+            agent.stop()
+            running_at = _state_time(st, run_id, "Running", wait=30)
+            if lost_at is not None and running_at is not None:
+                counts.delays.append(running_at - lost_at)
+        tally(counts, st, run_ids, timeout=120)
+        counts.http_5xx = server_errors(st)
+    counts.seconds = time.monotonic() - started
+    return counts
+
+
+def _state_time(st: Stack, run_id: str, state_type: str, wait: float = 0.0) -> float | None:
+    from datetime import datetime
+
+    deadline = time.monotonic() + wait
+    while True:
+        for entry in st.client.get_flow_run_states(run_id):
+            if entry["state"]["type"] == state_type:
+                at = datetime.fromisoformat(str(entry["timestamp"]).replace("Z", "+00:00"))
+                return at.timestamp()
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
 
 
 # -- parents and children -----------------------------------------------------------------
@@ -413,6 +475,7 @@ SCENARIOS: dict[str, tuple[Callable[..., Counts], tuple[str, ...], int, int]] = 
     "agent_kill": (agent_kill, ("sqlite",), 200, 2),
     "machine_loss": (machine_loss, ("sqlite",), 200, 2),
     "server_kill": (server_kill, ("sqlite", "postgresql"), 50, 2),
+    "lost_claim": (lost_claim, ("sqlite",), 10, 1),
     "parent_retry": (parent_retry, ("sqlite",), 20, 1),
     "parent_kill": (parent_kill, ("sqlite",), 20, 1),
     "many_agents": (many_agents, ("sqlite",), 200, 6),
