@@ -12,7 +12,7 @@ Environment variables read by :meth:`ServerSettings.from_env`:
 - ``HEADWATER_SERVER_HOST`` / ``HEADWATER_SERVER_PORT``.
 - ``HEADWATER_RESULTS_URL``: directory or fsspec URL of the result store.
 - ``HEADWATER_MAX_RESULT_BYTES`` / ``HEADWATER_MAX_REQUEST_BYTES``.
-- ``HEADWATER_MAX_JSON_DEPTH`` (64): deepest accepted nesting of a JSON request body.
+- ``HEADWATER_SERVER_MAX_JSON_DEPTH`` (64): deepest accepted nesting of a JSON request body.
 - ``HEADWATER_SQLITE_SYNCHRONOUS``: ``FULL`` (default) or ``NORMAL``.
 - ``HEADWATER_SERVER_MAX_RUN_DEPTH`` (32): the deepest parent -> child nesting of flow
   runs; creating a run deeper than that fails with 422 naming the chain.
@@ -31,9 +31,9 @@ Environment variables read by :meth:`ServerSettings.from_env`:
   ``HEADWATER_SERVER_RETENTION_INTERVAL`` (3600 s between passes),
   ``HEADWATER_SERVER_RETENTION_BATCH_SIZE`` (200 rows per transaction).
 - ``HEADWATER_SERVER_UI``: ``false`` (or ``0``/``no``/``off``) turns the web UI at ``/`` off.
-- ``HEADWATER_MAX_RESURRECTIONS`` (3): how many times a run that lost its process is
+- ``HEADWATER_SERVER_MAX_RESURRECTIONS`` (3): how many times a run that lost its process is
   scheduled again (Lazarus); 0 turns resumption off.
-- ``HEADWATER_CLAIM_LEASE`` (30): seconds after which a claimed run whose agent was not
+- ``HEADWATER_SERVER_CLAIM_LEASE`` (30): seconds after which a claimed run whose agent was not
   heard from (and never acknowledged the claim) is handed back.
 """
 
@@ -221,12 +221,12 @@ class ServerSettings:
             "results_url": os.environ.get("HEADWATER_RESULTS_URL") or None,
             "max_result_bytes": _int_env("HEADWATER_MAX_RESULT_BYTES", 100 * 1024 * 1024),
             "max_request_bytes": _int_env("HEADWATER_MAX_REQUEST_BYTES", 16 * 1024 * 1024),
-            "max_json_depth": _int_env("HEADWATER_MAX_JSON_DEPTH", 64),
+            "max_json_depth": _int_env("HEADWATER_SERVER_MAX_JSON_DEPTH", 64),
             "reaper_interval": _float_env("HEADWATER_REAPER_INTERVAL", 30.0),
             "heartbeat_timeout": _float_env("HEADWATER_HEARTBEAT_TIMEOUT", 600.0),
             "submitted_timeout": _float_env("HEADWATER_SUBMITTED_TIMEOUT", 300.0),
-            "max_resurrections": _int_env("HEADWATER_MAX_RESURRECTIONS", 3),
-            "claim_lease": _float_env("HEADWATER_CLAIM_LEASE", 30.0),
+            "max_resurrections": _int_env("HEADWATER_SERVER_MAX_RESURRECTIONS", 3),
+            "claim_lease": _float_env("HEADWATER_SERVER_CLAIM_LEASE", 30.0),
             "late_runs_interval": _float_env("HEADWATER_LATE_RUNS_INTERVAL", 30.0),
             "late_after": _float_env("HEADWATER_LATE_AFTER", 60.0),
             "scheduler_interval": _float_env("HEADWATER_SERVER_SCHEDULER_INTERVAL", 30.0),
