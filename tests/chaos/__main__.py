@@ -30,6 +30,7 @@ _COLUMNS = (
     "logs_lost",
     "http_5xx",
     "duplicate_children",
+    "rerun_unrecorded",
 )
 
 

@@ -56,6 +56,9 @@ class Counts:
     logs_lost: int = 0
     http_5xx: int = 0
     duplicate_children: int = 0
+    #: Tasks that ran again because their process died after the work but before the
+    #: server recorded the success (expected under machine loss; not a double run).
+    rerun_unrecorded: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
@@ -258,9 +261,13 @@ def tally(
             counts.stuck += 1
             counts.notes.append(f"{run_id}: still {state}")
         marks = _marks(st.marks, run_id)
-        if any(sum(1 for what, _ in marks.get(t, []) if what == "done") > 1 for t in tasks):
+        if _success_recorded_twice(st, run_id):
             counts.executed_twice += 1
-            counts.notes.append(f"{run_id}: a task ran to its end twice")
+            counts.notes.append(f"{run_id}: a task ran again after its success was recorded")
+        elif any(sum(1 for what, _ in marks.get(t, []) if what == "done") > 1 for t in tasks):
+            # The process died after the task's work but before the server stored its
+            # success: running it again is the only safe choice (at least once).
+            counts.rerun_unrecorded += 1
         if state == expect and expect == "Success":
             logs = [log["message"] for log in st.client.get_logs(run_id)]
             submitted = [int(m) for line in logs for m in _PID.findall(line)]
@@ -278,7 +285,26 @@ def tally(
     return records
 
 
-def server_errors(st: Stack) -> int:
+def _success_recorded_twice(st: Stack, run_id: str) -> bool:
+    """Whether some task run of the run reached Success twice (ran again after success)."""
+    for task_run in st.client.query_task_runs(flow_run_id=run_id):
+        history = st.client.get_task_run_states(task_run["id"])
+        if sum(1 for entry in history if entry["state"]["type"] == "Success") > 1:
+            return True
+    return False
+
+
+def server_errors(st: Stack, counts: Counts | None = None) -> int:
     """5xx answers the server logged (every 500 is logged with its traceback)."""
     text = st.server.log_path.read_text(errors="replace") if st.server.log_path.exists() else ""
-    return text.count("Unexpected error on ") + text.count("Database error on ")
+    found = [
+        line
+        for line in text.splitlines()
+        if "Unexpected error on " in line or "Database error on " in line
+    ]
+    if counts is not None:
+        lines = text.splitlines()
+        for line in found[:3]:
+            at = lines.index(line)
+            counts.notes.append("server: " + " | ".join(lines[at : at + 40])[-600:])
+    return len(found)

@@ -56,7 +56,7 @@ def agent_kill(trials: int, database: str = "sqlite", seed: int | None = None) -
             agent.kill()
             agent = st.start_agent()
         tally(counts, st, run_ids, timeout=120 + 2 * len(run_ids))
-        counts.http_5xx = server_errors(st)
+        counts.http_5xx = server_errors(st, counts)
     counts.seconds = time.monotonic() - started
     return counts
 
@@ -78,7 +78,7 @@ def machine_loss(trials: int, database: str = "sqlite", seed: int | None = None)
             kill_with_children(machines[victim])
             machines[victim] = st.start_agent()
         records = tally(counts, st, run_ids, timeout=180 + 3 * len(run_ids))
-        counts.http_5xx = server_errors(st)
+        counts.http_5xx = server_errors(st, counts)
         resumed = sum(1 for r in records.values() if r.get("times_resurrected"))
         counts.notes.append(f"{resumed} run(s) were resumed by Lazarus at least once")
     counts.seconds = time.monotonic() - started
@@ -159,7 +159,7 @@ def lost_claim(trials: int, database: str = "sqlite", seed: int | None = None) -
             if lost_at is not None and running_at is not None:
                 counts.delays.append(running_at - lost_at)
         tally(counts, st, run_ids, timeout=120)
-        counts.http_5xx = server_errors(st)
+        counts.http_5xx = server_errors(st, counts)
     counts.seconds = time.monotonic() - started
     return counts
 
@@ -205,7 +205,7 @@ def parent_retry(trials: int, database: str = "sqlite", seed: int | None = None)
         tally(child_counts, st, children, timeout=120)
         counts.executed_twice += child_counts.executed_twice
         counts.stuck += child_counts.stuck + child_counts.lost
-        counts.http_5xx = server_errors(st)
+        counts.http_5xx = server_errors(st, counts)
     counts.seconds = time.monotonic() - started
     return counts
 
@@ -251,7 +251,7 @@ def parent_kill(trials: int, database: str = "sqlite", seed: int | None = None) 
             counts.duplicate_children += max(0, len(kids) - 1)
             if not kids:
                 counts.lost += 1
-        counts.http_5xx = server_errors(st)
+        counts.http_5xx = server_errors(st, counts)
     counts.seconds = time.monotonic() - started
     return counts
 
@@ -265,7 +265,7 @@ def many_agents(trials: int, database: str = "sqlite", seed: int | None = None) 
             st.start_agent()
         run_ids = [st.run("chaos-chain", seconds=0.01) for _ in range(trials)]
         tally(counts, st, run_ids, timeout=120 + 2 * trials)
-        counts.http_5xx = server_errors(st)
+        counts.http_5xx = server_errors(st, counts)
         agents = {st.client.get_flow_run(r).get("agent_id") for r in run_ids}
         counts.notes.append(f"runs were executed by {len(agents)} agent record(s)")
     counts.seconds = time.monotonic() - started
@@ -315,7 +315,7 @@ def cascade(trials: int, database: str = "sqlite", seed: int | None = None) -> C
                     break
                 time.sleep(0.02)
             worst = max(worst, time.monotonic() - cancelled_at)
-        counts.http_5xx = server_errors(st)
+        counts.http_5xx = server_errors(st, counts)
     counts.notes.append(f"slowest cascade: {worst:.2f} s until every run ended and process left")
     counts.seconds = time.monotonic() - started
     return counts
