@@ -114,3 +114,16 @@ async def test_a_claiming_process_keeps_its_leases(server: Live) -> None:
         body = {"timeout": 0.2, "limit": 0, "running": [run["id"]], "token": "busy-1"}
         await server.call("POST", f"/agents/{agent}/claim", json=body)
     assert (await server.call("GET", f"/flow-runs/{run['id']}"))["state_type"] == "Submitted"
+
+
+async def test_a_waiting_long_poll_renews_its_leases(server: Live) -> None:
+    flow = await server.flow()
+    run = await server.run(flow["id"])
+    agent = await server.agent("waiting")
+    body: dict[str, Any] = {"timeout": 0, "limit": 1, "running": [], "token": "wait-1"}
+    got = await server.call("POST", f"/agents/{agent}/claim", json=body)
+    assert [r["id"] for r in got["flow_runs"]] == [run["id"]]
+    # One long-poll of three leases: the server renews the listed run's lease meanwhile.
+    body = {"timeout": 3.0, "limit": 0, "running": [run["id"]], "token": "wait-1"}
+    await server.call("POST", f"/agents/{agent}/claim", json=body)
+    assert (await server.call("GET", f"/flow-runs/{run['id']}"))["state_type"] == "Submitted"

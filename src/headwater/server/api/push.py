@@ -99,6 +99,10 @@ def _db(request: Request) -> Any:
     return request.app.state.db
 
 
+def _lease(request: Request) -> float:
+    return float(getattr(request.app.state.settings, "claim_lease", 30.0))
+
+
 def _loop_time() -> float:
     return asyncio.get_running_loop().time()
 
@@ -361,8 +365,9 @@ async def claim_flow_runs(
             remaining = deadline - _loop_time()
             if remaining <= 0 or _bus(request).closing:
                 return found
-            # Claim again at least this often: it renews the leases of the runs listed.
-            wait = min(remaining, leases.SEEN_INTERVAL)
+            # Claim again well within the lease: it renews the leases of the runs listed,
+            # so a living agent's unstarted runs are never handed back.
+            wait = min(remaining, leases.refresh_interval(_lease(request)))
             if next_due is not None and body.limit > 0:
                 until_due = (next_due - dt.datetime.now(dt.UTC)).total_seconds()
                 wait = min(wait, max(0.0, until_due) + 0.005)

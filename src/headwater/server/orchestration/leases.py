@@ -12,8 +12,9 @@ Contract:
   runs back to ``Scheduled`` at once, and the same claim may hand them out again. No
   process was started for them, so nothing runs twice.
 - Each claim renews the lease of the Submitted runs it lists (:func:`acknowledge`); a
-  long-poll claims again at least every :data:`SEEN_INTERVAL` seconds. A process that is
-  never heard from again (killed right after a claim) renews nothing: the reaper hands
+  long-poll claims again at least every :func:`refresh_interval` seconds (a third of the
+  lease, at most :data:`SEEN_INTERVAL`), so the leases of a living agent never expire.
+  A process that is never heard from again (killed right after a claim) renews nothing: the reaper hands
   back runs whose lease is older than ``claim_lease`` (:func:`expired_leases`).
 - Every change goes through the orchestration rules with the version that was read, and
   writes a log line on the run saying why it was handed back.
@@ -39,10 +40,18 @@ __all__ = [
     "hand_back",
     "hand_back_unacknowledged",
     "record_claims",
+    "refresh_interval",
 ]
 
-#: Most seconds a claim long-poll waits before it looks (and stamps the agent) again.
+#: Most seconds a claim long-poll waits before it looks (and renews leases) again.
 SEEN_INTERVAL = 10.0
+
+
+def refresh_interval(lease: float) -> float:
+    """How often a waiting claim renews its leases: at most a third of the lease."""
+    return max(0.2, min(SEEN_INTERVAL, lease / 3))
+
+
 _LOGGER = "headwater.server.claims"
 
 
@@ -141,7 +150,7 @@ async def expired_leases(
     """Submitted runs whose claiming process was not heard from for ``lease`` seconds.
 
     Each claim of that process renews the lease of the runs it lists (:func:`acknowledge`),
-    and a waiting long-poll claims again at least every :data:`SEEN_INTERVAL` seconds. Time
+    and a waiting long-poll claims again at least every :func:`refresh_interval` s. Time
     before ``grace_from`` (the reaper's start) does not count: while the server was down no
     agent could be heard.
 
