@@ -22,8 +22,8 @@ def resource_routers() -> list[APIRouter]:
         kv_store,
         logs,
         projects,
-        schedules,
         restarts,
+        schedules,
         task_runs,
     )
 
