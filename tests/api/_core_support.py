@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Api"]
+__all__ = ["TABLES", "Api"]
 
 
 class Api:
@@ -72,3 +72,12 @@ class Api:
             "POST", f"/task-runs/{task_run_id}/state", expect, json=body
         )
         return result
+
+
+#: Every table, for emptying the shared PostgreSQL database before a test (TRUNCATE).
+TABLES = (
+    "hook_deliveries, hooks, kv_store, artifacts, "
+    "task_run_tags, task_tag_limits, flow_concurrency_limits, "
+    "agents, logs, task_run_states, task_runs, flow_run_states, flow_run_labels, flow_runs, "
+    "flows, flow_groups, projects"
+)

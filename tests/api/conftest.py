@@ -20,16 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
+from _core_support import TABLES as _TABLES
 from _core_support import Api
 
 from headwater.testing import DEFAULT_POSTGRES_URL, postgres_available, temporary_postgres_database
-
-_TABLES = (
-    "hook_deliveries, hooks, kv_store, artifacts, "
-    "task_run_tags, task_tag_limits, flow_concurrency_limits, "
-    "agents, logs, task_run_states, task_runs, flow_run_states, flow_run_labels, flow_runs, "
-    "flows, flow_groups, projects"
-)
 
 
 @pytest.fixture(scope="session")

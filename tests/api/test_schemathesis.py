@@ -92,3 +92,108 @@ def test_operation_never_fails_and_matches_its_schema(label: str, server: Tempor
         except Unsatisfiable:
             # Nothing to make invalid (no parameters and no body): positive cases suffice.
             assert mode is GenerationMode.NEGATIVE
+
+
+# -- stateful phase ------------------------------------------------------------------------
+
+# Operations only links lead to (they need ids made by earlier calls): a bounded stateful
+# run must reach each with a real id. States of runs and task runs sit one link further
+# (project, flow, run, task run, state); a bounded run reaches them in some seeds only.
+_STATEFUL_TARGETS = {
+    "GET /api/flow-runs/{flow_run_id}",
+    "POST /api/task-runs",
+    "POST /api/agents/{agent_id}/claim",
+}
+
+
+def test_links_chain_creates_to_the_routes_using_their_ids() -> None:
+    document = _openapi()
+    responses = document["paths"]["/api/flow-runs"]["post"]["responses"]["201"]
+    targets = {link["operationId"] for link in responses["links"].values()}
+    ids = {
+        op["operationId"]: f"{method.upper()} {path}"
+        for path, ops in document["paths"].items()
+        for method, op in ops.items()
+    }
+    assert {ids[t] for t in targets} >= {
+        "GET /api/flow-runs/{flow_run_id}",
+        "POST /api/flow-runs/{flow_run_id}/state",
+        "POST /api/task-runs",
+        "POST /api/flow-runs/{flow_run_id}/restart",
+    }
+    agent = document["paths"]["/api/agents"]["post"]["responses"]["200"]["links"]
+    assert ids[agent["ClaimFlowRuns"]["operationId"]] == "POST /api/agents/{agent_id}/claim"
+
+
+def _empty_database(server: TemporaryServer) -> None:
+    import sqlite3
+
+    tables = [
+        "logs",
+        "task_run_states",
+        "task_runs",
+        "flow_run_states",
+        "flow_run_labels",
+        "flow_runs",
+        "flows",
+        "flow_groups",
+        "projects",
+        "agents",
+    ]
+    with sqlite3.connect(server.home / "headwater.db", timeout=30) as conn:
+        for table in tables:
+            conn.execute(f"DELETE FROM {table}")
+
+
+@pytest.mark.timeout(600)
+def test_stateful_phase_reaches_runs_task_runs_and_agents(server: TemporaryServer) -> None:
+    reached: set[str] = set()
+
+    schema = schemathesis.openapi.from_dict(_openapi())
+    # Valid requests only: invalid ones are the per-operation test's business, and a
+    # chain stops at the first refused step.
+    schema.config.generation.update(modes=[GenerationMode.POSITIVE], allow_x00=False)
+    # Only the document's own links: the test is that they chain the API together.
+    schema.config.phases.stateful.inference.algorithms = []
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            # Every scenario starts from an empty database, so a replayed scenario gets
+            # the same answers (hypothesis requires it) instead of, say, a 409 for a
+            # project created by an earlier one.
+            _empty_database(server)
+
+        def before_call(self, case: Any) -> None:
+            # Linked calls may leave a long-poll's timeout out: never wait here.
+            if case.path.endswith("/wait"):
+                case.query = {**(case.query or {}), "timeout": 0}
+            if case.path.endswith("/claim") and isinstance(case.body, dict):
+                case.body["timeout"] = 0
+            _bound_long_polls(case)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": server.url, "timeout": 30}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            if response.status_code < 400:
+                reached.add(f"{case.method.upper()} {case.operation.path}")
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            if case.path.endswith("/events"):
+                assert response.status_code < 500, response.text
+                return
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+    )
+    paths = {label.replace("/api", "/api", 1) for label in reached}
+    missing = {t for t in _STATEFUL_TARGETS if t not in paths}
+    assert not missing, f"not reached: {sorted(missing)}; reached: {sorted(reached)}"

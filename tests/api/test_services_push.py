@@ -27,12 +27,20 @@ async def server(request: pytest.FixtureRequest) -> AsyncIterator[Live]:
         yield srv
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def no_lazarus(request: pytest.FixtureRequest) -> AsyncIterator[Live]:
+    """A server whose reaper fails lost runs instead of resuming them."""
+    async with live(request.param, **FAST, max_resurrections=0) as srv:
+        yield srv
+
+
 async def state_of(server: Live, run_id: str) -> dict[str, Any]:
     run: dict[str, Any] = await server.call("GET", f"/flow-runs/{run_id}")
     return run
 
 
-async def test_running_run_without_heartbeat_is_failed(server: Live) -> None:
+async def test_running_run_without_heartbeat_is_failed(no_lazarus: Live) -> None:
+    server = no_lazarus
     flow = await server.flow()
     run = await server.run(flow["id"])
     await server.set_state(run["id"], {"type": "Running"})
@@ -57,7 +65,8 @@ async def test_running_run_without_heartbeat_is_failed(server: Live) -> None:
     )
 
 
-async def test_heartbeats_keep_a_run_alive(server: Live) -> None:
+async def test_heartbeats_keep_a_run_alive(no_lazarus: Live) -> None:
+    server = no_lazarus
     flow = await server.flow()
     alive = await server.run(flow["id"])
     dead = await server.run(flow["id"])
@@ -154,15 +163,16 @@ async def test_reaper_does_not_count_server_downtime_after_a_restart(kind: str) 
         async with live_server(url, **FAST) as after:
             # The reaper passes every 50 ms; without the grace all three runs would be
             # judged at its first pass, an hour past every threshold.
-            async def silent_failed() -> dict[str, Any] | None:
+            async def silent_resumed() -> dict[str, Any] | None:
                 await after.call("POST", f"/flow-runs/{beating['id']}/heartbeat", expect=204)
                 current = await state_of(after, silent["id"])
-                return current if current["state_type"] == "Failed" else None
+                return current if current["state_type"] == "Scheduled" else None
 
-            failed = await until(silent_failed, interval=0.05)
+            resumed = await until(silent_resumed, interval=0.05)
             grace = dt.timedelta(seconds=FAST["heartbeat_timeout"])
-            assert _at(failed["state_timestamp"]) >= restarted + grace
-            assert "No heartbeat detected" in failed["state_message"]
+            assert _at(resumed["state_timestamp"]) >= restarted + grace
+            assert "Lazarus" in resumed["state_message"]
+            assert resumed["times_resurrected"] == 1
             assert (await state_of(after, beating["id"]))["state_type"] == "Running"
             requeued = await state_of(after, submitted["id"])
             assert requeued["state_type"] == "Scheduled"

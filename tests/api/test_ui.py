@@ -368,7 +368,7 @@ async def keyed_app(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
     async with application.router.lifespan_context(application):
         db = application.state.db
         if db.dialect == "postgresql":
-            from conftest import _TABLES
+            from _core_support import TABLES as _TABLES
 
             async with db.engine.begin() as conn:
                 await conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))

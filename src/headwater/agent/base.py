@@ -9,7 +9,10 @@ Contract:
 - The claim limit is the number of free slots (``max_concurrent`` minus the runs the agent
   supervises). With no free slot the agent still polls, with ``limit=0`` and a short
   timeout, so that cancellations keep arriving and a freed slot is noticed quickly.
-- Every claim carries the ids of the runs the agent supervises; the server answers with the
+- Every claim carries the agent process's random claim token and the ids of the runs it
+  supervises (a run is added before the next claim starts, even while it waits for its
+  start time), so a run the server handed out in an answer that never arrived is put back
+  in the queue by the next claim. The server answers with the
   ids among them that are being cancelled, and the agent terminates those runs (TERM, then
   KILL after ``cancel_grace`` seconds). The run always ends ``Cancelled``.
 - A run is never started before its scheduled start time, even if the server hands it out
@@ -168,6 +171,9 @@ class Agent:
         self.max_polls = max_polls
         self.polls = 0
         self.agent_id: str | None = None
+        #: This process's claim token: a run the server handed to it but that it does not
+        #: list on its next claim (the answer was lost) is put back in the queue at once.
+        self.claim_token = uuid.uuid4().hex
         self._client = client
         self._lock = threading.Lock()
         self._runs: dict[str, _Supervised] = {}
@@ -373,9 +379,7 @@ class Agent:
 
         def work() -> None:
             try:
-                box["answer"] = self.client.claim_flow_runs(
-                    agent_id, timeout=timeout, limit=limit, running=running
-                )
+                box["answer"] = self._claim_call(agent_id, timeout, limit, running)
             except BaseException as exc:
                 box["error"] = exc
             finally:
@@ -391,6 +395,14 @@ class Agent:
         if "error" in box:
             raise box["error"]
         answer: dict[str, Any] = box["answer"]
+        return answer
+
+    def _claim_call(
+        self, agent_id: str, timeout: float, limit: int, running: list[str]
+    ) -> dict[str, Any]:
+        answer: dict[str, Any] = self.client.claim_flow_runs(
+            agent_id, timeout=timeout, limit=limit, running=running, token=self.claim_token
+        )
         return answer
 
     # ------------------------------------------------------------------ runs

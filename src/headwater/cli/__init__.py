@@ -45,6 +45,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "concurrency_limit",
         "Limit concurrent flow runs by label and task runs by tag.",
     ),
+    "restart": (
+        "headwater.cli.restart",
+        "restart",
+        "Restart a failed flow run from its failed tasks on.",
+    ),
     "demo": (
         "headwater.cli.demo",
         "demo",

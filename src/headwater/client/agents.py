@@ -60,6 +60,7 @@ class AgentsMixin(Resource):
         timeout: float = 30.0,
         limit: int = 1,
         running: Iterable[str] = (),
+        token: str | None = None,
     ) -> dict[str, Any]:
         """Long-poll for due flow runs; return as soon as there is work or at ``timeout``.
 
@@ -69,11 +70,16 @@ class AgentsMixin(Resource):
             limit: the most runs to claim.
             running: ids of the runs this agent is running (the server answers which of
                 them should be cancelled).
+            token: a random token of the calling agent process; with it, a run the
+                server handed to this process but that ``running`` does not list on a
+                later claim (the answer was lost) goes back to the queue at once.
 
         Returns:
             ``{"flow_runs": [...claimed runs...], "cancel": [flow run ids]}``.
         """
-        body = {"timeout": timeout, "limit": limit, "running": list(running)}
+        body: dict[str, Any] = {"timeout": timeout, "limit": limit, "running": list(running)}
+        if token is not None:
+            body["token"] = token
         read_timeout = httpx.Timeout(self._transport.timeout, read=timeout + 30.0)
         result: dict[str, Any] = self._transport.json(
             _CLAIM, {"agent_id": agent_id}, json_body=body, timeout=read_timeout

@@ -29,6 +29,8 @@ _DELETE = route("DELETE", "/flow-runs/{flow_run_id}")
 _NAME = route("POST", "/flow-runs/{flow_run_id}/name", idempotent=True)
 _LABELS = route("POST", "/flow-runs/{flow_run_id}/labels", idempotent=True)
 _CANCEL = route("POST", "/flow-runs/{flow_run_id}/cancel", idempotent=True)
+# Not retried: a repeated restart would be refused (the run is no longer failed).
+_RESTART = route("POST", "/flow-runs/{flow_run_id}/restart")
 _HEARTBEAT = route("POST", "/flow-runs/{flow_run_id}/heartbeat", idempotent=True)
 _SET_STATE = route("POST", "/flow-runs/{flow_run_id}/state")
 _STATES = route("GET", "/flow-runs/{flow_run_id}/states")
@@ -320,6 +322,24 @@ class FlowRunsMixin(Resource):
         result: dict[str, Any] = self._transport.json(
             _CANCEL, {"flow_run_id": flow_run_id}, json_body={"cascade": bool(cascade)}
         )
+        return result
+
+    def restart_flow_run(self, flow_run_id: str) -> dict[str, Any]:
+        """Restart a failed (or cancelled) flow run from its failed task runs on.
+
+        The run's failed and never-finished task runs are reset, the finished ones keep
+        their results (they are not run again, so child runs they created are not created
+        again), and the run is scheduled to start now. Prefect 1 offered this in its UI
+        ("Restart") but not as a client method.
+
+        Returns:
+            ``{"flow_run": FlowRun, "kept": [task run ids], "reset": [task run ids]}``.
+
+        Raises:
+            ObjectNotFound: there is no such run.
+            ConflictError: the run is not Failed (or a failed-family state) or Cancelled.
+        """
+        result: dict[str, Any] = self._transport.json(_RESTART, {"flow_run_id": flow_run_id})
         return result
 
     def delete_flow_run(self, flow_run_id: str) -> bool:

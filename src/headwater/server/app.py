@@ -15,7 +15,9 @@ Contract:
 - The web UI (``headwater.server.ui``) is served at ``/`` unless ``settings.ui`` is off;
   its routes stay out of the OpenAPI document.
 - Request bodies over ``settings.max_request_bytes`` (result uploads: over
-  ``settings.max_result_bytes``) are refused with 413 before they are read.
+  ``settings.max_result_bytes``) are refused with 413 before they are read. Every other
+  input passes :mod:`headwater.server.api.input_guard` (JSON depth, text that can be
+  stored, query values) before any route runs.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     from headwater.server.api import push, resource_routers
     from headwater.server.api.dependencies import require_api_key
     from headwater.server.api.errors import install_error_handlers
+    from headwater.server.api.input_guard import InputGuard
     from headwater.server.api.projects import health_router
     from headwater.server.database import Database
     from headwater.server.database.migrate import upgrade
@@ -158,6 +161,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         from headwater.server.ui import install_ui
 
         install_ui(app)
+    app.add_middleware(
+        InputGuard,
+        max_json_depth=settings.max_json_depth,
+        max_request_bytes=settings.max_request_bytes,
+    )
     app.add_middleware(BodySizeLimit, settings=settings)
     _describe_validation_errors(app)
     return app
@@ -186,7 +194,9 @@ def _describe_validation_errors(app: FastAPI) -> None:
                     },
                     "required": ["detail"],
                 }
-            app.openapi_schema = document
+            from headwater.server.api.links import add_links
+
+            app.openapi_schema = add_links(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -12,6 +12,7 @@ Environment variables read by :meth:`ServerSettings.from_env`:
 - ``HEADWATER_SERVER_HOST`` / ``HEADWATER_SERVER_PORT``.
 - ``HEADWATER_RESULTS_URL``: directory or fsspec URL of the result store.
 - ``HEADWATER_MAX_RESULT_BYTES`` / ``HEADWATER_MAX_REQUEST_BYTES``.
+- ``HEADWATER_SERVER_MAX_JSON_DEPTH`` (64): deepest accepted nesting of a JSON request body.
 - ``HEADWATER_SQLITE_SYNCHRONOUS``: ``FULL`` (default) or ``NORMAL``.
 - ``HEADWATER_SERVER_MAX_RUN_DEPTH`` (32): the deepest parent -> child nesting of flow
   runs; creating a run deeper than that fails with 422 naming the chain.
@@ -30,6 +31,10 @@ Environment variables read by :meth:`ServerSettings.from_env`:
   ``HEADWATER_SERVER_RETENTION_INTERVAL`` (3600 s between passes),
   ``HEADWATER_SERVER_RETENTION_BATCH_SIZE`` (200 rows per transaction).
 - ``HEADWATER_SERVER_UI``: ``false`` (or ``0``/``no``/``off``) turns the web UI at ``/`` off.
+- ``HEADWATER_SERVER_MAX_RESURRECTIONS`` (3): how many times a run that lost its process is
+  scheduled again (Lazarus); 0 turns resumption off.
+- ``HEADWATER_SERVER_CLAIM_LEASE`` (30): seconds after which a claimed run whose agent was not
+  heard from (and never acknowledged the claim) is handed back.
 """
 
 from __future__ import annotations
@@ -125,12 +130,18 @@ class ServerSettings:
             ``home/results``.
         max_result_bytes: Largest accepted result upload.
         max_request_bytes: Largest accepted JSON request body.
+        max_json_depth: Deepest accepted nesting of a JSON request body (the body is
+            level 1); deeper bodies are refused with 422 before any route runs.
         run_migrations: Whether the app upgrades the database schema when it starts.
         start_services: Whether the app starts the background services.
         reaper_interval: Seconds between reaper passes.
         heartbeat_timeout: Seconds without heartbeat after which a run counts as lost;
             time before the server started does not count (start-up grace).
         submitted_timeout: Seconds a Submitted run may wait for its process to start.
+        max_resurrections: How many times the reaper schedules a run that lost its
+            process again (Lazarus), keeping its finished task runs; 0 turns it off.
+        claim_lease: Seconds a claimed (Submitted) run stays with a silent agent that never
+            acknowledged it, before it is handed back to the queue.
         late_runs_interval: Seconds between late-run reporter passes.
         late_after: Seconds past its start time after which a run is reported late.
         scheduler_interval: Seconds between scheduler passes; 0 or less turns scheduling
@@ -161,11 +172,14 @@ class ServerSettings:
     results_url: str | None = None
     max_result_bytes: int = 100 * 1024 * 1024
     max_request_bytes: int = 16 * 1024 * 1024
+    max_json_depth: int = 64
     run_migrations: bool = True
     start_services: bool = True
     reaper_interval: float = 30.0
     heartbeat_timeout: float = 600.0
     submitted_timeout: float = 300.0
+    max_resurrections: int = 3
+    claim_lease: float = 30.0
     late_runs_interval: float = 30.0
     late_after: float = 60.0
     scheduler_interval: float = 30.0
@@ -207,9 +221,12 @@ class ServerSettings:
             "results_url": os.environ.get("HEADWATER_RESULTS_URL") or None,
             "max_result_bytes": _int_env("HEADWATER_MAX_RESULT_BYTES", 100 * 1024 * 1024),
             "max_request_bytes": _int_env("HEADWATER_MAX_REQUEST_BYTES", 16 * 1024 * 1024),
+            "max_json_depth": _int_env("HEADWATER_SERVER_MAX_JSON_DEPTH", 64),
             "reaper_interval": _float_env("HEADWATER_REAPER_INTERVAL", 30.0),
             "heartbeat_timeout": _float_env("HEADWATER_HEARTBEAT_TIMEOUT", 600.0),
             "submitted_timeout": _float_env("HEADWATER_SUBMITTED_TIMEOUT", 300.0),
+            "max_resurrections": _int_env("HEADWATER_SERVER_MAX_RESURRECTIONS", 3),
+            "claim_lease": _float_env("HEADWATER_SERVER_CLAIM_LEASE", 30.0),
             "late_runs_interval": _float_env("HEADWATER_LATE_RUNS_INTERVAL", 30.0),
             "late_after": _float_env("HEADWATER_LATE_AFTER", 60.0),
             "scheduler_interval": _float_env("HEADWATER_SERVER_SCHEDULER_INTERVAL", 30.0),

@@ -32,7 +32,12 @@ class FakeClient:
         return "agent-1"
 
     def claim_flow_runs(
-        self, agent_id: str, timeout: float, limit: int, running: list[str]
+        self,
+        agent_id: str,
+        timeout: float,
+        limit: int,
+        running: list[str],
+        token: str | None = None,
     ) -> dict[str, Any]:
         with self.lock:
             self.claims.append((limit, list(running)))

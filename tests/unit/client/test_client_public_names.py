@@ -38,6 +38,7 @@ CLIENT_METHODS = [
     "set_flow_run_name",
     "set_flow_run_labels",
     "cancel_flow_run",
+    "restart_flow_run",
     "delete_flow_run",
     "set_flow_run_state",
     "get_flow_run_states",

@@ -32,6 +32,9 @@ Contract (contracts.md section 5):
   cannot be hashed never matches.
 - A task with tags enters Running through a synchronous round trip that may wait in
   Queued while a tag is at its concurrency limit (see ``_concurrency``).
+- A task run the server holds as ``Success``/``Cached`` (with a stored result) or
+  ``Skipped`` when the task starts, because its flow run was resumed after a lost process
+  or restarted after a failure, is not run again: its state is adopted with its result.
 - Writes are retried through a server outage (see ``_retry``).
 - In executor worker processes (set up by ``_worker_setup``) a task run's log records
   are sent before ``run()`` returns.
@@ -190,6 +193,10 @@ def _restore_cached_inputs(
     candidate.cached_inputs = restored
 
 
+#: Task-run states a resumed flow run keeps (see ``resumption`` on the server).
+_KEPT_TYPES = frozenset({"Success", "Cached", "Skipped"})
+
+
 class BackendTaskRunner(TaskRunner):
     """A task runner that records its task run and every state on the server.
 
@@ -245,7 +252,44 @@ class BackendTaskRunner(TaskRunner):
         self.task_run_id = str(task_run["id"])
         context["task_run_id"] = self.task_run_id
         context["task_run_version"] = task_run.get("version")
+        kept = self._kept_state(state, task_run.get("state"))
+        if kept is not None:
+            state = kept
         return super().initialize_run(state, context)
+
+    def _kept_state(self, state: State | None, stored: Any) -> State | None:
+        """The finished state a resumed or restarted run keeps for this task run, if any.
+
+        A flow run resumed after the loss of its process, or restarted after a failure,
+        keeps the task runs that ended Success, Cached or Skipped with a stored result
+        (the server resets every other one). Such a task is not run again: its state is
+        adopted with the result read back, so downstream tasks get the same value and a
+        child flow run it created is not created again.
+        """
+        from headwater.engine.state import State as _State
+
+        if state is not None and type(state).__name__ not in ("Pending", "Scheduled"):
+            return None
+        if not isinstance(stored, dict) or stored.get("type") not in _KEPT_TYPES:
+            return None
+        if stored["type"] != "Skipped" and not stored.get("result"):
+            return None
+        try:
+            kept = _State.deserialize(stored)
+            kept.load_result()
+        except Exception as exc:
+            logger.warning(
+                "Task %r: the result of its earlier run cannot be read (%s); running it again",
+                self.task.name,
+                exc,
+            )
+            return None
+        logger.info(
+            "Task %r: keeping its %s state from an earlier run of this flow run",
+            self.task.name,
+            stored["type"],
+        )
+        return kept
 
     def _check_cached(self, inputs: dict[str, Any]) -> State | None:
         """A usable cache from this process or target, else from the server, or ``None``."""

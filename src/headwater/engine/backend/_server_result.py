@@ -30,6 +30,7 @@ from typing import Any
 from headwater.client import Client
 from headwater.client._config import resolve_api_key, resolve_api_url
 from headwater.engine._result_base import Result, _serializer_of
+from headwater.engine.backend._retry import with_retries
 from headwater.exceptions import ObjectNotFound
 from headwater.utilities.context import context
 
@@ -122,7 +123,10 @@ class ServerResult(Result):
         data = self.serializer.serialize(value_)
         sink = _sink
         if sink is None or not sink.add_result(str(task_run_id), data):
-            self._client().upload_result(str(task_run_id), data)
+            # Retried through a server outage like every other write of a backend run: a
+            # restarting server must not fail a task whose work is done.
+            client = self._client()
+            with_retries(lambda: client.upload_result(str(task_run_id), data), "upload a result")
         new = self.copy()
         new.location = server_location(str(task_run_id))
         new.value = value_
@@ -136,8 +140,9 @@ class ServerResult(Result):
         """
         task_run_id = task_run_id_from_location(location)
         _flush_sink()
+        client = self._client()
         try:
-            data = self._client().download_result(task_run_id)
+            data = with_retries(lambda: client.download_result(task_run_id), "download a result")
         except ObjectNotFound:
             raise FileNotFoundError(f"no ServerResult stored at {location!r}") from None
         new = self.copy()

@@ -23,6 +23,7 @@ def resource_routers() -> list[APIRouter]:
         kv_store,
         logs,
         projects,
+        restarts,
         schedules,
         task_runs,
     )
@@ -38,4 +39,5 @@ def resource_routers() -> list[APIRouter]:
         kv_store.router,
         hooks.router,
         concurrency_limits.router,
+        restarts.router,
     ]

@@ -35,6 +35,7 @@ from headwater.server.database import orm
 from headwater.server.events import CLOSING, RESYNC, Event, EventBus
 from headwater.server.models import claims
 from headwater.server.models.errors import InvalidInput, NotFound
+from headwater.server.orchestration import leases
 from headwater.server.schemas import api as schemas
 from headwater.server.schemas import states as families
 
@@ -74,6 +75,14 @@ class ClaimRequest(BaseModel):
     timeout: float = Field(default=30.0, ge=0, le=MAX_TIMEOUT)
     limit: int = Field(default=1, ge=0, le=100)
     running: list[str] = Field(default_factory=list, max_length=10_000)
+    token: str | None = Field(
+        default=None,
+        max_length=64,
+        description=(
+            "A random token of the claiming agent process. A run it claimed but does not "
+            "list in `running` on a later claim never reached it and is handed back."
+        ),
+    )
 
 
 class ClaimResponse(BaseModel):
@@ -90,6 +99,10 @@ def _bus(request: Request) -> EventBus:
 
 def _db(request: Request) -> Any:
     return request.app.state.db
+
+
+def _lease(request: Request) -> float:
+    return float(getattr(request.app.state.settings, "claim_lease", 30.0))
 
 
 def _loop_time() -> float:
@@ -356,7 +369,9 @@ async def claim_flow_runs(
             remaining = deadline - _loop_time()
             if remaining <= 0 or _bus(request).closing:
                 return found
-            wait = remaining
+            # Claim again well within the lease: it renews the leases of the runs listed,
+            # so a living agent's unstarted runs are never handed back.
+            wait = min(remaining, leases.refresh_interval(_lease(request)))
             if next_due is not None and body.limit > 0:
                 until_due = (next_due - dt.datetime.now(dt.UTC)).total_seconds()
                 wait = min(wait, max(0.0, until_due) + 0.005)
@@ -377,6 +392,15 @@ async def _claim_once(
         if agent is None:
             raise NotFound(f"Agent {agent_id!r} not found; register it with POST /agents.")
         agent.last_seen = dt.datetime.now(dt.UTC)
+        if body.token:
+            await leases.acknowledge(session, token=body.token, running=body.running)
+            await leases.hand_back_unacknowledged(
+                session,
+                agent_id=agent_id,
+                agent_name=agent.name,
+                token=body.token,
+                running=body.running,
+            )
         cancel = await claims.runs_to_cancel(session, body.running)
         result = await claims.claim_flow_runs(
             session,
@@ -385,6 +409,7 @@ async def _claim_once(
             agent_labels=list(agent.labels or []),
             limit=body.limit,
         )
+        leases.record_claims(result.claimed, body.token)
         await session.flush()
         for run in result.claimed:
             await session.refresh(run)

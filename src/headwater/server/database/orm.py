@@ -215,6 +215,8 @@ class FlowRun(Base):
     )
     parent_task_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     agent_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    #: Token of the agent process a Submitted run was handed to (lost-claim recovery).
+    claim_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
     times_resurrected: Mapped[int] = mapped_column(Integer, default=0)
     #: Created by the scheduler from the flow group's schedule (not ad hoc).
     auto_scheduled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

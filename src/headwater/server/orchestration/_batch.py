@@ -55,7 +55,7 @@ class StateItemOutcome:
     """What became of one item (see the module contract)."""
 
     task_run_id: str
-    status: Literal["accepted", "rejected", "error"]
+    status: Literal["accepted", "rejected", "queued", "error"]
     state: dict[str, Any] | None = None
     version: int | None = None
     detail: str | None = None
@@ -135,14 +135,16 @@ async def set_task_run_states(
     for index, item in enumerate(items):
         location = locations.get(index)
         outcomes.append(
-            _apply_one(session, item, rows, flow_states, location, refused, index, rules, history)
+            await _apply_one(
+                session, item, rows, flow_states, location, refused, index, rules, history
+            )
         )
     await session.flush()
     await insert_history(session, history)
     return outcomes
 
 
-def _apply_one(
+async def _apply_one(
     session: AsyncSession,
     item: StateItem,
     rows: dict[str, orm.TaskRun],
@@ -165,7 +167,7 @@ def _apply_one(
         if item.state is None:
             return StateItemOutcome(item.task_run_id, "accepted", task_run.state, task_run.version)
         state = _check_input(item.state)
-        result = apply_task_run_state(
+        result = await apply_task_run_state(
             session,
             task_run,
             state,

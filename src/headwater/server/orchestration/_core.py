@@ -171,7 +171,7 @@ async def set_task_run_state(
     if state["type"] == "Running":
         flow_run = await require_flow_run(session, task_run.flow_run_id)
         flow_run_state = flow_run.state_type
-    result = apply_task_run_state(
+    result = await apply_task_run_state(
         session,
         task_run,
         state,
@@ -183,7 +183,7 @@ async def set_task_run_state(
     return result
 
 
-def apply_task_run_state(
+async def apply_task_run_state(
     session: AsyncSession,
     task_run: orm.TaskRun,
     state: dict[str, Any],

@@ -449,7 +449,7 @@ class TaskRunStateOutcome(BaseModel):
     """
 
     task_run_id: str
-    status: Literal["accepted", "rejected", "error"]
+    status: Literal["accepted", "rejected", "queued", "error"]
     state: dict[str, Any] | None = None
     version: int | None = None
     detail: str | None = None

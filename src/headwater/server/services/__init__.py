@@ -5,7 +5,8 @@ event bus are ready (``app.state.settings``, ``app.state.db``), awaits ``start()
 service, and awaits ``stop()`` on shutdown (:func:`start_services` and
 :func:`stop_services` do both in one call). Intervals and thresholds come from the settings
 (``reaper_interval``, ``heartbeat_timeout``, ``submitted_timeout``,
-``late_runs_interval``, ``late_after``, ``scheduler_interval``); an interval of 0 or less disables a service, and
+``late_runs_interval``, ``late_after``, ``scheduler_interval``, ``max_resurrections``,
+``claim_lease``); an interval of 0 or less disables a service, and
 ``start_services=False`` in the settings disables them all. The reaper does not count
 time before it started as a run's silence (see :mod:`.reaper`). The hook dispatcher
 (:mod:`.hooks`) always runs with the services; the retention service (:mod:`.retention`)
@@ -58,6 +59,8 @@ def create_services(app: Any) -> list[Service]:
             heartbeat_timeout=_setting(settings, "heartbeat_timeout", 600.0),
             submitted_timeout=_setting(settings, "submitted_timeout", 300.0),
             interval=_setting(settings, "reaper_interval", 30.0),
+            max_resurrections=int(_setting(settings, "max_resurrections", 3)),
+            claim_lease=_setting(settings, "claim_lease", 30.0),
         ),
         LateRunReporter(
             db,
