@@ -561,36 +561,152 @@ async def test_restart_answers_plainly_where_the_server_cannot_restart(
     assert (await ui.post(f"/ui/runs/{run['id']}/restart")).status_code == 403
 
 
-def test_upcoming_times_of_interval_and_cron_clocks() -> None:
-    from headwater.server.ui._schedules import upcoming_times
+def _every_minute() -> dict[str, Any]:
+    from headwater.schedules import Schedule, clocks
 
-    now = dt.datetime(2026, 1, 1, 12, 0, 30, tzinfo=dt.UTC)
-    interval = {
-        "clocks": [
-            {
-                "type": "IntervalClock",
-                "interval": 60.0,
-                "start_date": {"dt": "2026-01-01T00:00:00+00:00", "tz": "UTC"},
-            }
-        ]
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    clock = clocks.IntervalClock(dt.timedelta(seconds=60), start_date=start)
+    return Schedule(clocks=[clock]).to_ref()
+
+
+async def _scheduled_flow(
+    api: Api, name: str, parameters: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    project = await api.project()
+    body = {
+        "name": name,
+        "project_name": project["name"],
+        "serialized_flow": {
+            "parameters": parameters or [],
+            "tasks": [{"slug": "a-1", "name": "a"}],
+            "schedule": _every_minute(),
+        },
+        **extra,
     }
-    times = upcoming_times(interval, now=now, count=3)
-    assert [t.strftime("%H:%M:%S") for t in times] == ["12:01:00", "12:02:00", "12:03:00"]
-    cron = {"clocks": [{"type": "CronClock", "cron": "0 * * * *", "start_date": None}]}
-    assert [t.hour for t in upcoming_times(cron, now=now, count=2)] == [13, 14]
-    ended = {
-        "clocks": [
-            {
-                "type": "IntervalClock",
-                "interval": 60.0,
-                "start_date": {"dt": "2026-01-01T00:00:00+00:00"},
-                "end_date": {"dt": "2026-01-01T12:01:30+00:00"},
-            }
-        ]
-    }
-    assert len(upcoming_times(ended, now=now)) == 1
-    assert upcoming_times({"clocks": [{"type": "RRuleClock"}, "junk"]}, now=now) == []
-    assert upcoming_times(None, now=now) == []
+    result: dict[str, Any] = await api.call("POST", "/flows", 201, json=body)
+    return result
+
+
+def _listed_runs(html: str) -> list[str]:
+    panel = html[html.index('id="flow-schedule"') :]
+    panel = panel[: panel.index("</div>")]
+    rows = re.findall(r'<tr data-run="([^"]+)"><td><a href="/runs/([^"]+)">', panel)
+    assert all(run == link for run, link in rows), "each row links to its run page"
+    return [run for run, _ in rows]
+
+
+async def _upcoming(api: Api, group: str) -> list[str]:
+    runs = await api.call(
+        "GET",
+        "/flow-runs",
+        params={"flow_group_id": group, "upcoming": "true", "auto_scheduled": "true"},
+    )
+    return [r["id"] for r in runs]
+
+
+async def test_flow_page_switches_the_schedule_and_lists_the_scheduler_runs(
+    api: Api, ui: httpx.AsyncClient
+) -> None:
+    flow = await _scheduled_flow(api, "every-minute")
+    group = flow["flow_group_id"]
+    ad_hoc = await api.run(flow_id=flow["id"], name="by-hand")
+    upcoming = await _upcoming(api, group)
+    assert len(upcoming) >= 10
+
+    page = (await ui.get(f"/flow-groups/{group}")).text
+    listed = _listed_runs(page)
+    assert listed == upcoming[:10]
+    assert ad_hoc["id"] not in listed
+    assert 'id="schedule-state">on<' in page and "Turn schedule off" in page
+    assert "IntervalClock every 60.0 s" in page
+    assert "all start, however late (all)" in page
+    assert f"of {len(upcoming)}" in page
+    token = csrf_of(page)
+    url = f"/ui/flow-groups/{group}/schedule"
+
+    # Without the token (or with a forged one) nothing changes.
+    for data in ({"active": "0"}, {"active": "0", "csrf_token": "0" * 64}):
+        refused = await ui.post(url, data=data)
+        assert refused.status_code == 403 and "CSRF" in refused.text
+    assert await _upcoming(api, group) == upcoming
+    bad = await ui.post(url, data={"csrf_token": token, "active": "maybe"})
+    assert bad.status_code == 422
+
+    off = await ui.post(url, data={"csrf_token": token, "active": "0"})
+    assert off.status_code == 200
+    assert f"{len(upcoming)} upcoming run(s) removed" in off.text
+    assert 'hx-swap-oob="true"' in off.text and 'id="schedule-state">off<' in off.text
+    assert await _upcoming(api, group) == []
+    info = await api.call("GET", f"/flow-groups/{group}/schedule")
+    assert info["is_schedule_active"] is False
+    page = (await ui.get(f"/flow-groups/{group}")).text
+    assert _listed_runs(page) == [] and "No upcoming scheduled runs." in page
+    assert "Turn schedule on" in page
+    assert (await api.call("GET", f"/flow-runs/{ad_hoc['id']}"))["state_type"] == "Scheduled"
+
+    on = await ui.post(url, data={"csrf_token": token, "active": "1"})
+    assert on.status_code == 200 and "run(s) scheduled ahead" in on.text
+    again = await _upcoming(api, group)
+    assert len(again) >= 10
+    fragment = (await ui.get(url)).text
+    assert _listed_runs(fragment) == again[:10]
+    assert 'id="schedule-state">on<' in fragment
+    # The live attributes: the listed runs, and any new run.
+    assert f'data-live="{" ".join(again[:10])}"' in fragment
+    assert 'data-live-any="flow_run.created"' in fragment
+    # The page's recent runs are live on created and deleted (updated) runs alike.
+    assert "flow_run.created flow_run.state flow_run.updated" in page
+    assert (await ui.get("/ui/flow-groups/nope/schedule")).status_code == 404
+    missing = await ui.post(
+        "/ui/flow-groups/nope/schedule", data={"csrf_token": token, "active": "1"}
+    )
+    assert missing.status_code == 404
+
+
+async def test_switching_on_is_refused_readably_when_a_required_parameter_has_no_default(
+    api: Api, ui: httpx.AsyncClient
+) -> None:
+    flow = await _scheduled_flow(
+        api,
+        HOSTILE_IMG,
+        parameters=[{"name": HOSTILE, "required": True}],
+        set_schedule_active=False,
+    )
+    group = flow["flow_group_id"]
+    page = (await ui.get(f"/flow-groups/{group}")).text
+    assert_escaped(page)
+    assert 'id="schedule-state">off<' in page and "Turn schedule on" in page
+    refused = await ui.post(
+        f"/ui/flow-groups/{group}/schedule", data={"csrf_token": csrf_of(page), "active": "1"}
+    )
+    assert refused.status_code == 422
+    assert_escaped(refused.text)
+    assert "cannot be switched on" in refused.text and "have no default" in refused.text
+    assert "&lt;script&gt;alert" in refused.text
+    assert "hx-swap-oob" not in refused.text
+    info = await api.call("GET", f"/flow-groups/{group}/schedule")
+    assert info["is_schedule_active"] is False
+    assert await _upcoming(api, group) == []
+    assert await api.call("GET", "/flow-runs", params={"flow_group_id": group}) == []
+
+
+async def test_schedule_panel_says_when_the_server_creates_no_scheduled_runs(
+    app: Any, api: Api, ui: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    off = dataclasses.replace(app.state.settings, scheduler_interval=0)
+    monkeypatch.setattr(app.state, "settings", off)
+    flow = await _scheduled_flow(api, "unserved")
+    page = (await ui.get(f"/flow-groups/{flow['flow_group_id']}")).text
+    assert "The server's scheduler is off" in page
+    assert 'id="schedule-state">on<' in page and _listed_runs(page) == []
+    token = csrf_of(page)
+    url = f"/ui/flow-groups/{flow['flow_group_id']}/schedule"
+    await ui.post(url, data={"csrf_token": token, "active": "0"})
+    on = await ui.post(url, data={"csrf_token": token, "active": "1"})
+    assert on.status_code == 200 and "no runs are made" in on.text
+    assert await _upcoming(api, flow["flow_group_id"]) == []
 
 
 def test_the_ui_setting_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

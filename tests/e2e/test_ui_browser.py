@@ -182,7 +182,6 @@ def test_parent_to_child_and_back_with_every_page(
     browser.find_element(By.CSS_SELECTOR, "#run-header a").click()  # the flow's page
     wait_until(lambda: "/flow-groups/" in browser.current_url, "the flow page")
     assert "ui-child" in text_of(browser, "#flow-name")
-    screenshot(browser, "flow")
     browser.get(server.url + "/agents")
     wait_until(lambda: agent.name in text_of(browser, "#agents-table"), "the agent listed")
     assert "healthy" in text_of(browser, "#agents-table")
@@ -282,6 +281,68 @@ def test_cancel_from_the_page_stops_the_run(
     wait_until(gone, "the run's process to stop")
     written = [x for x in client.get_logs(run_id, limit=10000) if "chatty line" in x["message"]]
     assert len(written) < 2000
+    assert console_errors(browser) == []
+
+
+def test_flow_page_lists_the_scheduled_runs_and_switches_the_schedule_live(
+    server: TemporaryServer, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    client = client_for(server)
+    flow_id = register(client, "scheduled.py")
+    group_id = client.get_flow(flow_id)["flow_group_id"]
+
+    def upcoming() -> list[str]:
+        runs = client.query_flow_runs(
+            flow_group_id=group_id, upcoming=True, auto_scheduled=True, limit=100
+        )
+        return [r["id"] for r in runs]
+
+    def listed() -> list[str]:
+        rows = browser.find_elements(By.CSS_SELECTOR, "#upcoming tr[data-run]")
+        return [str(row.get_attribute("data-run")) for row in rows]
+
+    def recent() -> str:
+        return text_of(browser, "#group-runs")
+
+    ahead = upcoming()
+    assert len(ahead) >= 10
+    browser.get(server.url + f"/flows/{flow_id}")
+    wait_until(lambda: "/flow-groups/" in browser.current_url, "the flow page")
+    live(browser)
+    assert listed() == ahead[:10]
+    assert text_of(browser, "#schedule-state") == "on"
+    first = browser.find_element(By.CSS_SELECTOR, "#upcoming tr[data-run] a")
+    first_name = first.text
+    assert first_name in recent()
+    screenshot(browser, "flow")
+    mark_page(browser)
+
+    browser.find_element(By.ID, "toggle-schedule").click()
+    wait_until(lambda: "upcoming run(s) removed" in text_of(browser, "#flash"), "the answer")
+    wait_until(lambda: listed() == [], "the upcoming runs to go")
+    assert text_of(browser, "#schedule-state") == "off"
+    assert upcoming() == []
+    wait_until(lambda: first_name not in recent(), "the recent runs to drop them")
+
+    browser.find_element(By.ID, "toggle-schedule").click()
+    wait_until(lambda: "scheduled ahead" in text_of(browser, "#flash"), "the answer")
+    back = wait_until(lambda: len(listed()) >= 10 and listed(), "the upcoming runs back")
+    assert back == upcoming()[:10]
+    assert text_of(browser, "#schedule-state") == "on"
+
+    # A switch through the API reaches the open page over the event stream.
+    client.set_schedule_inactive(flow_id)
+    wait_until(lambda: listed() == [], "the runs to go after the API switched off")
+    client.set_schedule_active(flow_id)
+    wait_until(lambda: len(listed()) >= 10, "the runs back after the API switched on")
+    wait_until(lambda: text_of(browser, "#schedule-state") == "on", "the switch shown on")
+    first_again = browser.find_element(By.CSS_SELECTOR, "#upcoming tr[data-run] a")
+    wait_until(lambda: first_again.text in recent(), "the recent runs to list them")
+    first_again.click()
+    wait_until(lambda: "/runs/" in browser.current_url, "the run page")
+    assert "Scheduled" in text_of(browser, "#run-state")
     assert console_errors(browser) == []
 
 

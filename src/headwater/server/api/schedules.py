@@ -14,17 +14,13 @@ from fastapi import APIRouter
 from headwater.server.api.dependencies import DbDep, SettingsDep
 from headwater.server.models import schedules
 from headwater.server.models.errors import NotFound
+from headwater.server.models.schedules import scheduling_on
 from headwater.server.schemas import api as schemas
 from headwater.server.settings import ServerSettings
 
 __all__ = ["router", "scheduling_on"]
 
 router = APIRouter(tags=["schedules"])
-
-
-def scheduling_on(settings: ServerSettings) -> bool:
-    """Whether the server creates scheduled runs at all."""
-    return float(getattr(settings, "scheduler_interval", 30.0)) > 0
 
 
 async def _info(db: Any, flow_group_id: str) -> dict[str, Any]:

@@ -64,6 +64,7 @@ __all__ = [
     "reconcile",
     "run_key",
     "schedule_info",
+    "scheduling_on",
     "set_group_schedule",
     "upcoming_events",
     "update_schedule_settings",
@@ -603,6 +604,11 @@ async def backfill(
 
 
 # -- settings ---------------------------------------------------------------------------
+
+
+def scheduling_on(settings: Any) -> bool:
+    """Whether the server creates scheduled runs at all (``scheduler_interval > 0``)."""
+    return float(getattr(settings, "scheduler_interval", 30.0)) > 0
 
 
 async def schedule_info(session: AsyncSession, flow_group_id: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The UI's state-changing routes: cancel (one or many), rename, delete, start a run,
-and the API-key login.
+switch a flow's schedule on or off, and the API-key login.
 
 Contract: every ``POST`` checks the CSRF token first (403 without it) and the login
 (401) second, then calls the same model or orchestration function the REST API calls,
@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from headwater.server import orchestration
-from headwater.server.models import flow_runs
+from headwater.server.models import flow_runs, schedules
 from headwater.server.models.errors import Conflict, InvalidInput, NotFound
 from headwater.server.ui._auth import COOKIE, is_authenticated, session_token, valid_csrf
 from headwater.server.ui._render import render
@@ -232,6 +232,54 @@ async def start_run(request: Request, group_id: str) -> Response:
     except _DOMAIN_ERRORS as exc:
         return _flash(request, str(exc), ok=False, status_code=_status(exc))
     return _flash(request, "Created the run.", headers={"HX-Redirect": f"/runs/{quote(run_id)}"})
+
+
+@router.post("/ui/flow-groups/{group_id}/schedule", response_class=HTMLResponse)
+async def switch_schedule(request: Request, group_id: str) -> Response:
+    """Switch the flow group's schedule on (``active=1``) or off (``active=0``).
+
+    The same change as ``PATCH /api/flow-groups/{id}/schedule``: the switch and the
+    reconciliation of the group's scheduled runs in one transaction, refused (422, nothing
+    changed) when switching on would leave a required parameter without a value. The
+    answer is the message plus the schedule panel, swapped in out of band.
+    """
+    from headwater.server.ui._schedules import schedule_panel
+
+    form, refused = await _guard(request)
+    if refused is not None:
+        return refused
+    raw = form.get("active")
+    if raw not in ("0", "1"):
+        return _flash(request, "Say active=1 (on) or active=0 (off).", ok=False, status_code=422)
+    active = raw == "1"
+    settings = request.app.state.settings
+    group_id = group_id[:64]
+    try:
+        async with _db(request).session() as session:
+            await schedules.update_schedule_settings(session, group_id, is_schedule_active=active)
+            done = await schedules.reconcile(
+                session, group_id, create=schedules.scheduling_on(settings)
+            )
+            await session.commit()
+    except _DOMAIN_ERRORS as exc:
+        return _flash(request, str(exc), ok=False, status_code=_status(exc))
+    assert done is not None  # only a skip_locked reconcile gives None
+    if active:
+        text = f"Schedule switched on: {done.created} run(s) scheduled ahead."
+        if not schedules.scheduling_on(settings):
+            text = "Schedule switched on; the server's scheduler is off, so no runs are made."
+    else:
+        text = f"Schedule switched off: {done.removed} upcoming run(s) removed."
+    async with _db(request).read_session() as session:
+        panel = await schedule_panel(session, group_id, settings)
+    return render(
+        request,
+        "_schedule_switched.html",
+        message=text,
+        ok=True,
+        schedule_panel=panel,
+        oob=True,
+    )
 
 
 # -- login ---------------------------------------------------------------------------

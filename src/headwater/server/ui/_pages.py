@@ -20,6 +20,7 @@ from headwater.server.schemas import states as families
 from headwater.server.ui import _charts, _queries
 from headwater.server.ui._guard import require_login
 from headwater.server.ui._render import render
+from headwater.server.ui._schedules import schedule_panel
 
 __all__ = ["router"]
 
@@ -459,7 +460,7 @@ async def run_log_rows(
 # -- flow group ---------------------------------------------------------------------
 
 
-async def _group_context(session: Any, group_id: str) -> dict[str, Any]:
+async def _group_context(session: Any, group_id: str, settings: Any) -> dict[str, Any]:
     group = await session.get(orm.FlowGroup, group_id[:64])
     if group is None:
         raise PageNotFound(f"Flow group {group_id!r} not found.")
@@ -481,9 +482,6 @@ async def _group_context(session: Any, group_id: str) -> dict[str, Any]:
     labels = group.labels
     if labels is None and current is not None:
         labels = current.labels
-    schedule = (current.serialized_flow or {}).get("schedule") if current is not None else None
-    from headwater.server.ui._schedules import schedule_panel
-
     return {
         "group": group,
         "versions": versions,
@@ -491,8 +489,7 @@ async def _group_context(session: Any, group_id: str) -> dict[str, Any]:
         "parameters": parameters,
         "labels": labels or [],
         "run_config": group.run_config or (current.run_config if current else None),
-        "schedule": schedule,
-        "schedule_panel": await schedule_panel(session, group),
+        "schedule_panel": await schedule_panel(session, group.id, settings),
     }
 
 
@@ -512,7 +509,7 @@ async def _group_runs(request: Request, group_id: str) -> dict[str, Any]:
 async def flow_group_page(request: Request, group_id: str) -> Response:
     """A flow (all its versions): parameters, labels, run config, run form, runs."""
     async with _db(request).read_session() as session:
-        context = await _group_context(session, group_id)
+        context = await _group_context(session, group_id, request.app.state.settings)
     context.update(await _group_runs(request, context["group"].id))
     return render(
         request, "flow_group.html", nav="projects", form_error=None, form_values={}, **context
@@ -522,6 +519,17 @@ async def flow_group_page(request: Request, group_id: str) -> Response:
 @router.get("/ui/flow-groups/{group_id}/runs", response_class=HTMLResponse)
 async def flow_group_runs(request: Request, group_id: str) -> Response:
     return render(request, "_group_runs.html", **await _group_runs(request, group_id[:64]))
+
+
+@router.get("/ui/flow-groups/{group_id}/schedule", response_class=HTMLResponse)
+async def flow_group_schedule(request: Request, group_id: str) -> Response:
+    """The schedule panel (live part of the flow page)."""
+    async with _db(request).read_session() as session:
+        group = await session.get(orm.FlowGroup, group_id[:64])
+        if group is None:
+            raise PageNotFound(f"Flow group {group_id!r} not found.")
+        panel = await schedule_panel(session, group.id, request.app.state.settings)
+    return render(request, "_group_schedule.html", schedule_panel=panel, oob=False)
 
 
 @router.get("/flows/{flow_id}", response_class=HTMLResponse)
