@@ -543,22 +543,29 @@ async def test_log_panel_filters_by_level_and_tails_after_an_id(
     assert (await ui.get("/ui/runs/missing/logs.txt")).status_code == 404
 
 
-async def test_restart_answers_plainly_where_the_server_cannot_restart(
+async def test_restart_is_offered_for_failed_runs_and_schedules_them_again(
     api: Api, ui: httpx.AsyncClient
 ) -> None:
-    from headwater.server import orchestration
-
     flow = await api.flow(name="restart")
-    run = await api.run(flow_id=flow["id"])
-    page = (await ui.get(f"/runs/{run['id']}")).text
+    done = await api.run(flow_id=flow["id"])
+    await api.set_state(done["id"], "Running")
+    await api.set_state(done["id"], "Success")
+    page = (await ui.get(f"/runs/{done['id']}")).text
+    assert 'id="restart-run"' not in page
     token = csrf_of(page)
-    response = await ui.post(f"/ui/runs/{run['id']}/restart", data={"csrf_token": token})
-    if hasattr(orchestration, "restart_flow_run"):
-        assert 'id="restart-run"' in page
-    else:
-        assert 'id="restart-run"' not in page
-        assert response.status_code == 404 and "cannot restart" in response.text
-    assert (await ui.post(f"/ui/runs/{run['id']}/restart")).status_code == 403
+    refused = await ui.post(f"/ui/runs/{done['id']}/restart", data={"csrf_token": token})
+    assert refused.status_code == 409 and "only a failed or cancelled" in refused.text
+
+    failed = await api.run(flow_id=flow["id"])
+    await api.set_state(failed["id"], "Running")
+    await api.set_state(failed["id"], "Failed")
+    page = (await ui.get(f"/runs/{failed['id']}")).text
+    assert 'id="restart-run"' in page
+    assert (await ui.post(f"/ui/runs/{failed['id']}/restart")).status_code == 403
+    answer = await ui.post(f"/ui/runs/{failed['id']}/restart", data={"csrf_token": token})
+    assert answer.status_code == 200 and "Restarting" in answer.text
+    again = await api.call("GET", f"/flow-runs/{failed['id']}", 200)
+    assert again["state_type"] == "Scheduled"
 
 
 def _every_minute() -> dict[str, Any]:

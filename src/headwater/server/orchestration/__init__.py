@@ -14,9 +14,11 @@ from headwater.server.orchestration._core import (
     set_flow_run_state,
     set_task_run_state,
 )
+from headwater.server.orchestration.resumption import RESTARTABLE, restart_flow_run
 from headwater.server.orchestration.rules import RULES, Rule, TransitionContext
 
 __all__ = [
+    "RESTARTABLE",
     "RULES",
     "CancelOutcome",
     "Rule",
@@ -25,6 +27,7 @@ __all__ = [
     "StateItemOutcome",
     "TransitionContext",
     "cancel_flow_run",
+    "restart_flow_run",
     "set_flow_run_state",
     "set_task_run_state",
     "set_task_run_states",

@@ -170,16 +170,13 @@ async def delete(request: Request, flow_run_id: str) -> Response:
 
 @router.post("/ui/runs/{flow_run_id}/restart", response_class=HTMLResponse)
 async def restart(request: Request, flow_run_id: str) -> Response:
-    """Restart a finished run from its failed task runs, where the server offers that."""
+    """Restart a failed or cancelled run from its failed and unfinished task runs."""
     _, refused = await _guard(request)
     if refused is not None:
         return refused
-    restart_flow_run = getattr(orchestration, "restart_flow_run", None)
-    if restart_flow_run is None:
-        return _flash(request, "This server cannot restart runs.", ok=False, status_code=404)
     try:
         async with _db(request).session() as session:
-            await restart_flow_run(session, flow_run_id[:64])
+            await orchestration.restart_flow_run(session, flow_run_id[:64])
             await session.commit()
     except _DOMAIN_ERRORS as exc:
         return _flash(request, str(exc), ok=False, status_code=_status(exc))

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
+from headwater.server import orchestration
 from headwater.server.database import orm
 from headwater.server.schemas import states as families
 from headwater.server.ui import _charts, _queries
@@ -155,14 +156,8 @@ async def _header(session: Any, run: orm.FlowRun) -> dict[str, Any]:
         "agent": agent,
         "flow": flow,
         "finished": families.is_finished(run.state_type),
-        "restart_available": _restart_available(),
+        "restart_available": run.state_type in orchestration.RESTARTABLE,
     }
-
-
-def _restart_available() -> bool:
-    from headwater.server import orchestration
-
-    return hasattr(orchestration, "restart_flow_run")
 
 
 async def _lineage(session: Any, run: orm.FlowRun) -> dict[str, Any]:
