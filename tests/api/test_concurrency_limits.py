@@ -447,12 +447,23 @@ async def test_racing_task_runs_on_two_servers_never_exceed_the_limit(
 
 @pytest.fixture(params=KINDS)
 async def reaping(request: pytest.FixtureRequest) -> AsyncIterator[Live]:
-    async with live(request.param, **FAST) as srv:
+    # No resurrections: the reaper fails a run whose process is gone.
+    async with live(request.param, **FAST, max_resurrections=0) as srv:
         yield srv
 
 
-async def test_the_reaper_frees_the_slots_of_a_dead_process(reaping: Live) -> None:
-    server = reaping
+@pytest.fixture(params=KINDS)
+async def resurrecting(request: pytest.FixtureRequest) -> AsyncIterator[Live]:
+    # Lazarus on (the default): the reaper schedules such a run again.
+    async with live(request.param, **FAST, max_resurrections=3) as srv:
+        yield srv
+
+
+async def _slot_freed_by_the_reaper(server: Live) -> tuple[str, str]:
+    """A dead run holding the only slot of tag "db", and a live run waiting for it.
+
+    Returns the dead run and its task run once the live run's task run was admitted.
+    """
     flow = await tagged_flow(server, {"t": ["db"]})
     dead = await running_flow_run(server, flow["id"])
     holder = await task_run(server, dead, "t")
@@ -467,4 +478,19 @@ async def test_the_reaper_frees_the_slots_of_a_dead_process(reaping: Live) -> No
         return bool((await propose(server, waiting))["status"] == "accepted")
 
     await until(admitted, timeout=60, interval=0.1)
-    assert (await server.call("GET", f"/task-runs/{holder}"))["state_type"] == "Failed"
+    return dead, holder
+
+
+async def test_the_reaper_frees_the_slots_of_a_dead_process(reaping: Live) -> None:
+    dead, holder = await _slot_freed_by_the_reaper(reaping)
+    assert (await reaping.call("GET", f"/task-runs/{holder}"))["state_type"] == "Failed"
+    assert (await reaping.call("GET", f"/flow-runs/{dead}"))["state_type"] == "Failed"
+
+
+async def test_a_resurrected_run_gives_its_slots_back(resurrecting: Live) -> None:
+    dead, holder = await _slot_freed_by_the_reaper(resurrecting)
+    # Lazarus reset the task run to Pending, which holds no slot, and queued the run again.
+    assert (await resurrecting.call("GET", f"/task-runs/{holder}"))["state_type"] == "Pending"
+    run = await resurrecting.call("GET", f"/flow-runs/{dead}")
+    assert run["state_type"] == "Scheduled"
+    assert "Lazarus" in run["state_message"]

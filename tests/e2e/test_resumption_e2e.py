@@ -26,6 +26,7 @@ from headwater.testing import (
     temporary_server,
 )
 from headwater.testing_agent import temporary_agent, wait_for_flow_run_state
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -74,6 +75,14 @@ def _start(client: Any, mode: str, log_dir: Path) -> str:
             flow_id=flow["id"], parameters={"mode": mode, "log_dir": str(log_dir)}
         )
     )
+
+
+def _task_states(client: Any, run_id: str, prefix: str) -> list[str]:
+    return [
+        r["state_type"]
+        for r in client.query_task_runs(flow_run_id=run_id)
+        if r["task_slug"].startswith(prefix)
+    ]
 
 
 def _count(log_dir: Path, name: str) -> int:
@@ -156,6 +165,16 @@ def test_lazarus_resumes_a_run_whose_machine_was_lost(
             time.sleep(0.05)
         child = client.get_flow_run_children(run_id)[0]
         wait_for_flow_run_state(client, child["id"], timeout=60)
+        # Task states reach the server in batches (every 0.2 s): lose the machine once the
+        # server holds the last task as Running, and so everything before it as finished.
+        # (A loss inside that window runs the unrecorded tasks again; the chaos suite
+        # counts those apart, and they never make a second child.)
+        wait_until(
+            lambda: _task_states(client, run_id, "finish") == ["Running"],
+            timeout=60,
+            interval=0.05,
+            what="the server to hold the last task as Running",
+        )
         agent.kill()
         os.killpg(int(pid_file.read_text()), signal.SIGKILL)  # the machine is gone
 

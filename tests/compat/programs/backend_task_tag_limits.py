@@ -49,38 +49,37 @@ def overlapping(intervals):
     return sum(1 for a, b in itertools.pairwise(ordered) if b[0] < a[1])
 
 
-if __name__ == "__main__":
-    client = Client()
-    client.create_project(project_name=PROJECT)
-    flow_id = flow.register(project_name=PROJECT)
+client = Client()
+client.create_project(project_name=PROJECT)
+flow_id = flow.register(project_name=PROJECT)
 
-    check("no limit before one is set", client.get_task_tag_limit(TAG), None)
-    client.update_task_tag_limit(TAG, 1)
-    check("get_task_tag_limit after update", client.get_task_tag_limit(TAG), 1)
-    try:
-        client.update_task_tag_limit(TAG, -1)
-        check("a negative limit is refused", "accepted", "ValueError")
-    except ValueError as exc:
-        check("a negative limit is refused", str(exc), "Concurrency limits must be >= 0")
+check("no limit before one is set", client.get_task_tag_limit(TAG), None)
+client.update_task_tag_limit(TAG, 1)
+check("get_task_tag_limit after update", client.get_task_tag_limit(TAG), 1)
+try:
+    client.update_task_tag_limit(TAG, -1)
+    check("a negative limit is refused", "accepted", "ValueError")
+except ValueError as exc:
+    check("a negative limit is refused", str(exc), "Concurrency limits must be >= 0")
 
-    view = FlowRunView.from_flow_run_id(client.create_flow_run(flow_id=flow_id))
-    deadline = time.monotonic() + 90
-    while not view.state.is_finished() and time.monotonic() < deadline:
-        time.sleep(0.2)
-        view = view.get_latest()
-    check("the run succeeded", view.state.is_successful(), True)
-    children = list(view.get_task_run(task_slug=flow.get_tasks(name="load")[0].slug).iter_mapped())
-    intervals = [child.get_result() for child in children]
-    check("every mapped task ran", len(intervals), 4)
-    check("no two tagged tasks ran at once", overlapping(intervals), 0)
+view = FlowRunView.from_flow_run_id(client.create_flow_run(flow_id=flow_id))
+deadline = time.monotonic() + 90
+while not view.state.is_finished() and time.monotonic() < deadline:
+    time.sleep(0.2)
+    view = view.get_latest()
+check("the run succeeded", view.state.is_successful(), True)
+children = list(view.get_task_run(task_slug=flow.get_tasks(name="load")[0].slug).iter_mapped())
+intervals = [child.get_result() for child in children]
+check("every mapped task ran", len(intervals), 4)
+check("no two tagged tasks ran at once", overlapping(intervals), 0)
 
-    limit_id = client.get_task_tag_limits(TAG)[0]["id"]
+limit_id = client.get_task_tag_limits(TAG)[0]["id"]
+client.delete_task_tag_limit(limit_id)
+check("no limit after delete", client.get_task_tag_limit(TAG), None)
+try:
     client.delete_task_tag_limit(limit_id)
-    check("no limit after delete", client.get_task_tag_limit(TAG), None)
-    try:
-        client.delete_task_tag_limit(limit_id)
-        check("deleting twice is refused", "deleted", "ValueError")
-    except ValueError:
-        check("deleting twice is refused", "ValueError", "ValueError")
+    check("deleting twice is refused", "deleted", "ValueError")
+except ValueError:
+    check("deleting twice is refused", "ValueError", "ValueError")
 
-    sys.exit(1 if FAILURES else 0)
+sys.exit(1 if FAILURES else 0)

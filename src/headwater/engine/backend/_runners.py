@@ -16,8 +16,8 @@ Contract (contracts.md section 5):
 - Task states go to the process's task-state writer (``_states``) when one is
   installed, which sends them in batches; otherwise (executor worker processes) each is
   written with ``Client.set_task_run_state``. A ``Running`` state of a task with tags is
-  written synchronously (:meth:`BackendTaskRunner.writes_synchronously`), since tag
-  limits decide whether it may run. Every flow-run state is written after a flush, so
+  proposed synchronously after a flush of the writer, since tag limits decide whether
+  it may run (see ``_concurrency``). Every flow-run state is written after a flush, so
   the server never holds a final flow-run state ahead of its task runs' states.
 - Task runners hold no client or other unpicklable state: executors that ship runners to
   other processes (Dask) get a runner that opens its own client there. The flow run id
@@ -234,8 +234,12 @@ class BackendTaskRunner(TaskRunner):
         if not flow_run_id:
             raise ValueError(f"task {self.task.name!r}: no flow_run_id in the run context")
         if context.get("task_run_registered") and context.get("task_run_id"):
-            # The flow runner created it (in bulk) and put its server id here.
+            # The flow runner created it (in bulk) and put its server id here, with the
+            # finished state the server holds for it when the run was resumed.
             self.task_run_id = str(context["task_run_id"])
+            kept = self._kept_state(state, context.pop("task_run_stored_state", None))
+            if kept is not None:
+                state = kept
             return super().initialize_run(state, context)
         raw_index = context.get("map_index")
         map_index = -1 if raw_index is None else int(raw_index)
@@ -363,14 +367,6 @@ class BackendTaskRunner(TaskRunner):
             data["cache_key"] = self.task.cache_key
         return data
 
-    def writes_synchronously(self, state: State) -> bool:
-        """Whether ``state`` must reach the server before the task goes on.
-
-        A tagged task entering ``Running`` may be held back by the server's tag limits,
-        so that transition is not batched; everything else is.
-        """
-        return bool(self.task.tags) and state.is_running()
-
     def call_runner_target_handlers(self, old_state: State, new_state: State) -> State:
         """Run the task's state handlers, then write the resulting state to the server."""
         new_state = super().call_runner_target_handlers(old_state, new_state)
@@ -379,17 +375,16 @@ class BackendTaskRunner(TaskRunner):
             return new_state
         registry.update(task_run_id, _state_type(new_state))
         writer = current_writer()
-        if writer is not None:
-            data = self._state_json(new_state)
-            if self.writes_synchronously(new_state):
-                writer.write_now(task_run_id, data)
-            else:
-                writer.submit(task_run_id, data)
+        if writer is not None and not needs_slot(self.task, new_state):
+            writer.submit(task_run_id, self._state_json(new_state))
             return new_state
         client = _process_client()
         # -- Task concurrency limits by tag (._concurrency): a tagged task's Running is a
-        # synchronous round trip that may wait in Queued for a slot. Keep it unbatched.
+        # synchronous round trip that may wait in Queued for a slot. Keep it unbatched,
+        # after the task run's earlier states that the writer still holds.
         if needs_slot(self.task, new_state):
+            if writer is not None:
+                writer.flush()
             new_state = start_when_slot_free(client, task_run_id, new_state, self.task.name)
             registry.update(task_run_id, _state_type(new_state))
             return new_state
@@ -436,6 +431,8 @@ class BackendFlowRunner(FlowRunner):
         self.last_reported: State | None = None
         self.finishing = False
         self._server_ids: dict[tuple[str, int], str] = {}
+        # Finished states the server holds for task runs of a resumed or restarted run.
+        self._stored_states: dict[tuple[str, int], dict[str, Any]] = {}
         self._ids_lock = threading.Lock()
 
     # ------------------------------------------------------------------ task runs in bulk
@@ -451,7 +448,11 @@ class BackendFlowRunner(FlowRunner):
             "create task runs",
         )
         for row in rows:
-            self._server_ids[(str(row["task_slug"]), int(row["map_index"]))] = str(row["id"])
+            key = (str(row["task_slug"]), int(row["map_index"]))
+            self._server_ids[key] = str(row["id"])
+            stored = row.get("state")
+            if isinstance(stored, dict) and stored.get("type") in _KEPT_TYPES:
+                self._stored_states[key] = stored
 
     def _task_run_id(self, task: Any, map_index: int | None) -> str:
         """The server's id of this task run; the first call creates the flow's in bulk."""
@@ -509,6 +510,10 @@ class BackendFlowRunner(FlowRunner):
         ctx = super()._task_context(task, base, map_index)
         # Every id this runner hands out is the server's (see _task_run_id).
         ctx["task_run_registered"] = True
+        index = -1 if map_index is None else int(map_index)
+        stored = self._stored_states.get((task.slug or task.name, index))
+        if stored is not None:
+            ctx["task_run_stored_state"] = stored
         return ctx
 
     def call_runner_target_handlers(self, old_state: State, new_state: State) -> State:
