@@ -111,7 +111,9 @@ def parse_json_body(body: bytes, max_depth: int) -> Any:
             f"body: JSON is nested deeper than the limit of {max_depth} levels."
         ) from None
     except ValueError as exc:
-        raise InputRefused(f"Invalid request: The request body is not valid JSON ({exc}).") from None
+        raise InputRefused(
+            f"Invalid request: The request body is not valid JSON ({exc})."
+        ) from None
     check_json(value, max_depth)
     return value
 
