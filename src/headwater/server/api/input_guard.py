@@ -36,7 +36,17 @@ _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 class InputRefused(ValueError):
-    """A request input breaks a limit; the message names the field and the limit."""
+    """A request input breaks a limit; the message names the field and the limit.
+
+    Args:
+        message: The readable ``detail`` of the 422 answer.
+        kind: The error's ``type`` in the answer's ``errors`` list, as request validation
+            errors have one (``json_invalid`` for a body that does not parse).
+    """
+
+    def __init__(self, message: str, kind: str = "input_refused") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def _where(path: list[str | int]) -> str:
@@ -112,7 +122,7 @@ def parse_json_body(body: bytes, max_depth: int) -> Any:
         ) from None
     except ValueError as exc:
         raise InputRefused(
-            f"Invalid request: The request body is not valid JSON ({exc})."
+            f"Invalid request: The request body is not valid JSON ({exc}).", kind="json_invalid"
         ) from None
     check_json(value, max_depth)
     return value
@@ -190,7 +200,7 @@ class InputGuard:
                 raise InputRefused(f"The request path {problem}.")
             _check_query(scope.get("query_string", b""), self.max_query_chars)
         except InputRefused as exc:
-            await _refuse(send, 422, str(exc))
+            await _refuse(send, 422, exc)
             return
         method = scope.get("method", "GET")
         path = str(scope.get("path", ""))
@@ -214,8 +224,11 @@ class InputGuard:
                 await _refuse(
                     send,
                     413,
-                    f"The request body has more than {self.max_request_bytes} bytes; this "
-                    f"server accepts at most {self.max_request_bytes} bytes here.",
+                    InputRefused(
+                        f"The request body has more than {self.max_request_bytes} bytes; "
+                        f"this server accepts at most {self.max_request_bytes} bytes here.",
+                        kind="body_too_large",
+                    ),
                 )
                 return
             chunks.append(chunk)
@@ -225,7 +238,7 @@ class InputGuard:
             try:
                 parse_json_body(body, self.max_json_depth)
             except InputRefused as exc:
-                await _refuse(send, 422, str(exc))
+                await _refuse(send, 422, exc)
                 return
         replayed = False
 
@@ -239,8 +252,10 @@ class InputGuard:
         await self.app(scope, replay, send)
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
-    payload = json.dumps({"detail": detail}).encode()
+async def _refuse(send: Send, status: int, refused: InputRefused) -> None:
+    detail = str(refused)
+    error = {"loc": ["body"], "msg": detail, "type": refused.kind}
+    payload = json.dumps({"detail": detail, "errors": [error]}).encode()
     await send(
         {
             "type": "http.response.start",
