@@ -9,7 +9,7 @@ Contract (docs/internals/contracts.md section 3 and 3.1):
   ``id:`` cursor that resumes right after it, then ``event: end`` once the run is finished
   and everything before it was sent. ``: ping`` comments keep idle connections open.
 - ``POST /agents/{id}/claim`` is an agent's long-poll: it claims due runs that fit the
-  agent (``headwater.server.models.claims``) and lists runs the agent should stop.
+  agent (``headwater.server.orchestration.claims``) and lists runs the agent should stop.
 
 Every endpoint subscribes to the event bus *before* reading the database and then waits
 for an event, so a change committed between the read and the wait is never missed.
@@ -33,9 +33,8 @@ from pydantic import BaseModel, Field
 
 from headwater.server.database import orm
 from headwater.server.events import CLOSING, RESYNC, Event, EventBus
-from headwater.server.models import claims
 from headwater.server.models.errors import InvalidInput, NotFound
-from headwater.server.orchestration import leases
+from headwater.server.orchestration import claims, leases
 from headwater.server.schemas import api as schemas
 from headwater.server.schemas import states as families
 

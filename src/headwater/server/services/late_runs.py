@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, or_, select
 
 from headwater.server.database import orm, queue_event
 from headwater.server.events import Event
-from headwater.server.models.claims import labels_fit
+from headwater.server.orchestration.claims import labels_fit
 from headwater.server.services._base import Service
 
 __all__ = ["HEALTHY_WITHIN", "LOGGER_NAME", "LateRunReporter", "describe_late_run"]

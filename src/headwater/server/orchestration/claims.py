@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from headwater.server.database import orm
 from headwater.server.models.concurrency_slots import lock_flow_run_slots
 from headwater.server.models.errors import Conflict
+from headwater.server.orchestration._core import set_flow_run_state
 from headwater.server.schemas import states
 
 __all__ = [
@@ -178,8 +179,6 @@ async def claim_flow_runs(
     Returns:
         The claimed runs and the next future start time of a fitting run.
     """
-    from headwater.server import orchestration
-
     now = now or dt.datetime.now(dt.UTC)
     fr = orm.FlowRun
     result = ClaimResult()
@@ -210,7 +209,7 @@ async def claim_flow_runs(
                 "message": f"Submitted for execution to agent {agent_name!r}.",
             }
             try:
-                outcome = await orchestration.set_flow_run_state(
+                outcome = await set_flow_run_state(
                     session, str(run.id), state, expected_version=run.version, agent_id=agent_id
                 )
             except Conflict:
