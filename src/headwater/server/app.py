@@ -8,7 +8,7 @@ Contract:
   starts the event bus and the background services, and stores ``app.state.settings``,
   ``app.state.db`` (:class:`~headwater.server.database.Database`), ``app.state.events``
   (:class:`~headwater.server.events.EventBus`) and ``app.state.results``
-  (:class:`~headwater.server.models.results.ResultStore`).
+  (:class:`~headwater.server.result_store.ResultStore`).
 - Services: ``await headwater.server.services.start_services(app)`` runs after the bus started
   (unless ``settings.start_services`` is off) and ``await stop_services(services)`` before
   the bus stops.
@@ -110,7 +110,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     from headwater.server.database import Database
     from headwater.server.database.migrate import upgrade
     from headwater.server.events import EventBus
-    from headwater.server.models.results import ResultStore
+    from headwater.server.result_store import ResultStore
 
     settings = settings or ServerSettings.from_env()
 

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from headwater.server.database import Database, orm, queue_event
 from headwater.server.database.orm_backend import Artifact, HookDelivery
 from headwater.server.events import Event
-from headwater.server.models.results import ResultStore
+from headwater.server.result_store import ResultStore
 from headwater.server.schemas.states import FINISHED
 from headwater.server.services._base import Service
 
