@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.server.database.engine import Database
+from headwater.server.database.locks import advisory_lock
 
 __all__ = ["HEAD", "current_revision", "head_revision", "reset", "upgrade"]
 
@@ -50,16 +51,12 @@ def _reset_sync(connection: Any) -> None:
 
 async def _run(db: Database, fn: Any) -> None:
     async with db.engine.connect() as conn:
-        if db.dialect == "postgresql":
-            await conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_LOCK_KEY})")
-            await conn.commit()
-        try:
-            await conn.run_sync(fn)
-            await conn.commit()
-        finally:
-            if db.dialect == "postgresql":
-                await conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_LOCK_KEY})")
-                await conn.commit()
+        # One transaction from the lock to the commit: Alembic runs inside it (it does not
+        # begin its own on a connection already in a transaction), and the lock is
+        # released when it commits, or rolls back as the connection closes on an error.
+        await advisory_lock(conn, _PG_LOCK_KEY)
+        await conn.run_sync(fn)
+        await conn.commit()
 
 
 async def upgrade(db: Database) -> None:

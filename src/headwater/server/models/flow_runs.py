@@ -48,12 +48,6 @@ __all__ = [
 ]
 
 
-def _event(kind: str, flow_run_id: str, **data: Any) -> Any:
-    from headwater.server.events import Event
-
-    return Event(kind=kind, flow_run_id=flow_run_id, data=data)
-
-
 async def _resolve_flow(
     session: AsyncSession,
     *,
@@ -461,9 +455,12 @@ async def _existing_by_keys(
 
 def queue_created(session: AsyncSession, run: orm.FlowRun) -> None:
     """Queue the events of a newly inserted run (published after commit)."""
-    queue_event(session, _event("flow_run.created", run.id, version=run.version))
+    queue_event(session, "flow_run.created", flow_run_id=run.id, data={"version": run.version})
     queue_event(
-        session, _event("flow_run.state", run.id, version=run.version, state_type="Scheduled")
+        session,
+        "flow_run.state",
+        flow_run_id=run.id,
+        data={"version": run.version, "state_type": "Scheduled"},
     )
 
 
@@ -611,7 +608,7 @@ async def set_flow_run_name(session: AsyncSession, flow_run_id: str, name: str) 
     run.name = name
     run.updated = orm.utcnow()
     await session.flush()
-    queue_event(session, _event("flow_run.updated", run.id, name=name))
+    queue_event(session, "flow_run.updated", flow_run_id=run.id, data={"name": name})
     return run
 
 
@@ -630,7 +627,7 @@ async def set_flow_run_labels(
     await session.execute(delete(orm.FlowRunLabel).where(orm.FlowRunLabel.flow_run_id == run.id))
     session.add_all(orm.FlowRunLabel(flow_run_id=run.id, label=label) for label in clean)
     await session.flush()
-    queue_event(session, _event("flow_run.updated", run.id, labels=clean))
+    queue_event(session, "flow_run.updated", flow_run_id=run.id, data={"labels": clean})
     return run
 
 
@@ -660,7 +657,7 @@ async def delete_flow_run(session: AsyncSession, flow_run_id: str) -> None:
         .execution_options(synchronize_session=False)
     )
     session.expunge_all()
-    queue_event(session, _event("flow_run.updated", flow_run_id, deleted=True))
+    queue_event(session, "flow_run.updated", flow_run_id=flow_run_id, data={"deleted": True})
 
 
 async def update_heartbeat(session: AsyncSession, flow_run_id: str) -> None:

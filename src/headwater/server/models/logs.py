@@ -74,14 +74,12 @@ async def insert_logs(session: AsyncSession, logs: list[dict[str, Any]]) -> int:
         )
     session.add_all(rows)
     await session.flush()
-    from headwater.server.events import Event
-
     per_run: dict[str, list[int]] = {}
     for row in rows:
         per_run.setdefault(row.flow_run_id, []).append(row.id)
     for run_id, ids in per_run.items():
         queue_event(
-            session, Event("logs", flow_run_id=run_id, data={"count": len(ids), "max_id": max(ids)})
+            session, "logs", flow_run_id=run_id, data={"count": len(ids), "max_id": max(ids)}
         )
     return len(rows)
 

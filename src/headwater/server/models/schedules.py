@@ -296,12 +296,6 @@ async def effective_schedule(
     return None, None, flow
 
 
-def _deleted_event(flow_run_id: str) -> Any:
-    from headwater.server.events import Event
-
-    return Event(kind="flow_run.updated", flow_run_id=flow_run_id, data={"deleted": True})
-
-
 async def _delete_pending(
     session: AsyncSession,
     flow_group_id: str,
@@ -323,7 +317,7 @@ async def _delete_pending(
     # with the run (ON DELETE CASCADE).
     deleted = list((await session.execute(stmt.returning(fr.id))).scalars())
     for run_id in deleted:
-        queue_event(session, _deleted_event(run_id))
+        queue_event(session, "flow_run.updated", flow_run_id=run_id, data={"deleted": True})
     return len(deleted)
 
 

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from headwater.server.database import orm, queue_event
-from headwater.server.events import Event
 from headwater.server.orchestration.claims import labels_fit
 from headwater.server.services._base import Service
 
@@ -159,9 +158,7 @@ class LateRunReporter(Service):
             )
             session.add(log)
             await session.flush()
-            queue_event(
-                session, Event("logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id})
-            )
+            queue_event(session, "logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id})
             await session.commit()
         self.reported += 1
         logger.info("Late run %s reported.", run_id)

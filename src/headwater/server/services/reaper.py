@@ -43,7 +43,6 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from headwater.server.database import orm, queue_event
-from headwater.server.events import Event
 from headwater.server.models.errors import Conflict, NotFound
 from headwater.server.services._base import Service
 
@@ -306,8 +305,7 @@ class Reaper(Service):
                 session.add(log)
                 await session.flush()
                 queue_event(
-                    session,
-                    Event("logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id}),
+                    session, "logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id}
                 )
                 await session.commit()
         except (Conflict, NotFound) as exc:

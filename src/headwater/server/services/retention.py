@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import Database, orm, queue_event
 from headwater.server.database.orm_backend import Artifact, HookDelivery
-from headwater.server.events import Event
 from headwater.server.result_store import ResultStore
 from headwater.server.schemas.states import FINISHED
 from headwater.server.services._base import Service
@@ -197,10 +196,7 @@ class RetentionService(Service):
             .execution_options(synchronize_session=False)
         )
         for run_id in ids:
-            queue_event(
-                session,
-                Event("flow_run.updated", flow_run_id=run_id, data={"deleted": True}),
-            )
+            queue_event(session, "flow_run.updated", flow_run_id=run_id, data={"deleted": True})
         return len(ids), [f for f in files if f]
 
     async def _batch_task_runs(
