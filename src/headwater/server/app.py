@@ -31,20 +31,11 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from headwater.server.settings import ServerSettings
+from headwater.server.version import server_version
 
 __all__ = ["create_app", "server_version"]
 
 logger = logging.getLogger("headwater.server")
-
-
-def server_version() -> str:
-    """The installed Headwater version."""
-    try:
-        from importlib.metadata import version
-
-        return version("headwater")
-    except Exception:  # pragma: no cover - not installed as a distribution
-        return "0.0.0"
 
 
 class BodySizeLimit:
@@ -102,11 +93,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         settings: Configuration; defaults to :meth:`ServerSettings.from_env`.
     """
     from headwater.server import services
-    from headwater.server.api import push, resource_routers
+    from headwater.server.api import health_router, resource_routers
     from headwater.server.api.dependencies import require_api_key
     from headwater.server.api.errors import install_error_handlers
     from headwater.server.api.input_guard import InputGuard
-    from headwater.server.api.projects import health_router
     from headwater.server.database import Database
     from headwater.server.database.migrate import upgrade
     from headwater.server.events import EventBus
@@ -152,11 +142,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     # Also available before the lifespan ran (tests that build the app and inspect it).
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(health_router, prefix="/api")
+    app.include_router(health_router(), prefix="/api")
     auth = [Depends(require_api_key)]
     for router in resource_routers():
         app.include_router(router, prefix="/api", dependencies=auth)
-    app.include_router(push.router, prefix="/api", dependencies=auth)
     if settings.ui:
         from headwater.server.ui import install_ui
 

@@ -17,6 +17,7 @@ Contract:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
@@ -41,6 +42,8 @@ __all__ = [
     "read_flow_run",
     "read_flow_run_states",
     "read_flow_runs",
+    "read_state_rows_after",
+    "refresh_flow_runs",
     "require_flow_run",
     "set_flow_run_labels",
     "set_flow_run_name",
@@ -593,6 +596,31 @@ async def read_flow_run_states(session: AsyncSession, flow_run_id: str) -> list[
     """
     await require_flow_run(session, flow_run_id)
     return await read_history(session, flow_run_id=flow_run_id)
+
+
+async def read_state_rows_after(
+    session: AsyncSession, flow_run_id: str, version: int
+) -> list[orm.FlowRunState]:
+    """A flow run's stored states after ``version``, oldest first (event streams)."""
+    st = orm.FlowRunState
+    return list(
+        (
+            await session.execute(
+                select(st)
+                .where(st.flow_run_id == flow_run_id, st.version > version)
+                .order_by(st.version)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def refresh_flow_runs(session: AsyncSession, runs: Sequence[orm.FlowRun]) -> None:
+    """Write pending changes and reload ``runs`` from the database, to answer with them."""
+    await session.flush()
+    for run in runs:
+        await session.refresh(run)
 
 
 async def set_flow_run_name(session: AsyncSession, flow_run_id: str, name: str) -> orm.FlowRun:
