@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
 from headwater.server.models.errors import InvalidInput, NotFound
+from headwater.server.settings import ServerSettings
 
 __all__ = [
     "AUTO_KEY_PREFIX",
@@ -565,9 +566,9 @@ async def backfill(
 # -- settings ---------------------------------------------------------------------------
 
 
-def scheduling_on(settings: Any) -> bool:
+def scheduling_on(settings: ServerSettings) -> bool:
     """Whether the server creates scheduled runs at all (``scheduler_interval > 0``)."""
-    return float(getattr(settings, "scheduler_interval", 30.0)) > 0
+    return settings.scheduler_interval > 0
 
 
 async def schedule_info(session: AsyncSession, flow_group_id: str) -> dict[str, Any]:

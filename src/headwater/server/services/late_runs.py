@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, or_, select
 from headwater.server.database import orm, queue_event
 from headwater.server.orchestration.claims import labels_fit
 from headwater.server.services._base import Service
+from headwater.server.settings import ServerSettings
 
 __all__ = ["HEALTHY_WITHIN", "LOGGER_NAME", "LateRunReporter", "describe_late_run"]
 
@@ -92,11 +93,22 @@ class LateRunReporter(Service):
 
     name = "late-runs"
 
-    def __init__(self, db: Any, *, late_after: float, interval: float) -> None:
+    def __init__(
+        self,
+        db: Any,
+        *,
+        late_after: float = ServerSettings.late_after,
+        interval: float = ServerSettings.late_runs_interval,
+    ) -> None:
         super().__init__(interval)
         self.db = db
         self.late_after = late_after
         self.reported = 0
+
+    @classmethod
+    def from_settings(cls, db: Any, settings: ServerSettings) -> LateRunReporter:
+        """A reporter configured by the server's settings."""
+        return cls(db, late_after=settings.late_after, interval=settings.late_runs_interval)
 
     async def run_once(self) -> None:
         """Report every late run found now that has not been reported yet."""

@@ -45,13 +45,14 @@ from sqlalchemy import func, or_, select
 from headwater.server.database import orm, queue_event
 from headwater.server.models.errors import Conflict, NotFound
 from headwater.server.services._base import Service
+from headwater.server.settings import ServerSettings
 
 __all__ = ["MAX_RESURRECTIONS", "Reaper"]
 
 logger = logging.getLogger("headwater.server.services.reaper")
 
 #: Default of how many times a lost run is put back in the queue before it fails.
-MAX_RESURRECTIONS = 3
+MAX_RESURRECTIONS = ServerSettings.max_resurrections
 _LOGGER_NAME = "headwater.server.reaper"
 _BATCH = 200
 _TASK_RUN_MESSAGE = "No heartbeat detected from the flow run; marking the task run Failed."
@@ -76,11 +77,11 @@ class Reaper(Service):
         self,
         db: Any,
         *,
-        heartbeat_timeout: float,
-        submitted_timeout: float,
-        interval: float,
+        heartbeat_timeout: float = ServerSettings.heartbeat_timeout,
+        submitted_timeout: float = ServerSettings.submitted_timeout,
+        interval: float = ServerSettings.reaper_interval,
         max_resurrections: int = MAX_RESURRECTIONS,
-        claim_lease: float = 30.0,
+        claim_lease: float = ServerSettings.claim_lease,
     ) -> None:
         super().__init__(interval)
         self.claim_lease = claim_lease
@@ -94,6 +95,18 @@ class Reaper(Service):
         self.rescheduled = 0
         #: Wall-clock time the reaper started; silence before it is not held against a run.
         self.started_at = dt.datetime.now(dt.UTC)
+
+    @classmethod
+    def from_settings(cls, db: Any, settings: ServerSettings) -> Reaper:
+        """A reaper configured by the server's settings."""
+        return cls(
+            db,
+            heartbeat_timeout=settings.heartbeat_timeout,
+            submitted_timeout=settings.submitted_timeout,
+            interval=settings.reaper_interval,
+            max_resurrections=settings.max_resurrections,
+            claim_lease=settings.claim_lease,
+        )
 
     async def start(self) -> None:
         """Start the loop; the start-up grace counts from now."""

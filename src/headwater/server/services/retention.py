@@ -35,6 +35,7 @@ from headwater.server.database.orm_backend import Artifact, HookDelivery
 from headwater.server.result_store import ResultStore
 from headwater.server.schemas.states import FINISHED
 from headwater.server.services._base import Service
+from headwater.server.settings import ServerSettings
 
 __all__ = ["KINDS", "RetentionService"]
 
@@ -66,8 +67,8 @@ class RetentionService(Service):
         results: ResultStore | None,
         *,
         ages: dict[str, float | None],
-        interval: float = 3600.0,
-        batch_size: int = 200,
+        interval: float = ServerSettings.retention_interval,
+        batch_size: int = ServerSettings.retention_batch_size,
     ) -> None:
         unknown = sorted(set(ages) - set(KINDS))
         if unknown:
@@ -78,6 +79,19 @@ class RetentionService(Service):
         self.ages = {k: v for k, v in ages.items() if v is not None and v > 0}
         self.batch_size = max(1, int(batch_size))
         self.totals: dict[str, int] = dict.fromkeys(KINDS, 0)
+
+    @classmethod
+    def from_settings(
+        cls, db: Database, results: ResultStore | None, settings: ServerSettings
+    ) -> RetentionService:
+        """A retention service configured by the server's settings (``retention_*``)."""
+        return cls(
+            db,
+            results,
+            ages={kind: getattr(settings, f"retention_{kind}") for kind in KINDS},
+            interval=settings.retention_interval,
+            batch_size=settings.retention_batch_size,
+        )
 
     @property
     def enabled(self) -> bool:

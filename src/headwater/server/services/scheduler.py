@@ -27,6 +27,7 @@ from headwater.server.models import schedules
 from headwater.server.models.errors import DomainError
 from headwater.server.orchestration.late_runs import apply_late_run_policy
 from headwater.server.services._base import Service
+from headwater.server.settings import ServerSettings
 
 __all__ = ["Scheduler"]
 
@@ -43,12 +44,17 @@ class Scheduler(Service):
 
     name = "scheduler"
 
-    def __init__(self, db: Any, *, interval: float) -> None:
+    def __init__(self, db: Any, *, interval: float = ServerSettings.scheduler_interval) -> None:
         super().__init__(interval)
         self.db = db
         self.created = 0
         self.removed = 0
         self.skipped_late = 0
+
+    @classmethod
+    def from_settings(cls, db: Any, settings: ServerSettings) -> Scheduler:
+        """A scheduler configured by the server's settings."""
+        return cls(db, interval=settings.scheduler_interval)
 
     async def start(self) -> None:
         """Apply the late-run policies now (before any agent claims), then loop."""
