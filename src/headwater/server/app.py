@@ -23,6 +23,7 @@ Contract:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -30,6 +31,16 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from headwater.server import services
+from headwater.server.api import health_router, resource_routers
+from headwater.server.api.dependencies import require_api_key
+from headwater.server.api.errors import install_error_handlers
+from headwater.server.api.input_guard import InputGuard
+from headwater.server.api.links import add_links
+from headwater.server.database import Database
+from headwater.server.database.migrate import upgrade
+from headwater.server.events import EventBus
+from headwater.server.result_store import ResultStore
 from headwater.server.settings import ServerSettings
 from headwater.server.version import server_version
 
@@ -70,8 +81,6 @@ class BodySizeLimit:
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    import json
-
     payload = json.dumps(body).encode()
     await send(
         {
@@ -92,16 +101,6 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     Args:
         settings: Configuration; defaults to :meth:`ServerSettings.from_env`.
     """
-    from headwater.server import services
-    from headwater.server.api import health_router, resource_routers
-    from headwater.server.api.dependencies import require_api_key
-    from headwater.server.api.errors import install_error_handlers
-    from headwater.server.api.input_guard import InputGuard
-    from headwater.server.database import Database
-    from headwater.server.database.migrate import upgrade
-    from headwater.server.events import EventBus
-    from headwater.server.result_store import ResultStore
-
     settings = settings or ServerSettings.from_env()
 
     @contextlib.asynccontextmanager
@@ -147,6 +146,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     for router in resource_routers():
         app.include_router(router, prefix="/api", dependencies=auth)
     if settings.ui:
+        # deferred: the UI loads Jinja2, needed only when the UI is served
         from headwater.server.ui import install_ui
 
         install_ui(app)
@@ -183,8 +183,6 @@ def _describe_validation_errors(app: FastAPI) -> None:
                     },
                     "required": ["detail"],
                 }
-            from headwater.server.api.links import add_links
-
             app.openapi_schema = add_links(document)
         return app.openapi_schema
 

@@ -46,7 +46,7 @@ class ResultStore:
                 handle.write(data)
             os.replace(tmp, path)
             return
-        import fsspec
+        import fsspec  # deferred: only a store at an fsspec URL needs it
 
         with fsspec.open(location, "wb") as handle:
             handle.write(data)
@@ -54,7 +54,7 @@ class ResultStore:
     def _read(self, location: str) -> bytes:
         if self._local:
             return Path(location).read_bytes()
-        import fsspec
+        import fsspec  # deferred: only a store at an fsspec URL needs it
 
         with fsspec.open(location, "rb") as handle:
             data: bytes = handle.read()

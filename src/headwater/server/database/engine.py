@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -107,8 +108,6 @@ async def insert_unique(session: AsyncSession, *rows: object) -> bool:
     re-reading the winner. On SQLite writers are serialised (``BEGIN IMMEDIATE``), so the
     caller's check just before cannot be overtaken and no savepoint is needed.
     """
-    from sqlalchemy.exc import IntegrityError
-
     if session.get_bind().dialect.name == "sqlite":
         session.add_all(rows)
         await session.flush()

@@ -113,6 +113,7 @@ async def register_flow(
     tasks = extract_tasks(serialized_flow)
     schedule = serialized_flow.get("schedule")
     if schedule is not None:
+        # deferred: breaks the cycle flows -> schedules -> flow_runs -> flows
         from headwater.server.models.schedules import parse_schedule
 
         parse_schedule(schedule)

@@ -41,7 +41,9 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
+from headwater.server.database.engine import insert_unique
 from headwater.server.models.errors import InvalidInput, NotFound
+from headwater.server.models.flow_runs import create_flow_run, new_flow_run_rows, queue_created
 from headwater.server.settings import ServerSettings
 
 __all__ = [
@@ -93,6 +95,7 @@ def parse_schedule(ref: Any) -> Any:
     Raises:
         InvalidInput: ``ref`` is not a valid schedule reference.
     """
+    # deferred: headwater.schedules loads dateutil; only groups with schedules need it
     from headwater.schedules import schedule_from_ref
 
     try:
@@ -121,6 +124,7 @@ def _events(schedule: Any, after: dt.datetime) -> Any:
 
 
 def _utc_event(event: Any) -> Any:
+    # deferred: headwater.schedules loads dateutil; only groups with schedules need it
     from headwater.schedules.clocks import ClockEvent
 
     return ClockEvent(event.start_time.astimezone(dt.UTC), event.parameter_defaults, event.labels)
@@ -354,9 +358,6 @@ async def _create_runs(
     (an ad-hoc run given one of these keys by hand), it is discarded and the runs are
     created one by one, each idempotently.
     """
-    from headwater.server.database.engine import insert_unique
-    from headwater.server.models.flow_runs import create_flow_run, new_flow_run_rows, queue_created
-
     group = await session.get(orm.FlowGroup, flow.flow_group_id)
     assert group is not None  # guaranteed by the foreign key
     todo: list[tuple[str, Any]] = []

@@ -284,7 +284,7 @@ class HookDispatcher(Service):
 
     async def _client(self) -> Any:
         if self._http is None:
-            import httpx
+            import httpx  # deferred: a slow import, needed once a hook is called
 
             self._http = httpx.AsyncClient(
                 timeout=self.timeout,

@@ -42,8 +42,11 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from headwater.server import orchestration
 from headwater.server.database import orm, queue_event
 from headwater.server.models.errors import Conflict, NotFound
+from headwater.server.orchestration import leases
+from headwater.server.orchestration.resumption import resume_flow_run
 from headwater.server.services._base import Service
 from headwater.server.settings import ServerSettings
 
@@ -217,8 +220,6 @@ class Reaper(Service):
 
     async def _expire_leases(self, now: dt.datetime) -> None:
         """Hand back claimed runs whose agent process went silent before acknowledging."""
-        from headwater.server.orchestration import leases
-
         async with self.db.read_session() as session:
             expired = await leases.expired_leases(
                 session, lease=self.claim_lease, now=now, grace_from=self.started_at
@@ -252,8 +253,6 @@ class Reaper(Service):
 
     async def _resume(self, run_id: str, version: int, resurrected: int) -> bool:
         """Lazarus: schedule a run whose process is gone again, keeping finished tasks."""
-        from headwater.server.orchestration.resumption import resume_flow_run
-
         attempt = resurrected + 1
         limit = self.max_resurrections
         try:
@@ -291,8 +290,6 @@ class Reaper(Service):
         resurrect: bool = False,
         fail_task_runs: bool = False,
     ) -> bool:
-        from headwater.server import orchestration
-
         level = "INFO" if state["type"] == "Scheduled" else "ERROR"
         try:
             async with self.db.session() as session:
@@ -331,8 +328,6 @@ class Reaper(Service):
 
     async def _fail_task_runs(self, session: Any, flow_run_id: str) -> None:
         """Fail the task runs that were running in a flow run whose process is gone."""
-        from headwater.server import orchestration
-
         running = (
             await session.execute(
                 select(orm.TaskRun.id, orm.TaskRun.version).where(

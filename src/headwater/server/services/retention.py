@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import time
 from typing import Any
 
@@ -150,11 +151,9 @@ class RetentionService(Service):
                 continue
             try:
                 if store._local:
-                    import os
-
                     os.remove(location)
                 else:
-                    import fsspec
+                    import fsspec  # deferred: only a store at an fsspec URL needs it
 
                     fs, path = fsspec.core.url_to_fs(location)
                     fs.rm(path)
@@ -310,8 +309,6 @@ def _inside(store: ResultStore, location: str) -> bool:
     """Whether ``location`` lies in the server's store (never delete anything else)."""
     base = store.base.rstrip("/")
     if store._local:
-        import os
-
         real = os.path.realpath(location)
         return real.startswith(os.path.realpath(base) + os.sep)
     return location.startswith(base + "/")
