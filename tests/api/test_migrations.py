@@ -32,7 +32,7 @@ async def test_reset_recreates_an_empty_schema(app: Any, api: Any) -> None:
 
 
 async def test_result_store_on_an_fsspec_url() -> None:
-    from headwater.server.models.results import ResultStore
+    from headwater.server.result_store import ResultStore
 
     store = ResultStore("memory://headwater-results")
     location = await store.write("abc", b"bytes")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from _push_support import Live, live
 
-from headwater.server.models.claims import labels_fit
+from headwater.server.orchestration.claims import labels_fit
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -173,9 +173,9 @@ async def test_stream_bad_input(server: Live) -> None:
 
 
 async def test_idle_stream_sends_pings(server: Live, monkeypatch: pytest.MonkeyPatch) -> None:
-    from headwater.server.api import push
+    from headwater.server.api import flow_runs
 
-    monkeypatch.setattr(push, "PING_INTERVAL", 0.05)
+    monkeypatch.setattr(flow_runs, "PING_INTERVAL", 0.05)
     flow = await server.flow()
     run = await server.run(flow["id"])
     got = await events(server, run["id"], limit=3)

@@ -17,10 +17,12 @@ __all__ = ["ServerSettings", "create_app"]
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
+        # deferred: importing the package stays cheap (contract above)
         from headwater.server.app import create_app
 
         return create_app
     if name == "ServerSettings":
+        # deferred: importing the package stays cheap (contract above)
         from headwater.server.settings import ServerSettings
 
         return ServerSettings

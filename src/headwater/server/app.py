@@ -8,7 +8,7 @@ Contract:
   starts the event bus and the background services, and stores ``app.state.settings``,
   ``app.state.db`` (:class:`~headwater.server.database.Database`), ``app.state.events``
   (:class:`~headwater.server.events.EventBus`) and ``app.state.results``
-  (:class:`~headwater.server.models.results.ResultStore`).
+  (:class:`~headwater.server.result_store.ResultStore`).
 - Services: ``await headwater.server.services.start_services(app)`` runs after the bus started
   (unless ``settings.start_services`` is off) and ``await stop_services(services)`` before
   the bus stops.
@@ -23,6 +23,7 @@ Contract:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -30,21 +31,22 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from headwater.server import services
+from headwater.server.api import health_router, resource_routers
+from headwater.server.api.dependencies import require_api_key
+from headwater.server.api.errors import install_error_handlers
+from headwater.server.api.input_guard import InputGuard
+from headwater.server.api.links import add_links
+from headwater.server.database import Database
+from headwater.server.database.migrate import upgrade
+from headwater.server.events import EventBus
+from headwater.server.result_store import ResultStore
 from headwater.server.settings import ServerSettings
+from headwater.server.version import server_version
 
 __all__ = ["create_app", "server_version"]
 
 logger = logging.getLogger("headwater.server")
-
-
-def server_version() -> str:
-    """The installed Headwater version."""
-    try:
-        from importlib.metadata import version
-
-        return version("headwater")
-    except Exception:  # pragma: no cover - not installed as a distribution
-        return "0.0.0"
 
 
 class BodySizeLimit:
@@ -79,8 +81,6 @@ class BodySizeLimit:
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    import json
-
     payload = json.dumps(body).encode()
     await send(
         {
@@ -101,17 +101,6 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     Args:
         settings: Configuration; defaults to :meth:`ServerSettings.from_env`.
     """
-    from headwater.server import services
-    from headwater.server.api import push, resource_routers
-    from headwater.server.api.dependencies import require_api_key
-    from headwater.server.api.errors import install_error_handlers
-    from headwater.server.api.input_guard import InputGuard
-    from headwater.server.api.projects import health_router
-    from headwater.server.database import Database
-    from headwater.server.database.migrate import upgrade
-    from headwater.server.events import EventBus
-    from headwater.server.models.results import ResultStore
-
     settings = settings or ServerSettings.from_env()
 
     @contextlib.asynccontextmanager
@@ -152,12 +141,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     # Also available before the lifespan ran (tests that build the app and inspect it).
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(health_router, prefix="/api")
+    app.include_router(health_router(), prefix="/api")
     auth = [Depends(require_api_key)]
     for router in resource_routers():
         app.include_router(router, prefix="/api", dependencies=auth)
-    app.include_router(push.router, prefix="/api", dependencies=auth)
     if settings.ui:
+        # deferred: the UI loads Jinja2, needed only when the UI is served
         from headwater.server.ui import install_ui
 
         install_ui(app)
@@ -194,8 +183,6 @@ def _describe_validation_errors(app: FastAPI) -> None:
                     },
                     "required": ["detail"],
                 }
-            from headwater.server.api.links import add_links
-
             app.openapi_schema = add_links(document)
         return app.openapi_schema
 

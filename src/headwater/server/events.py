@@ -417,7 +417,7 @@ class EventBus:
             self._deliver(event)
 
     async def _run_listener(self) -> None:
-        import asyncpg
+        import asyncpg  # deferred: only a PostgreSQL bus needs the driver
 
         assert self._dsn is not None and self._outbox_ready is not None
         assert self._connected is not None

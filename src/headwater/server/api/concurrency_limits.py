@@ -19,14 +19,11 @@ import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from sqlalchemy import select
 
 from headwater.server.api.dependencies import DbDep
-from headwater.server.database import orm
 from headwater.server.events import CLOSING, RESYNC, Event, EventBus
 from headwater.server.models import concurrency_limits as limits
-from headwater.server.models.concurrency_slots import task_run_slot_free
-from headwater.server.models.errors import NotFound
+from headwater.server.models.concurrency_slots import check_task_run_slot
 from headwater.server.schemas import concurrency_limits as schemas
 
 __all__ = ["router"]
@@ -182,21 +179,10 @@ def _may_free(event: Event) -> bool:
 
 async def _check(db: Any, task_run_id: str) -> schemas.SlotWait:
     async with db.read_session() as session:
-        task_run = await session.get(orm.TaskRun, task_run_id)
-        if task_run is None:
-            raise NotFound(f"Task run {task_run_id} not found.")
-        if task_run.state_type != "Queued":
-            return schemas.SlotWait(available=True, state_type=task_run.state_type, full_tags=[])
-        flow_run_state = (
-            await session.execute(
-                select(orm.FlowRun.state_type).where(orm.FlowRun.id == task_run.flow_run_id)
-            )
-        ).scalar_one_or_none()
-        if flow_run_state != "Running":
-            # Nothing to wait for: proposing Running will be refused.
-            return schemas.SlotWait(available=True, state_type="Queued", full_tags=[])
-        full = await task_run_slot_free(session, task_run)
-        return schemas.SlotWait(available=not full, state_type="Queued", full_tags=full)
+        found = await check_task_run_slot(session, task_run_id)
+    return schemas.SlotWait(
+        available=found.available, state_type=found.state_type, full_tags=found.full_tags
+    )
 
 
 @router.get("/task-runs/{task_run_id}/wait-for-slot", response_model=schemas.SlotWait)

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from headwater.server.database import Database
-from headwater.server.models.results import ResultStore
+from headwater.server.result_store import ResultStore
 from headwater.server.settings import ServerSettings
 
 __all__ = [

@@ -1,14 +1,11 @@
-"""Routes: logs and agents."""
+"""Routes: logs (write a batch, read a flow run's)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from headwater.server.api.dependencies import DbDep
-from headwater.server.models import agents, logs
-from headwater.server.models.errors import NotFound
+from headwater.server.models import logs
 from headwater.server.schemas import api as schemas
 
 __all__ = ["router"]
@@ -46,34 +43,3 @@ async def read_logs(
             after_id=after_id,
             limit=limit,
         )
-
-
-@router.post("/agents", response_model=schemas.Agent, tags=["agents"])
-async def register_agent(body: schemas.AgentCreate, db: DbDep) -> object:
-    """Register an agent (an identical record is reused)."""
-    async with db.session() as session:
-        agent = await agents.register_agent(
-            session, name=body.name, type=body.type, labels=body.labels
-        )
-        await session.commit()
-        return agent
-
-
-@router.put("/agents/{agent_id}/stats", response_model=schemas.Agent, tags=["agents"])
-async def report_agent_stats(
-    agent_id: Annotated[str, Path(max_length=64)], body: schemas.AgentStats, db: DbDep
-) -> object:
-    """Store an agent's flow-run process counts (shown by ``GET /agents``)."""
-    async with db.session() as session:
-        agent = await agents.report_agent_stats(session, agent_id, body.model_dump())
-        if agent is None:
-            raise NotFound(f"Agent {agent_id!r} not found; register it with POST /agents.")
-        await session.commit()
-        return agent
-
-
-@router.get("/agents", response_model=list[schemas.Agent], tags=["agents"])
-async def list_agents(db: DbDep) -> object:
-    """Every registered agent, most recently seen first."""
-    async with db.read_session() as session:
-        return await agents.read_agents(session)

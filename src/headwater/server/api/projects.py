@@ -1,28 +1,17 @@
-"""Routes: projects and health."""
+"""Routes: projects."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from headwater.server.api.dependencies import DbDep
 from headwater.server.models import projects
 from headwater.server.models.errors import NotFound
 from headwater.server.schemas import api as schemas
 
-__all__ = ["health_router", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["projects"])
-health_router = APIRouter(tags=["health"])
-
-
-@health_router.get("/health", response_model=schemas.Health)
-async def health(request: Request) -> schemas.Health:
-    """Liveness: the server runs and knows its database kind (no auth needed)."""
-    from headwater.server.app import server_version
-
-    return schemas.Health(
-        status="ok", version=server_version(), database=request.app.state.db.dialect
-    )
 
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=schemas.Project)

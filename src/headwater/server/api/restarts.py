@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from headwater.server.api.dependencies import DbDep
+from headwater.server.models import flow_runs
 from headwater.server.orchestration.resumption import restart_flow_run
 from headwater.server.schemas import api as schemas
 
@@ -34,8 +35,7 @@ async def restart(db: DbDep, flow_run_id: str = Path(max_length=64)) -> RestartR
     """Restart a failed or cancelled flow run from its failed task runs on."""
     async with db.session() as session:
         outcome = await restart_flow_run(session, flow_run_id)
-        await session.flush()
-        await session.refresh(outcome.flow_run)
+        await flow_runs.refresh_flow_runs(session, [outcome.flow_run])
         flow_run = schemas.FlowRun.model_validate(outcome.flow_run)
         await session.commit()
     return RestartResult(flow_run=flow_run, kept=outcome.kept, reset=outcome.reset)

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from headwater.server.api.dependencies import DbDep, SettingsDep
-from headwater.server.models import schedules
+from headwater.server.models import flows, schedules
 from headwater.server.models.errors import NotFound
 from headwater.server.models.schedules import scheduling_on
 from headwater.server.schemas import api as schemas
@@ -91,10 +91,8 @@ async def backfill(flow_group_id: str, body: schemas.BackfillRequest, db: DbDep)
 async def _set_active_by_flow(
     flow_id: str, active: bool, db: Any, settings: ServerSettings
 ) -> dict[str, Any]:
-    from headwater.server.database import orm
-
     async with db.session() as session:
-        flow = await session.get(orm.Flow, flow_id)
+        flow = await flows.read_flow(session, flow_id)
         if flow is None:
             raise NotFound(f"Flow {flow_id} not found.")
         group_id = flow.flow_group_id

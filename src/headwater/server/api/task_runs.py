@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from headwater.server import orchestration
 from headwater.server.api.dependencies import DbDep, ResultsDep, SettingsDep
-from headwater.server.models import results, task_runs
+from headwater.server.models import task_runs
 from headwater.server.models.errors import NotFound, TooLarge
 from headwater.server.schemas import api as schemas
 
@@ -208,7 +208,7 @@ async def upload_result(
             )
         chunks.append(chunk)
     async with db.session() as session:
-        location = await results.write_result(session, store, task_run_id, b"".join(chunks))
+        location = await task_runs.write_result(session, store, task_run_id, b"".join(chunks))
         await session.commit()
     return schemas.ResultLocation(location=location)
 
@@ -221,5 +221,5 @@ async def upload_result(
 async def download_result(task_run_id: str, db: DbDep, store: ResultsDep) -> Response:
     """The task run's stored result bytes; 404 when none was uploaded."""
     async with db.read_session() as session:
-        data = await results.read_result(session, store, task_run_id)
+        data = await task_runs.read_result(session, store, task_run_id)
     return Response(content=data, media_type="application/octet-stream")

@@ -12,9 +12,10 @@ Contract:
   before it writes can fail to upgrade under concurrency. ``db.read_session()`` is for
   read-only work (long polls, listings): plain deferred transactions, never blocking
   writers. Do not hold a ``session()`` open across a long wait.
-- Events recorded with :func:`queue_event` on a session are handed to the event bus right
-  after that session commits, and dropped when it rolls back, so subscribers never wake for
-  a change that is not visible yet.
+- Events recorded with :func:`queue_event` on a session (the one place that builds the
+  events of a change) are handed to the event bus right after that session commits, and
+  dropped when it rolls back, so subscribers never wake for a change that is not visible
+  yet.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,8 +37,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from headwater.server.events import Event
+
 if TYPE_CHECKING:
-    from headwater.server.events import Event, EventBus
+    from headwater.server.events import EventBus
 
 __all__ = ["Database", "insert_unique", "normalize_url", "queue_event"]
 
@@ -77,10 +81,24 @@ def dialect_of(url: str) -> str:
     return "sqlite" if normalize_url(url).startswith("sqlite") else "postgresql"
 
 
-def queue_event(session: AsyncSession | Session, event: Event) -> None:
-    """Publish ``event`` once ``session``'s current transaction commits."""
+def queue_event(
+    session: AsyncSession | Session,
+    kind: str,
+    *,
+    flow_run_id: str | None = None,
+    task_run_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """Build an :class:`~headwater.server.events.Event` and publish it once ``session``'s
+    current transaction commits (it is dropped on rollback).
+
+    Returns:
+        The queued event.
+    """
+    event = Event(kind, flow_run_id=flow_run_id, task_run_id=task_run_id, data=data or {})
     target = session.sync_session if isinstance(session, AsyncSession) else session
     target.info.setdefault(_EVENTS_KEY, []).append(event)
+    return event
 
 
 async def insert_unique(session: AsyncSession, *rows: object) -> bool:
@@ -90,8 +108,6 @@ async def insert_unique(session: AsyncSession, *rows: object) -> bool:
     re-reading the winner. On SQLite writers are serialised (``BEGIN IMMEDIATE``), so the
     caller's check just before cannot be overtaken and no savepoint is needed.
     """
-    from sqlalchemy.exc import IntegrityError
-
     if session.get_bind().dialect.name == "sqlite":
         session.add_all(rows)
         await session.flush()

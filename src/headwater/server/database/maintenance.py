@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from headwater.server.database.engine import Database, normalize_url
+from headwater.server.database.orm import Base
 
 __all__ = ["vacuum"]
 
@@ -60,8 +61,6 @@ async def vacuum(url: str) -> dict[str, Any]:
     if normalized.startswith("sqlite"):
         path = make_url(normalized).database or ""
         return await asyncio.to_thread(_vacuum_sqlite, path)
-    from headwater.server.database.orm import Base
-
     db = Database(url)
     try:
         engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -10,7 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
 from headwater.server.database.engine import Database
+from headwater.server.database.locks import advisory_lock
+from headwater.server.database.orm import Base
 
 __all__ = ["HEAD", "current_revision", "head_revision", "reset", "upgrade"]
 
@@ -24,7 +29,7 @@ _PG_LOCK_KEY = 0x6877_0001
 
 
 def _config(connection: Any) -> Any:
-    from alembic.config import Config
+    from alembic.config import Config  # deferred: a current database starts without Alembic
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
@@ -33,15 +38,13 @@ def _config(connection: Any) -> Any:
 
 
 def _upgrade_sync(connection: Any) -> None:
-    from alembic import command
+    from alembic import command  # deferred: a current database starts without Alembic
 
     command.upgrade(_config(connection), "head")
 
 
 def _reset_sync(connection: Any) -> None:
-    from alembic import command
-
-    from headwater.server.database.orm import Base
+    from alembic import command  # deferred: a current database starts without Alembic
 
     Base.metadata.drop_all(connection)
     connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
@@ -50,16 +53,12 @@ def _reset_sync(connection: Any) -> None:
 
 async def _run(db: Database, fn: Any) -> None:
     async with db.engine.connect() as conn:
-        if db.dialect == "postgresql":
-            await conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_LOCK_KEY})")
-            await conn.commit()
-        try:
-            await conn.run_sync(fn)
-            await conn.commit()
-        finally:
-            if db.dialect == "postgresql":
-                await conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_LOCK_KEY})")
-                await conn.commit()
+        # One transaction from the lock to the commit: Alembic runs inside it (it does not
+        # begin its own on a connection already in a transaction), and the lock is
+        # released when it commits, or rolls back as the connection closes on an error.
+        await advisory_lock(conn, _PG_LOCK_KEY)
+        await conn.run_sync(fn)
+        await conn.commit()
 
 
 async def upgrade(db: Database) -> None:
@@ -70,9 +69,6 @@ async def upgrade(db: Database) -> None:
 
 
 async def _stored_revision(db: Database) -> str | None:
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
-
     try:
         async with db.engine.connect() as conn:
             rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
@@ -83,6 +79,7 @@ async def _stored_revision(db: Database) -> str | None:
 
 def head_revision() -> str | None:
     """The head revision according to Alembic's script directory."""
+    # deferred: a current database starts without Alembic
     from alembic.script import ScriptDirectory
 
     config = _config(None)
@@ -99,6 +96,7 @@ async def current_revision(db: Database) -> str | None:
     """The revision ``db`` is at, or ``None`` for an empty database."""
 
     def read(connection: Any) -> str | None:
+        # deferred: a current database starts without Alembic
         from alembic.migration import MigrationContext
 
         rev: str | None = MigrationContext.configure(connection).get_current_revision()

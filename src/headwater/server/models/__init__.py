@@ -3,7 +3,9 @@
 Contract: every database query of the server lives here. Functions take an
 ``AsyncSession`` as first argument, never commit (the caller does), raise the domain
 errors of :mod:`headwater.server.models.errors`, and queue events to be published after
-the caller commits. ``claims`` (atomic claiming of due runs for agents) lives beside them.
+the caller commits. Models never import orchestration: claiming runs for agents and the
+late-run policies change states, so they live in :mod:`headwater.server.orchestration`;
+the result store's blobs live in :mod:`headwater.server.result_store`.
 """
 
 from headwater.server.models import (
@@ -16,7 +18,6 @@ from headwater.server.models import (
     kv_store,
     logs,
     projects,
-    results,
     states,
     task_runs,
 )
@@ -31,7 +32,6 @@ __all__ = [
     "kv_store",
     "logs",
     "projects",
-    "results",
     "states",
     "task_runs",
 ]

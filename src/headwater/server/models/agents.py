@@ -3,10 +3,11 @@ the process counts agents report."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
+from headwater.server.database.locks import advisory_lock
 
 __all__ = ["read_agent", "read_agents", "register_agent", "report_agent_stats", "touch_agent"]
 
@@ -21,12 +22,8 @@ async def register_agent(
     clean = sorted(set(labels))
     key = "\n".join(clean)
     agent_name = name or type
-    if session.get_bind().dialect.name == "postgresql":
-        # Identical registrations take turns so that they end up with one record.
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-            {"key": f"headwater-agent:{agent_name}:{type}:{key}"},
-        )
+    # Identical registrations take turns so that they end up with one record.
+    await advisory_lock(session, f"headwater-agent:{agent_name}:{type}:{key}")
     existing = (
         await session.execute(
             select(orm.Agent)
@@ -53,9 +50,7 @@ async def register_agent(
         )
         session.add(agent)
     await session.flush()
-    from headwater.server.events import Event
-
-    queue_event(session, Event("agent.registered", data={"agent_id": agent.id}))
+    queue_event(session, "agent.registered", data={"agent_id": agent.id})
     return agent
 
 

@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
 from headwater.server.database.engine import insert_unique
-from headwater.server.events import Event
 from headwater.server.models.errors import InvalidInput, NotFound
 
 __all__ = [
@@ -69,10 +68,6 @@ LIMIT_KINDS: dict[str, _Kind] = {
     "flow": _Kind(orm.FlowConcurrencyLimit, "label", "flow concurrency limit"),
     "task": _Kind(orm.TaskTagLimit, "tag", "task tag limit"),
 }
-
-
-def _event() -> Event:
-    return Event(kind="concurrency_limit.updated", data={})
 
 
 def _check_name(kind: _Kind, name: Any) -> str:
@@ -128,11 +123,11 @@ async def set_limit(
                 row.concurrency_limit = limit
                 row.updated = orm.utcnow()
                 await session.flush()
-                queue_event(session, _event())
+                queue_event(session, "concurrency_limit.updated")
             return row, False
         row = spec.table(**{spec.key: name, "concurrency_limit": limit})
         if await insert_unique(session, row):
-            queue_event(session, _event())
+            queue_event(session, "concurrency_limit.updated")
             return row, True
         # Another transaction created it meanwhile (PostgreSQL): update that one.
     raise InvalidInput(f"Could not set the {spec.what} of {name!r}; try again.")
@@ -170,7 +165,7 @@ async def delete_limit(session: AsyncSession, kind: LimitKind, limit_id: str) ->
     row = await read_limit(session, kind, limit_id)
     await session.delete(row)
     await session.flush()
-    queue_event(session, _event())
+    queue_event(session, "concurrency_limit.updated")
 
 
 async def flow_label_usage(session: AsyncSession, labels: Iterable[str]) -> dict[str, int]:

@@ -40,10 +40,13 @@ from headwater.server.models.concurrency_limits import (
     flow_label_usage,
     task_tag_usage,
 )
+from headwater.server.models.errors import NotFound
 
 __all__ = [
     "FlowRunSlots",
+    "SlotCheck",
     "admit_task_run",
+    "check_task_run_slot",
     "lock_flow_run_slots",
     "task_run_slot_free",
     "task_run_tags",
@@ -225,3 +228,44 @@ async def task_run_slot_free(session: AsyncSession, task_run: orm.TaskRun) -> li
     if not tags:
         return []
     return sorted(await _full_tags(session, task_run.id, tags, lock=False))
+
+
+@dataclass(frozen=True)
+class SlotCheck:
+    """Whether a waiting task run may start now (a hint: Running still decides).
+
+    Attributes:
+        available: True when it may propose Running (or waiting is pointless).
+        state_type: The task run's state type.
+        full_tags: Its limited tags that are at their limit.
+    """
+
+    available: bool
+    state_type: str | None
+    full_tags: list[str]
+
+
+async def check_task_run_slot(session: AsyncSession, task_run_id: str) -> SlotCheck:
+    """Whether a task run waiting in Queued may start now.
+
+    It may when it is not Queued, or when its flow run is not Running (proposing
+    Running will be refused, so there is nothing to wait for), or when its limited tags
+    have room.
+
+    Raises:
+        NotFound: No such task run.
+    """
+    task_run = await session.get(orm.TaskRun, task_run_id)
+    if task_run is None:
+        raise NotFound(f"Task run {task_run_id} not found.")
+    if task_run.state_type != "Queued":
+        return SlotCheck(available=True, state_type=task_run.state_type, full_tags=[])
+    flow_run_state = (
+        await session.execute(
+            select(orm.FlowRun.state_type).where(orm.FlowRun.id == task_run.flow_run_id)
+        )
+    ).scalar_one_or_none()
+    if flow_run_state != "Running":
+        return SlotCheck(available=True, state_type="Queued", full_tags=[])
+    full = await task_run_slot_free(session, task_run)
+    return SlotCheck(available=not full, state_type="Queued", full_tags=full)

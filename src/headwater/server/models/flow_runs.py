@@ -17,6 +17,7 @@ Contract:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
@@ -41,17 +42,13 @@ __all__ = [
     "read_flow_run",
     "read_flow_run_states",
     "read_flow_runs",
+    "read_state_rows_after",
+    "refresh_flow_runs",
     "require_flow_run",
     "set_flow_run_labels",
     "set_flow_run_name",
     "update_heartbeat",
 ]
-
-
-def _event(kind: str, flow_run_id: str, **data: Any) -> Any:
-    from headwater.server.events import Event
-
-    return Event(kind=kind, flow_run_id=flow_run_id, data=data)
 
 
 async def _resolve_flow(
@@ -461,9 +458,12 @@ async def _existing_by_keys(
 
 def queue_created(session: AsyncSession, run: orm.FlowRun) -> None:
     """Queue the events of a newly inserted run (published after commit)."""
-    queue_event(session, _event("flow_run.created", run.id, version=run.version))
+    queue_event(session, "flow_run.created", flow_run_id=run.id, data={"version": run.version})
     queue_event(
-        session, _event("flow_run.state", run.id, version=run.version, state_type="Scheduled")
+        session,
+        "flow_run.state",
+        flow_run_id=run.id,
+        data={"version": run.version, "state_type": "Scheduled"},
     )
 
 
@@ -598,6 +598,31 @@ async def read_flow_run_states(session: AsyncSession, flow_run_id: str) -> list[
     return await read_history(session, flow_run_id=flow_run_id)
 
 
+async def read_state_rows_after(
+    session: AsyncSession, flow_run_id: str, version: int
+) -> list[orm.FlowRunState]:
+    """A flow run's stored states after ``version``, oldest first (event streams)."""
+    st = orm.FlowRunState
+    return list(
+        (
+            await session.execute(
+                select(st)
+                .where(st.flow_run_id == flow_run_id, st.version > version)
+                .order_by(st.version)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def refresh_flow_runs(session: AsyncSession, runs: Sequence[orm.FlowRun]) -> None:
+    """Write pending changes and reload ``runs`` from the database, to answer with them."""
+    await session.flush()
+    for run in runs:
+        await session.refresh(run)
+
+
 async def set_flow_run_name(session: AsyncSession, flow_run_id: str, name: str) -> orm.FlowRun:
     """Rename a flow run.
 
@@ -611,7 +636,7 @@ async def set_flow_run_name(session: AsyncSession, flow_run_id: str, name: str) 
     run.name = name
     run.updated = orm.utcnow()
     await session.flush()
-    queue_event(session, _event("flow_run.updated", run.id, name=name))
+    queue_event(session, "flow_run.updated", flow_run_id=run.id, data={"name": name})
     return run
 
 
@@ -630,7 +655,7 @@ async def set_flow_run_labels(
     await session.execute(delete(orm.FlowRunLabel).where(orm.FlowRunLabel.flow_run_id == run.id))
     session.add_all(orm.FlowRunLabel(flow_run_id=run.id, label=label) for label in clean)
     await session.flush()
-    queue_event(session, _event("flow_run.updated", run.id, labels=clean))
+    queue_event(session, "flow_run.updated", flow_run_id=run.id, data={"labels": clean})
     return run
 
 
@@ -660,7 +685,7 @@ async def delete_flow_run(session: AsyncSession, flow_run_id: str) -> None:
         .execution_options(synchronize_session=False)
     )
     session.expunge_all()
-    queue_event(session, _event("flow_run.updated", flow_run_id, deleted=True))
+    queue_event(session, "flow_run.updated", flow_run_id=flow_run_id, data={"deleted": True})
 
 
 async def update_heartbeat(session: AsyncSession, flow_run_id: str) -> None:

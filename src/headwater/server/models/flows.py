@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm
+from headwater.server.database.locks import advisory_lock
 from headwater.server.models.errors import InvalidInput, NotFound
 from headwater.server.models.projects import require_project_by_name
 
@@ -112,16 +113,13 @@ async def register_flow(
     tasks = extract_tasks(serialized_flow)
     schedule = serialized_flow.get("schedule")
     if schedule is not None:
+        # deferred: breaks the cycle flows -> schedules -> flow_runs -> flows
         from headwater.server.models.schedules import parse_schedule
 
         parse_schedule(schedule)
-    if session.get_bind().dialect.name == "postgresql":
-        # Registrations of one flow name take turns (until commit), so that two first
-        # registrations cannot create two groups. SQLite writers are serialised anyway.
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-            {"key": f"headwater-flow:{project.id}:{name}"},
-        )
+    # Registrations of one flow name take turns (until commit), so that two first
+    # registrations cannot create two groups. SQLite writers are serialised anyway.
+    await advisory_lock(session, f"headwater-flow:{project.id}:{name}")
     newest = (
         await session.execute(
             select(orm.Flow)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from headwater.server.database import orm, queue_event
 from headwater.server.models.errors import InvalidInput, NotFound
 
-__all__ = ["MAX_LIMIT", "insert_logs", "read_logs"]
+__all__ = ["MAX_LIMIT", "insert_logs", "read_log_rows_after", "read_logs"]
 
 #: Largest page of logs one read returns.
 MAX_LIMIT = 10_000
@@ -74,14 +74,12 @@ async def insert_logs(session: AsyncSession, logs: list[dict[str, Any]]) -> int:
         )
     session.add_all(rows)
     await session.flush()
-    from headwater.server.events import Event
-
     per_run: dict[str, list[int]] = {}
     for row in rows:
         per_run.setdefault(row.flow_run_id, []).append(row.id)
     for run_id, ids in per_run.items():
         queue_event(
-            session, Event("logs", flow_run_id=run_id, data={"count": len(ids), "max_id": max(ids)})
+            session, "logs", flow_run_id=run_id, data={"count": len(ids), "max_id": max(ids)}
         )
     return len(rows)
 
@@ -118,3 +116,21 @@ async def read_logs(
         query = query.where(orm.Log.id > after_id)
     query = query.order_by(orm.Log.timestamp, orm.Log.id).limit(min(limit or MAX_LIMIT, MAX_LIMIT))
     return list((await session.execute(query)).scalars())
+
+
+async def read_log_rows_after(
+    session: AsyncSession, flow_run_id: str, after_id: int, limit: int
+) -> list[orm.Log]:
+    """Up to ``limit`` of a flow run's logs with an id above ``after_id``, by id (streams)."""
+    return list(
+        (
+            await session.execute(
+                select(orm.Log)
+                .where(orm.Log.flow_run_id == flow_run_id, orm.Log.id > after_id)
+                .order_by(orm.Log.id)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )

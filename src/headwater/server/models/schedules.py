@@ -22,10 +22,9 @@ Contract:
   its key, so its slot is not filled again. With the schedule off, or no version left,
   every future never-submitted auto-scheduled run of the group is deleted. Runs already
   due (late, or created by a backfill) are left to the late-run policy.
-- :func:`apply_late_run_policy` handles runs that became late (never submitted, due in
-  the past): ``all`` leaves them (Prefect 1's behaviour), ``latest`` cancels all but the
-  newest due one of each group, ``skip`` cancels those more than ``late_runs_max_age``
-  seconds late. Cancelled runs keep their slot.
+- :func:`late_runs` finds the runs that became late (never submitted, due in the past)
+  in groups whose late-run policy is not ``all``; cancelling them by the policy is a
+  state change, done in :mod:`headwater.server.orchestration.late_runs`.
 - :func:`backfill` creates the runs of a past interval with the same keys, so a slot
   that already has a run is not duplicated.
 """
@@ -42,7 +41,10 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
+from headwater.server.database.engine import insert_unique
 from headwater.server.models.errors import InvalidInput, NotFound
+from headwater.server.models.flow_runs import create_flow_run, new_flow_run_rows, queue_created
+from headwater.server.settings import ServerSettings
 
 __all__ = [
     "AUTO_KEY_PREFIX",
@@ -52,12 +54,12 @@ __all__ = [
     "MIN_RUNS_AHEAD",
     "MIN_TIME_AHEAD",
     "Reconciled",
-    "apply_late_run_policy",
     "backfill",
     "check_schedule_parameters",
     "effective_schedule",
     "events_between",
     "groups_needing_runs",
+    "late_runs",
     "lock_group",
     "never_submitted",
     "parse_schedule",
@@ -93,6 +95,7 @@ def parse_schedule(ref: Any) -> Any:
     Raises:
         InvalidInput: ``ref`` is not a valid schedule reference.
     """
+    # deferred: headwater.schedules loads dateutil; only groups with schedules need it
     from headwater.schedules import schedule_from_ref
 
     try:
@@ -121,6 +124,7 @@ def _events(schedule: Any, after: dt.datetime) -> Any:
 
 
 def _utc_event(event: Any) -> Any:
+    # deferred: headwater.schedules loads dateutil; only groups with schedules need it
     from headwater.schedules.clocks import ClockEvent
 
     return ClockEvent(event.start_time.astimezone(dt.UTC), event.parameter_defaults, event.labels)
@@ -297,12 +301,6 @@ async def effective_schedule(
     return None, None, flow
 
 
-def _deleted_event(flow_run_id: str) -> Any:
-    from headwater.server.events import Event
-
-    return Event(kind="flow_run.updated", flow_run_id=flow_run_id, data={"deleted": True})
-
-
 async def _delete_pending(
     session: AsyncSession,
     flow_group_id: str,
@@ -324,7 +322,7 @@ async def _delete_pending(
     # with the run (ON DELETE CASCADE).
     deleted = list((await session.execute(stmt.returning(fr.id))).scalars())
     for run_id in deleted:
-        queue_event(session, _deleted_event(run_id))
+        queue_event(session, "flow_run.updated", flow_run_id=run_id, data={"deleted": True})
     return len(deleted)
 
 
@@ -360,9 +358,6 @@ async def _create_runs(
     (an ad-hoc run given one of these keys by hand), it is discarded and the runs are
     created one by one, each idempotently.
     """
-    from headwater.server.database.engine import insert_unique
-    from headwater.server.models.flow_runs import create_flow_run, new_flow_run_rows, queue_created
-
     group = await session.get(orm.FlowGroup, flow.flow_group_id)
     assert group is not None  # guaranteed by the foreign key
     todo: list[tuple[str, Any]] = []
@@ -500,65 +495,31 @@ async def groups_needing_runs(session: AsyncSession, now: dt.datetime) -> list[s
     return needing
 
 
-async def apply_late_run_policy(session: AsyncSession, now: dt.datetime) -> int:
-    """Cancel late runs as each group's late-run policy says (caller commits).
+async def late_runs(session: AsyncSession, now: dt.datetime) -> list[Any]:
+    """Late runs of groups with a late-run policy other than ``all``.
 
-    Returns:
-        How many runs were cancelled.
+    Never-submitted runs due at or before ``now``, as rows of ``(id, version,
+    flow_group_id, scheduled_start_time, late_runs, late_runs_max_age)``, each group's
+    newest due run first.
     """
-    from headwater.server import orchestration
-    from headwater.server.models.errors import Conflict
-
     g, fr = orm.FlowGroup, orm.FlowRun
-    rows = (
-        await session.execute(
-            select(
-                fr.id,
-                fr.version,
-                fr.flow_group_id,
-                fr.scheduled_start_time,
-                g.late_runs,
-                g.late_runs_max_age,
+    return list(
+        (
+            await session.execute(
+                select(
+                    fr.id,
+                    fr.version,
+                    fr.flow_group_id,
+                    fr.scheduled_start_time,
+                    g.late_runs,
+                    g.late_runs_max_age,
+                )
+                .join(g, g.id == fr.flow_group_id)
+                .where(g.late_runs != "all", never_submitted(), fr.scheduled_start_time <= now)
+                .order_by(fr.flow_group_id, fr.scheduled_start_time.desc(), fr.id)
             )
-            .join(g, g.id == fr.flow_group_id)
-            .where(g.late_runs != "all", never_submitted(), fr.scheduled_start_time <= now)
-            .order_by(fr.flow_group_id, fr.scheduled_start_time.desc(), fr.id)
-        )
-    ).all()
-    newest_seen: set[str] = set()
-    cancelled = 0
-    for run_id, version, group_id, due, policy, max_age in rows:
-        due = due if due.tzinfo else due.replace(tzinfo=dt.UTC)
-        if policy == "latest":
-            if group_id not in newest_seen:
-                newest_seen.add(group_id)
-                continue
-            message = (
-                "Skipped by the flow group's late-run policy 'latest': a newer scheduled "
-                "run of this flow is due."
-            )
-        elif policy == "skip" and max_age is not None:
-            late = (now - due).total_seconds()
-            if late <= max_age:
-                continue
-            message = (
-                f"Skipped by the flow group's late-run policy 'skip': the run was "
-                f"{late:.0f} s late, more than the {max_age:g} s allowed."
-            )
-        else:
-            continue
-        try:
-            result = await orchestration.set_flow_run_state(
-                session,
-                run_id,
-                {"type": "Cancelled", "message": message},
-                expected_version=version,
-            )
-        except (Conflict, NotFound):
-            continue  # claimed or removed meanwhile: no longer late
-        if result.status == "accepted":
-            cancelled += 1
-    return cancelled
+        ).all()
+    )
 
 
 async def backfill(
@@ -606,9 +567,9 @@ async def backfill(
 # -- settings ---------------------------------------------------------------------------
 
 
-def scheduling_on(settings: Any) -> bool:
+def scheduling_on(settings: ServerSettings) -> bool:
     """Whether the server creates scheduled runs at all (``scheduler_interval > 0``)."""
-    return float(getattr(settings, "scheduler_interval", 30.0)) > 0
+    return settings.scheduler_interval > 0
 
 
 async def schedule_info(session: AsyncSession, flow_group_id: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Task-run queries: race-safe get-or-create, reads and filters.
+"""Task-run queries: race-safe get-or-create, reads and filters, stored results.
 
 Contract: a task run is unique per (flow_run_id, task_slug, map_index); concurrent
 get-or-create calls for one key return the same row. New task runs start Pending.
@@ -19,17 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from headwater.server.database import orm
 from headwater.server.database.engine import insert_unique
 from headwater.server.models._rows import require_row
-from headwater.server.models.errors import Conflict
+from headwater.server.models.errors import Conflict, NotFound
 from headwater.server.models.flow_runs import require_flow_run
 from headwater.server.models.states import apply_state, insert_history, read_history
+from headwater.server.result_store import ResultStore
 
 __all__ = [
     "get_or_create_task_run",
     "get_or_create_task_runs",
+    "read_result",
     "read_task_run",
     "read_task_run_states",
     "read_task_runs",
     "require_task_run",
+    "write_result",
 ]
 
 
@@ -264,3 +267,36 @@ async def read_task_run_states(session: AsyncSession, task_run_id: str) -> list[
     """
     await require_task_run(session, task_run_id)
     return await read_history(session, task_run_id=task_run_id)
+
+
+async def write_result(
+    session: AsyncSession, store: ResultStore, task_run_id: str, data: bytes
+) -> str:
+    """Store a task run's result and record its location.
+
+    Raises:
+        NotFound: No such task run.
+    """
+    task_run = await require_task_run(session, task_run_id)
+    location = await store.write(task_run_id, data)
+    task_run.result_location = location
+    task_run.updated = orm.utcnow()
+    await session.flush()
+    return location
+
+
+async def read_result(session: AsyncSession, store: ResultStore, task_run_id: str) -> bytes:
+    """A task run's stored result bytes.
+
+    Raises:
+        NotFound: No such task run, or it has no stored result.
+    """
+    task_run = await require_task_run(session, task_run_id)
+    if not task_run.result_location:
+        raise NotFound(f"Task run {task_run_id} has no stored result.")
+    try:
+        return await store.read(task_run.result_location)
+    except (FileNotFoundError, OSError):
+        raise NotFound(
+            f"The result of task run {task_run_id} is missing from the result store."
+        ) from None

@@ -33,7 +33,7 @@ from headwater.server.orchestration._core import _check_input, apply_task_run_st
 from headwater.server.orchestration.rules import RULES, Rule
 
 if TYPE_CHECKING:
-    from headwater.server.models.results import ResultStore
+    from headwater.server.result_store import ResultStore
 
 __all__ = ["StateItem", "StateItemOutcome", "set_task_run_states"]
 

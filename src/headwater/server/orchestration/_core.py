@@ -61,12 +61,6 @@ class SetStateResult:
     detail: str | None = None
 
 
-def _event(kind: str, **fields: Any) -> Any:
-    from headwater.server.events import Event
-
-    return Event(kind=kind, **fields)
-
-
 def _check_input(state: Any) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise InvalidInput("A state must be a JSON object with a 'type'.")
@@ -123,7 +117,7 @@ async def set_flow_run_state(
     if stored["type"] in FINISHED and run.labels:
         # Concurrency limits: a finished run with labels may free a claim slot.
         data["labels"] = list(run.labels)
-    queue_event(session, _event("flow_run.state", flow_run_id=run.id, data=data))
+    queue_event(session, "flow_run.state", flow_run_id=run.id, data=data)
     return SetStateResult("accepted", stored, run.version)
 
 
@@ -142,12 +136,10 @@ async def _cancel_task_runs(session: AsyncSession, flow_run_id: str, now: Any) -
         )
         queue_event(
             session,
-            _event(
-                "task_run.state",
-                flow_run_id=flow_run_id,
-                task_run_id=task_run.id,
-                data={"version": task_run.version, "state_type": "Cancelled"},
-            ),
+            "task_run.state",
+            flow_run_id=flow_run_id,
+            task_run_id=task_run.id,
+            data={"version": task_run.version, "state_type": "Cancelled"},
         )
 
 
@@ -236,12 +228,10 @@ async def apply_task_run_state(
         history.append(entry)
     queue_event(
         session,
-        _event(
-            "task_run.state",
-            flow_run_id=task_run.flow_run_id,
-            task_run_id=task_run.id,
-            data={"version": task_run.version, "state_type": task_run.state_type},
-        ),
+        "task_run.state",
+        flow_run_id=task_run.flow_run_id,
+        task_run_id=task_run.id,
+        data={"version": task_run.version, "state_type": task_run.state_type},
     )
     detail = stored.get("message") if status == "queued" else None
     return SetStateResult(status, stored, task_run.version, detail)

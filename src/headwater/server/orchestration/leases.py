@@ -29,7 +29,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
-from headwater.server.events import Event
 from headwater.server.models.errors import Conflict
 from headwater.server.orchestration._core import set_flow_run_state
 
@@ -86,7 +85,7 @@ async def hand_back(
     )
     session.add(log)
     await session.flush()
-    queue_event(session, Event("logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id}))
+    queue_event(session, "logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id})
     return True
 
 

@@ -30,7 +30,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm, queue_event
-from headwater.server.events import Event
 from headwater.server.models.errors import Conflict
 from headwater.server.models.flow_runs import require_flow_run
 from headwater.server.orchestration._core import set_flow_run_state, set_task_run_state
@@ -145,9 +144,7 @@ async def resume_flow_run(
     )
     session.add(log)
     await session.flush()
-    queue_event(
-        session, Event("logs", flow_run_id=flow_run_id, data={"count": 1, "max_id": log.id})
-    )
+    queue_event(session, "logs", flow_run_id=flow_run_id, data={"count": 1, "max_id": log.id})
     return outcome
 
 

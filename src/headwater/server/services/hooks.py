@@ -39,6 +39,7 @@ from headwater.server.database.orm_backend import Hook
 from headwater.server.events import CLOSING, RESYNC
 from headwater.server.models import hooks as hook_models
 from headwater.server.services._base import Service
+from headwater.server.settings import ServerSettings
 
 __all__ = ["MAX_CONCURRENT", "HookDispatcher", "hook_payload", "slack_payload"]
 
@@ -46,6 +47,8 @@ logger = logging.getLogger("headwater.server.services.hooks")
 
 #: Hook calls in flight at once per server process.
 MAX_CONCURRENT = 10
+#: Longest sleep between passes without events (not a setting: events wake it).
+IDLE_INTERVAL = 5.0
 _GAP_SECONDS = 60.0
 _PAGE = 500
 
@@ -112,10 +115,10 @@ class HookDispatcher(Service):
         self,
         db: Database,
         *,
-        timeout: float = 10.0,
-        retries: int = 3,
-        retry_delay: float = 1.0,
-        interval: float = 5.0,
+        timeout: float = ServerSettings.hook_timeout,
+        retries: int = ServerSettings.hook_retries,
+        retry_delay: float = ServerSettings.hook_retry_delay,
+        interval: float = IDLE_INTERVAL,
     ) -> None:
         super().__init__(interval)
         self.db = db
@@ -129,6 +132,16 @@ class HookDispatcher(Service):
         self._limit = asyncio.Semaphore(MAX_CONCURRENT)
         self._http: Any = None
         self.delivered = 0
+
+    @classmethod
+    def from_settings(cls, db: Database, settings: ServerSettings) -> HookDispatcher:
+        """A dispatcher configured by the server's settings."""
+        return cls(
+            db,
+            timeout=settings.hook_timeout,
+            retries=settings.hook_retries,
+            retry_delay=settings.hook_retry_delay,
+        )
 
     async def start(self) -> None:
         """Remember where the state history ends, then start the loop."""
@@ -271,7 +284,7 @@ class HookDispatcher(Service):
 
     async def _client(self) -> Any:
         if self._http is None:
-            import httpx
+            import httpx  # deferred: a slow import, needed once a hook is called
 
             self._http = httpx.AsyncClient(
                 timeout=self.timeout,

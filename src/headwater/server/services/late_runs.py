@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from headwater.server.database import orm, queue_event
-from headwater.server.events import Event
-from headwater.server.models.claims import labels_fit
+from headwater.server.orchestration.claims import labels_fit
 from headwater.server.services._base import Service
+from headwater.server.settings import ServerSettings
 
 __all__ = ["HEALTHY_WITHIN", "LOGGER_NAME", "LateRunReporter", "describe_late_run"]
 
@@ -93,11 +93,22 @@ class LateRunReporter(Service):
 
     name = "late-runs"
 
-    def __init__(self, db: Any, *, late_after: float, interval: float) -> None:
+    def __init__(
+        self,
+        db: Any,
+        *,
+        late_after: float = ServerSettings.late_after,
+        interval: float = ServerSettings.late_runs_interval,
+    ) -> None:
         super().__init__(interval)
         self.db = db
         self.late_after = late_after
         self.reported = 0
+
+    @classmethod
+    def from_settings(cls, db: Any, settings: ServerSettings) -> LateRunReporter:
+        """A reporter configured by the server's settings."""
+        return cls(db, late_after=settings.late_after, interval=settings.late_runs_interval)
 
     async def run_once(self) -> None:
         """Report every late run found now that has not been reported yet."""
@@ -159,9 +170,7 @@ class LateRunReporter(Service):
             )
             session.add(log)
             await session.flush()
-            queue_event(
-                session, Event("logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id})
-            )
+            queue_event(session, "logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id})
             await session.commit()
         self.reported += 1
         logger.info("Late run %s reported.", run_id)

@@ -42,17 +42,20 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from headwater.server import orchestration
 from headwater.server.database import orm, queue_event
-from headwater.server.events import Event
 from headwater.server.models.errors import Conflict, NotFound
+from headwater.server.orchestration import leases
+from headwater.server.orchestration.resumption import resume_flow_run
 from headwater.server.services._base import Service
+from headwater.server.settings import ServerSettings
 
 __all__ = ["MAX_RESURRECTIONS", "Reaper"]
 
 logger = logging.getLogger("headwater.server.services.reaper")
 
 #: Default of how many times a lost run is put back in the queue before it fails.
-MAX_RESURRECTIONS = 3
+MAX_RESURRECTIONS = ServerSettings.max_resurrections
 _LOGGER_NAME = "headwater.server.reaper"
 _BATCH = 200
 _TASK_RUN_MESSAGE = "No heartbeat detected from the flow run; marking the task run Failed."
@@ -77,11 +80,11 @@ class Reaper(Service):
         self,
         db: Any,
         *,
-        heartbeat_timeout: float,
-        submitted_timeout: float,
-        interval: float,
+        heartbeat_timeout: float = ServerSettings.heartbeat_timeout,
+        submitted_timeout: float = ServerSettings.submitted_timeout,
+        interval: float = ServerSettings.reaper_interval,
         max_resurrections: int = MAX_RESURRECTIONS,
-        claim_lease: float = 30.0,
+        claim_lease: float = ServerSettings.claim_lease,
     ) -> None:
         super().__init__(interval)
         self.claim_lease = claim_lease
@@ -95,6 +98,18 @@ class Reaper(Service):
         self.rescheduled = 0
         #: Wall-clock time the reaper started; silence before it is not held against a run.
         self.started_at = dt.datetime.now(dt.UTC)
+
+    @classmethod
+    def from_settings(cls, db: Any, settings: ServerSettings) -> Reaper:
+        """A reaper configured by the server's settings."""
+        return cls(
+            db,
+            heartbeat_timeout=settings.heartbeat_timeout,
+            submitted_timeout=settings.submitted_timeout,
+            interval=settings.reaper_interval,
+            max_resurrections=settings.max_resurrections,
+            claim_lease=settings.claim_lease,
+        )
 
     async def start(self) -> None:
         """Start the loop; the start-up grace counts from now."""
@@ -205,8 +220,6 @@ class Reaper(Service):
 
     async def _expire_leases(self, now: dt.datetime) -> None:
         """Hand back claimed runs whose agent process went silent before acknowledging."""
-        from headwater.server.orchestration import leases
-
         async with self.db.read_session() as session:
             expired = await leases.expired_leases(
                 session, lease=self.claim_lease, now=now, grace_from=self.started_at
@@ -240,8 +253,6 @@ class Reaper(Service):
 
     async def _resume(self, run_id: str, version: int, resurrected: int) -> bool:
         """Lazarus: schedule a run whose process is gone again, keeping finished tasks."""
-        from headwater.server.orchestration.resumption import resume_flow_run
-
         attempt = resurrected + 1
         limit = self.max_resurrections
         try:
@@ -279,8 +290,6 @@ class Reaper(Service):
         resurrect: bool = False,
         fail_task_runs: bool = False,
     ) -> bool:
-        from headwater.server import orchestration
-
         level = "INFO" if state["type"] == "Scheduled" else "ERROR"
         try:
             async with self.db.session() as session:
@@ -306,8 +315,7 @@ class Reaper(Service):
                 session.add(log)
                 await session.flush()
                 queue_event(
-                    session,
-                    Event("logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id}),
+                    session, "logs", flow_run_id=run_id, data={"count": 1, "max_id": log.id}
                 )
                 await session.commit()
         except (Conflict, NotFound) as exc:
@@ -320,8 +328,6 @@ class Reaper(Service):
 
     async def _fail_task_runs(self, session: Any, flow_run_id: str) -> None:
         """Fail the task runs that were running in a flow run whose process is gone."""
-        from headwater.server import orchestration
-
         running = (
             await session.execute(
                 select(orm.TaskRun.id, orm.TaskRun.version).where(

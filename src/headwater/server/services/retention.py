@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import time
 from typing import Any
 
@@ -32,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import Database, orm, queue_event
 from headwater.server.database.orm_backend import Artifact, HookDelivery
-from headwater.server.events import Event
-from headwater.server.models.results import ResultStore
+from headwater.server.result_store import ResultStore
 from headwater.server.schemas.states import FINISHED
 from headwater.server.services._base import Service
+from headwater.server.settings import ServerSettings
 
 __all__ = ["KINDS", "RetentionService"]
 
@@ -67,8 +68,8 @@ class RetentionService(Service):
         results: ResultStore | None,
         *,
         ages: dict[str, float | None],
-        interval: float = 3600.0,
-        batch_size: int = 200,
+        interval: float = ServerSettings.retention_interval,
+        batch_size: int = ServerSettings.retention_batch_size,
     ) -> None:
         unknown = sorted(set(ages) - set(KINDS))
         if unknown:
@@ -79,6 +80,19 @@ class RetentionService(Service):
         self.ages = {k: v for k, v in ages.items() if v is not None and v > 0}
         self.batch_size = max(1, int(batch_size))
         self.totals: dict[str, int] = dict.fromkeys(KINDS, 0)
+
+    @classmethod
+    def from_settings(
+        cls, db: Database, results: ResultStore | None, settings: ServerSettings
+    ) -> RetentionService:
+        """A retention service configured by the server's settings (``retention_*``)."""
+        return cls(
+            db,
+            results,
+            ages={kind: getattr(settings, f"retention_{kind}") for kind in KINDS},
+            interval=settings.retention_interval,
+            batch_size=settings.retention_batch_size,
+        )
 
     @property
     def enabled(self) -> bool:
@@ -137,11 +151,9 @@ class RetentionService(Service):
                 continue
             try:
                 if store._local:
-                    import os
-
                     os.remove(location)
                 else:
-                    import fsspec
+                    import fsspec  # deferred: only a store at an fsspec URL needs it
 
                     fs, path = fsspec.core.url_to_fs(location)
                     fs.rm(path)
@@ -197,10 +209,7 @@ class RetentionService(Service):
             .execution_options(synchronize_session=False)
         )
         for run_id in ids:
-            queue_event(
-                session,
-                Event("flow_run.updated", flow_run_id=run_id, data={"deleted": True}),
-            )
+            queue_event(session, "flow_run.updated", flow_run_id=run_id, data={"deleted": True})
         return len(ids), [f for f in files if f]
 
     async def _batch_task_runs(
@@ -300,8 +309,6 @@ def _inside(store: ResultStore, location: str) -> bool:
     """Whether ``location`` lies in the server's store (never delete anything else)."""
     base = store.base.rstrip("/")
     if store._local:
-        import os
-
         real = os.path.realpath(location)
         return real.startswith(os.path.realpath(base) + os.sep)
     return location.startswith(base + "/")

@@ -5,7 +5,7 @@ also run once before the server takes requests, so that no agent claims a run th
 skips; the first top-up runs in the background right after, so a long backlog never
 delays the server's start):
 
-- First the late-run policies (:func:`~headwater.server.models.schedules.apply_late_run_policy`):
+- First the late-run policies (:func:`~headwater.server.orchestration.late_runs.apply_late_run_policy`):
   after downtime, runs that became late are run, reduced to the newest, or skipped as
   each group says. Nothing past is ever created by the service (no back-fill).
 - Then every switched-on group with a schedule whose runs ahead may be too few
@@ -25,7 +25,9 @@ from typing import Any
 from headwater.server.database import orm
 from headwater.server.models import schedules
 from headwater.server.models.errors import DomainError
+from headwater.server.orchestration.late_runs import apply_late_run_policy
 from headwater.server.services._base import Service
+from headwater.server.settings import ServerSettings
 
 __all__ = ["Scheduler"]
 
@@ -42,12 +44,17 @@ class Scheduler(Service):
 
     name = "scheduler"
 
-    def __init__(self, db: Any, *, interval: float) -> None:
+    def __init__(self, db: Any, *, interval: float = ServerSettings.scheduler_interval) -> None:
         super().__init__(interval)
         self.db = db
         self.created = 0
         self.removed = 0
         self.skipped_late = 0
+
+    @classmethod
+    def from_settings(cls, db: Any, settings: ServerSettings) -> Scheduler:
+        """A scheduler configured by the server's settings."""
+        return cls(db, interval=settings.scheduler_interval)
 
     async def start(self) -> None:
         """Apply the late-run policies now (before any agent claims), then loop."""
@@ -62,7 +69,7 @@ class Scheduler(Service):
     async def apply_late_run_policies(self) -> None:
         """Cancel the late runs each group's late-run policy says to skip."""
         async with self.db.session() as session:
-            skipped = await schedules.apply_late_run_policy(session, orm.utcnow())
+            skipped = await apply_late_run_policy(session, orm.utcnow())
             await session.commit()
         self.skipped_late += skipped
 

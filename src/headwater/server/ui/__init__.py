@@ -16,10 +16,15 @@ Contract:
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from headwater.server.ui import _actions, _live, _pages
+from headwater.server.ui._guard import LoginRequired
+from headwater.server.ui._render import render
 
 __all__ = ["STATIC", "install_ui"]
 
@@ -29,12 +34,6 @@ STATIC = Path(__file__).with_name("static")
 
 def install_ui(app: FastAPI) -> None:
     """Serve the web UI from ``app``."""
-    from urllib.parse import quote
-
-    from headwater.server.ui import _actions, _live, _pages
-    from headwater.server.ui._guard import LoginRequired
-    from headwater.server.ui._render import render
-
     app.include_router(_actions.router)
     app.include_router(_live.router)
     app.include_router(_pages.router)

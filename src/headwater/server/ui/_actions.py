@@ -23,6 +23,7 @@ from headwater.server.models import flow_runs, schedules
 from headwater.server.models.errors import Conflict, InvalidInput, NotFound
 from headwater.server.ui._auth import COOKIE, is_authenticated, session_token, valid_csrf
 from headwater.server.ui._render import render
+from headwater.server.ui._schedules import schedule_panel
 
 __all__ = ["router"]
 
@@ -240,8 +241,6 @@ async def switch_schedule(request: Request, group_id: str) -> Response:
     changed) when switching on would leave a required parameter without a value. The
     answer is the message plus the schedule panel, swapped in out of band.
     """
-    from headwater.server.ui._schedules import schedule_panel
-
     form, refused = await _guard(request)
     if refused is not None:
         return refused

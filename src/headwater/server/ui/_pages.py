@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from headwater.server import orchestration
 from headwater.server.database import orm
+from headwater.server.models.artifacts import read_artifacts
 from headwater.server.schemas import states as families
 from headwater.server.ui import _charts, _queries
 from headwater.server.ui._guard import require_login
@@ -114,8 +116,6 @@ async def _runs_context(request: Request) -> tuple[dict[str, Any], int]:
 
 
 def _query_without(request: Request, *names: str) -> str:
-    from urllib.parse import urlencode
-
     items = [(k, v) for k, v in request.query_params.multi_items() if k not in names]
     return urlencode(items)
 
@@ -268,8 +268,6 @@ def _safe_link(link: Any) -> str | None:
 
 
 async def _artifacts(session: Any, run: orm.FlowRun) -> dict[str, Any]:
-    from headwater.server.models.artifacts import read_artifacts
-
     rows = await read_artifacts(session, flow_run_id=run.id, limit=200)
     task_ids = {a.task_run_id for a in rows if a.task_run_id}
     names: dict[str, str] = {}
@@ -338,10 +336,6 @@ async def run_page(request: Request, flow_run_id: str) -> Response:
 async def prefect_style_run_link(flow_run_id: str) -> Response:
     """``/flow-run/{id}`` (the path of Prefect 1's UI, used by link artifacts to child
     runs) leads to the run's page."""
-    from urllib.parse import quote
-
-    from fastapi.responses import RedirectResponse
-
     return RedirectResponse(f"/runs/{quote(flow_run_id[:64], safe='')}", status_code=308)
 
 
@@ -530,8 +524,6 @@ async def flow_group_schedule(request: Request, group_id: str) -> Response:
 @router.get("/flows/{flow_id}", response_class=HTMLResponse)
 async def flow_page(request: Request, flow_id: str) -> Response:
     """A flow version: redirects to its flow group's page."""
-    from fastapi.responses import RedirectResponse
-
     async with _db(request).read_session() as session:
         flow = await session.get(orm.Flow, flow_id[:64])
         if flow is None:

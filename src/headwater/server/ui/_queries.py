@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm
-from headwater.server.models.claims import labels_fit
+from headwater.server.orchestration.claims import labels_fit
 from headwater.server.schemas import states as families
 
 __all__ = [

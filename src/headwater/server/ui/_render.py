@@ -20,7 +20,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from headwater.server.schemas import states as families
-from headwater.server.ui._auth import csrf_token
+from headwater.server.ui._auth import csrf_token, is_authenticated
+from headwater.server.version import server_version
 
 __all__ = ["SECURITY_HEADERS", "render", "render_string", "state_class"]
 
@@ -112,9 +113,6 @@ def environment() -> jinja2.Environment:
 
 
 def _context(request: Request, values: dict[str, Any]) -> dict[str, Any]:
-    from headwater.server.app import server_version
-    from headwater.server.ui._auth import is_authenticated
-
     settings = request.app.state.settings
     context = {
         "request": request,

@@ -18,6 +18,10 @@ Contract:
   the candidates are read, runs with a label at its limit are left out, and a run is
   claimed only while each of its limited labels has room
   (:mod:`headwater.server.models.concurrency_slots`); the others stay Scheduled.
+- :func:`claim_for_agent` is one claim of an agent's long-poll: it stamps the agent as
+  seen, settles the leases of its process's token
+  (:mod:`headwater.server.orchestration.leases`), lists the runs it should stop, and
+  claims.
 - The caller owns the transaction and commits it; the orchestration layer queues the
   ``flow_run.state`` events, which are published once the commit succeeded.
 """
@@ -34,16 +38,21 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from headwater.server.database import orm
+from headwater.server.models import agents, flow_runs
 from headwater.server.models.concurrency_slots import lock_flow_run_slots
-from headwater.server.models.errors import Conflict
+from headwater.server.models.errors import Conflict, NotFound
+from headwater.server.orchestration import leases
+from headwater.server.orchestration._core import set_flow_run_state
 from headwater.server.schemas import states
 
 __all__ = [
     "CANCEL_STATES",
     "CLAIMABLE_STATES",
     "FINISHED_STATES",
+    "AgentClaim",
     "ClaimResult",
     "claim_flow_runs",
+    "claim_for_agent",
     "labels_fit",
     "next_due_time",
     "runs_to_cancel",
@@ -178,8 +187,6 @@ async def claim_flow_runs(
     Returns:
         The claimed runs and the next future start time of a fitting run.
     """
-    from headwater.server import orchestration
-
     now = now or dt.datetime.now(dt.UTC)
     fr = orm.FlowRun
     result = ClaimResult()
@@ -210,7 +217,7 @@ async def claim_flow_runs(
                 "message": f"Submitted for execution to agent {agent_name!r}.",
             }
             try:
-                outcome = await orchestration.set_flow_run_state(
+                outcome = await set_flow_run_state(
                     session, str(run.id), state, expected_version=run.version, agent_id=agent_id
                 )
             except Conflict:
@@ -221,3 +228,65 @@ async def claim_flow_runs(
     if not result.claimed and limit > 0:
         result.next_due = await next_due_time(session, agent_labels=agent_labels, now=now)
     return result
+
+
+@dataclass
+class AgentClaim:
+    """One claim of an agent.
+
+    Attributes:
+        claimed: Flow runs now ``Submitted`` to the agent (ORM rows, reloaded).
+        cancel: Ids among the runs the agent listed that it should stop.
+        next_due: Earliest future start time of a fitting scheduled run, if any.
+    """
+
+    claimed: list[Any]
+    cancel: list[str]
+    next_due: dt.datetime | None
+
+
+async def claim_for_agent(
+    session: AsyncSession,
+    agent_id: str,
+    *,
+    token: str | None,
+    running: Sequence[str],
+    limit: int,
+) -> AgentClaim:
+    """Claim for a registered agent (an agent process: ``token``); the caller commits.
+
+    Args:
+        session: Open session.
+        agent_id: The claiming agent.
+        token: The agent process's token; with one, the leases of the runs it lists are
+            renewed and its claimed runs it does not list are handed back.
+        running: The runs the agent supervises.
+        limit: Most runs to claim.
+
+    Raises:
+        NotFound: The agent is not registered.
+    """
+    agent = await agents.read_agent(session, agent_id)
+    if agent is None:
+        raise NotFound(f"Agent {agent_id!r} not found; register it with POST /agents.")
+    agent.last_seen = dt.datetime.now(dt.UTC)
+    if token:
+        await leases.acknowledge(session, token=token, running=running)
+        await leases.hand_back_unacknowledged(
+            session,
+            agent_id=agent_id,
+            agent_name=agent.name,
+            token=token,
+            running=running,
+        )
+    cancel = await runs_to_cancel(session, running)
+    result = await claim_flow_runs(
+        session,
+        agent_id=agent_id,
+        agent_name=agent.name,
+        agent_labels=list(agent.labels or []),
+        limit=limit,
+    )
+    leases.record_claims(result.claimed, token)
+    await flow_runs.refresh_flow_runs(session, result.claimed)
+    return AgentClaim(claimed=result.claimed, cancel=cancel, next_due=result.next_due)

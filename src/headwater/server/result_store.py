@@ -1,7 +1,8 @@
 """The server's result store: task-run result bytes kept as files or at an fsspec URL.
 
-Contract: ``PUT /task-runs/{id}/result`` stores bytes at ``<store>/<task_run_id>`` and
-records the location on the task run; a second upload replaces the first. The store is a
+Contract: ``PUT /task-runs/{id}/result`` stores bytes at ``<store>/<task_run_id>``
+(:func:`headwater.server.models.task_runs.write_result` records the location on the task
+run); a second upload replaces the first. The store is a
 local directory (default ``$HEADWATER_HOME/results``) or any fsspec URL (``s3://...``,
 ``memory://...``). File I/O runs in a worker thread so the event loop never blocks.
 """
@@ -13,13 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from headwater.server.database import orm
-from headwater.server.models.errors import NotFound
-from headwater.server.models.task_runs import require_task_run
-
-__all__ = ["ResultStore", "read_result", "write_result"]
+__all__ = ["ResultStore"]
 
 
 class ResultStore:
@@ -51,7 +46,7 @@ class ResultStore:
                 handle.write(data)
             os.replace(tmp, path)
             return
-        import fsspec
+        import fsspec  # deferred: only a store at an fsspec URL needs it
 
         with fsspec.open(location, "wb") as handle:
             handle.write(data)
@@ -59,7 +54,7 @@ class ResultStore:
     def _read(self, location: str) -> bytes:
         if self._local:
             return Path(location).read_bytes()
-        import fsspec
+        import fsspec  # deferred: only a store at an fsspec URL needs it
 
         with fsspec.open(location, "rb") as handle:
             data: bytes = handle.read()
@@ -89,36 +84,3 @@ class ResultStore:
             FileNotFoundError: Nothing is stored there.
         """
         return await asyncio.to_thread(self._read, location)
-
-
-async def write_result(
-    session: AsyncSession, store: ResultStore, task_run_id: str, data: bytes
-) -> str:
-    """Store a task run's result and record its location.
-
-    Raises:
-        NotFound: No such task run.
-    """
-    task_run = await require_task_run(session, task_run_id)
-    location = await store.write(task_run_id, data)
-    task_run.result_location = location
-    task_run.updated = orm.utcnow()
-    await session.flush()
-    return location
-
-
-async def read_result(session: AsyncSession, store: ResultStore, task_run_id: str) -> bytes:
-    """A task run's stored result bytes.
-
-    Raises:
-        NotFound: No such task run, or it has no stored result.
-    """
-    task_run = await require_task_run(session, task_run_id)
-    if not task_run.result_location:
-        raise NotFound(f"Task run {task_run_id} has no stored result.")
-    try:
-        return await store.read(task_run.result_location)
-    except (FileNotFoundError, OSError):
-        raise NotFound(
-            f"The result of task run {task_run_id} is missing from the result store."
-        ) from None
