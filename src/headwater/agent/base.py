@@ -52,7 +52,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from headwater.agent._runaway import LoadFailures, SpawnStats, StatsReporter
 from headwater.agent._supervision import (
@@ -61,11 +61,11 @@ from headwater.agent._supervision import (
     parse_time,
     utc_now_iso,
 )
+from headwater.client import Client
 from headwater.client.retries import backoff, call_with_retries
 from headwater.client.retries import is_transient as _is_transient
-
-if TYPE_CHECKING:
-    from headwater.client import Client
+from headwater.engine import state as states
+from headwater.exceptions import ObjectNotFound
 
 __all__ = ["Agent", "RunProcess"]
 
@@ -217,8 +217,6 @@ class Agent:
     def client(self) -> Client:
         """The client this agent talks to the server with (built on first use)."""
         if self._client is None:
-            from headwater.client import Client
-
             self._client = Client(api_server=self.api_url, api_key=self.api_key)
         return self._client
 
@@ -562,8 +560,6 @@ class Agent:
 
     def _report(self, flow_run_id: str, state_type: str, message: str) -> None:
         """Set a final state on a run, retrying while the server is unreachable."""
-        from headwater.engine import state as states
-
         state = getattr(states, state_type)(message=message)
         try:
             self._retrying(
@@ -641,10 +637,6 @@ def _due_time(flow_run: dict[str, Any]) -> datetime.datetime | None:
 
 
 def _is_not_found(exc: BaseException) -> bool:
-    try:
-        from headwater.exceptions import ObjectNotFound
-    except ImportError:  # pragma: no cover - partial installs
-        return False
     return isinstance(exc, ObjectNotFound)
 
 
