@@ -8,9 +8,8 @@ Contract:
     Retries: a request that never reached the server (connection refused, DNS, connect
     timeout) is retried for every method with exponential backoff
     (:func:`headwater.client.retries.backoff`: ``backoff`` doubling to ``max_backoff``,
-    ``retries`` times); a request that may
-    have reached it (read timeout, dropped connection, HTTP 502/503/504) is retried only
-    when the route is idempotent. After the last attempt the client raises
+    ``retries`` times); a request that may have reached it (read timeout, dropped
+    connection, HTTP 502/503/504) is retried only when the route is idempotent. After the last attempt the client raises
     :class:`~headwater.exceptions.ServerUnavailable` naming the URL.
 
     Responses with status >= 400 become ``headwater.exceptions`` types: 404
