@@ -8,6 +8,7 @@ Contract:
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from headwater import triggers
@@ -51,13 +52,11 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "Client":
-        # Deferred: the client loads httpx (~100 ms); `import headwater` stays light.
+        # deferred: the client loads httpx (~100 ms); `import headwater` stays light.
         from headwater.client import Client
 
         return Client
     if name == "schedules":
         # Prefect 1 programs use ``prefect.schedules.X`` after a bare ``import prefect``.
-        import importlib
-
         return importlib.import_module("headwater.schedules")
     raise AttributeError(f"module 'headwater' has no attribute {name!r}")

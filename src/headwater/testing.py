@@ -53,8 +53,9 @@ _AGENT_NAMES = frozenset({"temporary_agent", "wait_for_flow_run_state"})
 
 
 def __getattr__(name: str) -> Any:
-    # The agent harness loads on first use: importing this module stays cheap.
     if name in _AGENT_NAMES:
+        # deferred: the agent harness loads on first use (a test checks that importing
+        # this module leaves it out).
         from headwater import testing_agent
 
         return getattr(testing_agent, name)
@@ -181,7 +182,7 @@ class TemporaryServer:
         self._started_before = True
 
     def _wait_healthy(self) -> None:
-        # Deferred: httpx costs ~100 ms, paid once a server is started.
+        # deferred: httpx costs ~100 ms, paid once a server is started.
         import httpx
 
         deadline = time.monotonic() + self.startup_timeout
@@ -286,7 +287,7 @@ def _with_database(url: str, name: str) -> str:
 def postgres_available(base_url: str = DEFAULT_POSTGRES_URL, timeout: float = 2.0) -> bool:
     """Whether PostgreSQL at ``base_url`` accepts connections."""
     try:
-        # Deferred: psycopg is optional (the server extra), needed only for PostgreSQL.
+        # deferred: psycopg is optional (the server extra), needed only for PostgreSQL.
         import psycopg
     except ImportError:
         return False
@@ -308,7 +309,7 @@ def temporary_postgres_database(base_url: str = DEFAULT_POSTGRES_URL) -> Iterato
     Yields:
         The new database's ``postgresql://`` URL.
     """
-    # Deferred: psycopg is optional (the server extra), needed only for PostgreSQL.
+    # deferred: psycopg is optional (the server extra), needed only for PostgreSQL.
     import psycopg
 
     name = f"headwater_test_{uuid.uuid4().hex[:16]}"

@@ -151,7 +151,7 @@ def temporary_agent(
 
 
 def _wait_registered(agent: AgentProcess, api_key: str | None, timeout: float) -> None:
-    # Deferred: httpx costs ~100 ms, paid once an agent is started.
+    # deferred: httpx costs ~100 ms, paid once an agent is started.
     import httpx
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

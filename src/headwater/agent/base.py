@@ -20,8 +20,10 @@ Contract:
 - When a deployed run's process exits, the agent reads the run back. If it is not finished,
   the run is set ``Failed`` with the exit code and the last lines of the process's stderr,
   which are also written to the run's logs (or ``Cancelled`` when a cancel was requested).
-- Connection errors never stop the agent: it backs off (0.5 s doubling to 10 s), keeps
-  supervising its processes, and resumes claiming when the server is back.
+- Connection errors never stop the agent: it backs off (0.5 s doubling to 10 s, with the
+  retry policy of :mod:`headwater.client.retries`), keeps supervising its processes, and
+  resumes claiming when the server is back. Final states and state reads are retried
+  the same way for up to 120 s.
 - An agent the server no longer knows (its database was reset) registers again.
 - With ``max_polls`` the agent makes at most that many claims that may hand out runs
   (answered or failed); it then only polls with ``limit=0`` (for cancellations) until the
@@ -47,10 +49,10 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from headwater.agent._runaway import LoadFailures, SpawnStats, StatsReporter
 from headwater.agent._supervision import (
@@ -59,16 +61,22 @@ from headwater.agent._supervision import (
     parse_time,
     utc_now_iso,
 )
-
-if TYPE_CHECKING:
-    from headwater.client import Client
+from headwater.client import Client
+from headwater.client.retries import backoff, call_with_retries
+from headwater.client.retries import is_transient as _is_transient
+from headwater.engine import state as states
+from headwater.exceptions import ObjectNotFound
 
 __all__ = ["Agent", "RunProcess"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("headwater.agent")
 
 _BACKOFF_START = 0.5
 _BACKOFF_MAX = 10.0
+# How long a final state or a state read is retried while the server is unreachable.
+_GIVE_UP_AFTER = 120.0
 # The claim timeout used when every slot is taken: short, so a slot freed by a finished
 # run is put to use quickly while cancellations still arrive by push.
 _FULL_CLAIM_TIMEOUT = 1.0
@@ -209,8 +217,6 @@ class Agent:
     def client(self) -> Client:
         """The client this agent talks to the server with (built on first use)."""
         if self._client is None:
-            from headwater.client import Client
-
             self._client = Client(api_server=self.api_url, api_key=self.api_key)
         return self._client
 
@@ -303,7 +309,7 @@ class Agent:
         signal.signal(signal.SIGTERM, handler)
 
     def _register(self) -> None:
-        backoff = _BACKOFF_START
+        delays = _reconnect_delays()
         while not self._stopping.is_set():
             try:
                 self.agent_id = self.client.register_agent(
@@ -313,12 +319,12 @@ class Agent:
             except Exception as exc:
                 if not _is_transient(exc):
                     raise
-                logger.warning("Cannot reach the server (%s); retrying in %.1f s", exc, backoff)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX)
+                delay = next(delays)
+                logger.warning("Cannot reach the server (%s); retrying in %.1f s", exc, delay)
+                self._stopping.wait(delay)
 
     def _loop(self) -> None:
-        backoff = _BACKOFF_START
+        delays = _reconnect_delays()
         while not self._stopping.is_set():
             assert self.agent_id is not None
             with self._lock:
@@ -351,14 +357,14 @@ class Agent:
                     )
                     self._register()
                     continue
+                delay = next(delays)
                 if not _is_transient(exc):
                     logger.exception("Claiming flow runs failed")
                 else:
-                    logger.warning("Cannot reach the server (%s); retrying in %.1f s", exc, backoff)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX)
+                    logger.warning("Cannot reach the server (%s); retrying in %.1f s", exc, delay)
+                self._stopping.wait(delay)
                 continue
-            backoff = _BACKOFF_START
+            delays = _reconnect_delays()
             for flow_run_id in answer.get("cancel", []) or []:
                 self._cancel(str(flow_run_id))
             for flow_run in answer.get("flow_runs", []) or []:
@@ -544,31 +550,24 @@ class Agent:
         self._report(entry.flow_run_id, "Failed", message)
 
     def _read_state(self, flow_run_id: str) -> tuple[str | None, dict[str, Any] | None]:
-        for attempt in self._retrying():
-            try:
-                run = self.client.get_flow_run(flow_run_id)
-                return run.get("state_type"), run
-            except Exception as exc:
-                if not _is_transient(exc):
-                    logger.warning("Cannot read flow run %s: %s", flow_run_id, exc)
-                    return None, None
-                attempt(exc)
-        return None, None
+        try:
+            run = self._retrying(lambda: self.client.get_flow_run(flow_run_id))
+        except Exception as exc:
+            if not _is_transient(exc):
+                logger.warning("Cannot read flow run %s: %s", flow_run_id, exc)
+            return None, None
+        return run.get("state_type"), run
 
     def _report(self, flow_run_id: str, state_type: str, message: str) -> None:
         """Set a final state on a run, retrying while the server is unreachable."""
-        from headwater.engine import state as states
-
         state = getattr(states, state_type)(message=message)
-        for attempt in self._retrying():
-            try:
-                self.client.set_flow_run_state(flow_run_id, state, agent_id=self.agent_id)
-                return
-            except Exception as exc:
-                if not _is_transient(exc):
-                    logger.warning("Cannot set flow run %s to %s: %s", flow_run_id, state_type, exc)
-                    return
-                attempt(exc)
+        try:
+            self._retrying(
+                lambda: self.client.set_flow_run_state(flow_run_id, state, agent_id=self.agent_id)
+            )
+        except Exception as exc:
+            if not _is_transient(exc):
+                logger.warning("Cannot set flow run %s to %s: %s", flow_run_id, state_type, exc)
 
     def _write_log(self, flow_run_id: str, level: str, message: str) -> None:
         record = {
@@ -584,23 +583,18 @@ class Agent:
             # A log line is not worth blocking supervision for.
             logger.warning("Cannot write a log for flow run %s: %s", flow_run_id, exc)
 
-    def _retrying(self, give_up_after: float = 120.0) -> Iterable[Any]:
-        """Yield attempt callbacks that sleep with backoff; stop after ``give_up_after`` s.
+    def _retrying(self, call: Callable[[], T], give_up_after: float = _GIVE_UP_AFTER) -> T:
+        """Run ``call``, retrying transient errors with backoff for up to ``give_up_after`` s.
 
         Shutdown does not stop the retries early, so a final state reaches the server
-        if it comes back within the window.
+        if it comes back within the window. The last error is raised.
         """
-        deadline = time.monotonic() + give_up_after
-        delay = _BACKOFF_START
 
-        def attempt(exc: BaseException) -> None:
-            nonlocal delay
+        def log(exc: BaseException, delay: float) -> None:
             logger.warning("Server unreachable (%s); retrying in %.1f s", exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, _BACKOFF_MAX)
 
-        while time.monotonic() < deadline:
-            yield attempt
+        delays = _reconnect_delays(deadline=time.monotonic() + give_up_after)
+        return call_with_retries(call, delays, on_retry=log)
 
     # ------------------------------------------------------------------ shutdown
 
@@ -643,26 +637,9 @@ def _due_time(flow_run: dict[str, Any]) -> datetime.datetime | None:
 
 
 def _is_not_found(exc: BaseException) -> bool:
-    try:
-        from headwater.exceptions import ObjectNotFound
-    except ImportError:  # pragma: no cover - partial installs
-        return False
     return isinstance(exc, ObjectNotFound)
 
 
-def _is_transient(exc: BaseException) -> bool:
-    """True for errors that mean "the server is not reachable right now"."""
-    if isinstance(exc, ConnectionError | TimeoutError | OSError):
-        return True
-    try:
-        from headwater.exceptions import ServerUnavailable
-    except ImportError:  # pragma: no cover - partial installs
-        pass
-    else:
-        if isinstance(exc, ServerUnavailable):
-            return True
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is a core dependency
-        return False
-    return isinstance(exc, httpx.TransportError)
+def _reconnect_delays(deadline: float | None = None) -> Iterator[float]:
+    """The agent's waits between attempts to reach the server (0.5 s doubling to 10 s)."""
+    return backoff(_BACKOFF_START, _BACKOFF_MAX, deadline=deadline)

@@ -34,13 +34,14 @@ def default_client(client: Client | None = None) -> Client:
         return client
     existing: Client | None = getattr(_local, "client", None)
     if existing is not None:
-        # Loaded with the client already, so no import cost here.
+        # deferred: headwater.client._config loads the client package (httpx); a client
+        # exists here, so it is loaded already.
         from headwater.client._config import resolve_api_key, resolve_api_url
 
         if existing.api_url != resolve_api_url() or existing.api_key != resolve_api_key():
             existing = None
     if existing is None:
-        # Deferred: the client loads httpx (~100 ms), paid only when a server is used.
+        # deferred: the client loads httpx (~100 ms), paid only when a server is used.
         from headwater.client import Client
 
         existing = Client()

@@ -203,7 +203,7 @@ class TaskRunView:
         return result.read(location).value
 
     def _load_from_server(self, ref: dict[str, Any]) -> Any:
-        # Deferred: ServerResult's module imports the client (httpx), only needed here.
+        # deferred: ServerResult's module imports the client (httpx), only needed here.
         from headwater.engine.backend._server_result import task_run_id_from_location
 
         client = default_client(self._client)
@@ -312,7 +312,7 @@ def _deserialize(data: bytes, serializer_ref: dict[str, Any] | None) -> Any:
     """Decode result bytes with the serializer named in the result reference."""
     if serializer_ref:
         return serializer_from_ref(serializer_ref).deserialize(data)
-    # Deferred: cloudpickle (~40 ms) only for results without a serializer reference.
+    # deferred: cloudpickle (~40 ms) only for results without a serializer reference.
     import cloudpickle
 
     return cloudpickle.loads(data)

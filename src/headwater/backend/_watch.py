@@ -49,7 +49,7 @@ def new_client_like(client: Client | None) -> Client:
     A watcher streams on its own connection so that closing it (to stop a blocked read)
     never disturbs the caller's client.
     """
-    # Deferred: the client loads httpx (~100 ms), paid only when a server is used.
+    # deferred: the client loads httpx (~100 ms), paid only when a server is used.
     from headwater.client import Client
 
     if client is None:

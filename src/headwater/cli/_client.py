@@ -31,7 +31,7 @@ _CLI_RETRIES = 3
 
 def make_client(api_url: str | None, api_key: str | None) -> Any:
     """A :class:`~headwater.client.Client` for the command line."""
-    # Deferred: the client loads httpx (~100 ms); `headwater <noun> --help` does not need it.
+    # deferred: the client loads httpx (~100 ms); `headwater <noun> --help` does not need it.
     from headwater.client import Client
 
     return Client(api_url=api_url, api_key=api_key, retries=_CLI_RETRIES)

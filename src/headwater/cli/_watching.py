@@ -34,7 +34,7 @@ def format_log(log: dict[str, Any]) -> str:
 
 def follow(client: Any, flow_run_id: str, *, states: bool = True, logs: bool = True) -> str | None:
     """Print a flow run's events until it finishes; return its final state type."""
-    # Deferred: rich costs tens of milliseconds, paid only when printing.
+    # deferred: rich costs tens of milliseconds, paid only when printing.
     from rich.console import Console
     from rich.markup import escape
 

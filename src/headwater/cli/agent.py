@@ -183,7 +183,7 @@ def start(
         format="[%(asctime)s] %(levelname)s - %(name)s | %(message)s",
     )
     logging.getLogger("headwater.agent").setLevel(log_level.upper())
-    # Deferred: the agent loads the client (httpx); `headwater agent --help` does not need it.
+    # deferred: the agent loads the client (httpx); `headwater agent --help` does not need it.
     from headwater.agent.local import LocalAgent
 
     try:

@@ -19,7 +19,7 @@ __all__ = ["concurrency_limit"]
 
 
 def _table(title: str, key: str, rows: list[dict[str, Any]]) -> None:
-    # Deferred: rich is heavy and only the table output needs it.
+    # deferred: rich is heavy and only the table output needs it.
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text

@@ -100,7 +100,7 @@ def _child(
 def _wait_for_health(
     api_url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float
 ) -> dict[str, Any]:
-    # Deferred: httpx (~100 ms) only once the demo runs.
+    # deferred: httpx (~100 ms) only once the demo runs.
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -219,7 +219,7 @@ def demo(
                 _headwater_command("agent", "local", "start", "--api-url", api_url), env, agent_log
             ) as agent:
                 click.echo(f"Agent started (pid {agent.pid}); log: {agent_log}")
-                # Deferred: the client loads httpx (~100 ms); `headwater <noun> --help` does not need it.
+                # deferred: the client loads httpx (~100 ms); `headwater <noun> --help` does not need it.
                 from headwater.client import Client
 
                 client = Client(api_url=api_url)

@@ -20,7 +20,7 @@ def _short_time(value: Any) -> str:
 
 
 def _table(title: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
-    # Deferred: rich costs tens of milliseconds, paid only when printing.
+    # deferred: rich costs tens of milliseconds, paid only when printing.
     from rich.console import Console
     from rich.table import Table
 

@@ -45,7 +45,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _settings(**overrides: Any) -> Any:
-    # Deferred: the server loads SQLAlchemy, pydantic and FastAPI; `--help` does not need them.
+    # deferred: the server loads SQLAlchemy, pydantic and FastAPI; `--help` does not need them.
     from headwater.server.database.engine import normalize_url
     from headwater.server.settings import ServerSettings
 
@@ -111,7 +111,7 @@ def start(
     _run_migration(settings.database_url, "upgrade")
     settings = settings.replace(run_migrations=False)
 
-    # Deferred: uvicorn and the app (FastAPI, SQLAlchemy) only when serving.
+    # deferred: uvicorn and the app (FastAPI, SQLAlchemy) only when serving.
     import uvicorn
 
     from headwater.server.app import create_app
@@ -192,7 +192,7 @@ def database() -> None:
 
 
 def _run_migration(database_url: str | None, action: str) -> None:
-    # Deferred: the database layer loads SQLAlchemy, only for this command.
+    # deferred: the database layer loads SQLAlchemy, only for this command.
     from headwater.server.database import Database, migrate
 
     settings = _settings(database_url=database_url)
@@ -241,7 +241,7 @@ def reset(database_url: str | None, yes: bool) -> None:
 @click.option("--database-url", default=None, help="Database URL or SQLite path.")
 def vacuum(database_url: str | None) -> None:
     """Return the space deleted rows left behind and refresh statistics."""
-    # Deferred: the database layer loads SQLAlchemy, only for this command.
+    # deferred: the database layer loads SQLAlchemy, only for this command.
     from headwater.server.database.maintenance import vacuum as run_vacuum
 
     settings = _settings(database_url=database_url)

@@ -6,9 +6,10 @@ Contract:
     all, so a test can check each exists in the server's OpenAPI document.
 
     Retries: a request that never reached the server (connection refused, DNS, connect
-    timeout) is retried for every method with exponential backoff; a request that may
-    have reached it (read timeout, dropped connection, HTTP 502/503/504) is retried only
-    when the route is idempotent. After the last attempt the client raises
+    timeout) is retried for every method with exponential backoff
+    (:func:`headwater.client.retries.backoff`: ``backoff`` doubling to ``max_backoff``,
+    ``retries`` times); a request that may have reached it (read timeout, dropped
+    connection, HTTP 502/503/504) is retried only when the route is idempotent. After the last attempt the client raises
     :class:`~headwater.exceptions.ServerUnavailable` naming the URL.
 
     Responses with status >= 400 become ``headwater.exceptions`` types: 404
@@ -40,6 +41,7 @@ finally:
     if _HIDE_HTTPX_CLI and "httpx._main" in sys.modules and sys.modules["httpx._main"] is None:
         del sys.modules["httpx._main"]
 
+from headwater.client.retries import backoff  # noqa: E402  (after httpx: it imports httpx too)
 from headwater.exceptions import (  # noqa: E402
     AuthorizationError,
     ClientError,
@@ -212,10 +214,7 @@ class HttpTransport:
         return path.lstrip("/")
 
     def _delays(self) -> Iterator[float]:
-        delay = self.backoff
-        for _ in range(self.retries):
-            yield delay
-            delay = min(delay * 2, self.max_backoff)
+        return backoff(self.backoff, self.max_backoff, attempts=self.retries)
 
     def send(
         self,

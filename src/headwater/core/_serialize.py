@@ -174,7 +174,7 @@ def run_on_schedule(
 
 def save_flow(flow: Flow, fpath: str | None = None) -> str:
     """Write ``flow`` with cloudpickle (see ``Flow.save``) and return the path."""
-    # Deferred: cloudpickle costs tens of milliseconds, paid only to save a flow file.
+    # deferred: cloudpickle costs tens of milliseconds, paid only to save a flow file.
     import cloudpickle
 
     if fpath is None:
@@ -189,7 +189,7 @@ def save_flow(flow: Flow, fpath: str | None = None) -> str:
 
 def load_flow(fpath: str, flow_cls: type[Flow]) -> Flow:
     """Read a flow written by :func:`save_flow` (see ``Flow.load``)."""
-    # Deferred: cloudpickle costs tens of milliseconds, paid only to load a flow file.
+    # deferred: cloudpickle costs tens of milliseconds, paid only to load a flow file.
     import cloudpickle
 
     with open(fpath, "rb") as handle:

@@ -541,7 +541,7 @@ class Flow:
             ValueError: for unknown parameter names or missing required parameters.
             TypeError: for unknown keyword arguments.
         """
-        # Deferred (documented upward import): running needs the engine above the graph.
+        # deferred: documented upward import; running needs the engine above the graph.
         from headwater.engine.flow_runner import FlowRunner
 
         if _loading_guard(self, "run", "it is not run"):
@@ -638,7 +638,7 @@ class Flow:
             The id of the registered flow version; None, without registering, while the
             flow is being loaded from storage (the loading guard).
         """
-        # Deferred (documented upward import): registering needs the client above the graph.
+        # deferred: documented upward import; registering needs the client above the graph.
         from headwater.client import Client
 
         if _loading_guard(self, "register", "it is not registered again"):

@@ -450,14 +450,14 @@ class Task:
         return (self[i] for i in range(self.nout))
 
     def __getitem__(self, key: Any) -> Task:
-        # Deferred: the operator tasks subclass Task, so they import this module.
+        # deferred: the operator tasks subclass Task, so they import this module.
         from headwater.core._operators import GetItem
 
         name = f"{self.name}[{key!r}]"
         return GetItem(name=name, checkpoint=self.checkpoint, result=self.result).bind(self, key)
 
     def _binary(self, op: str, other: Any, reverse: bool = False) -> Task:
-        # Deferred: the operator tasks subclass Task, so they import this module.
+        # deferred: the operator tasks subclass Task, so they import this module.
         from headwater.core import _operators as operators
 
         cls = getattr(operators, op)
@@ -548,7 +548,7 @@ class Task:
 
     def not_(self) -> Task:
         """A task whose result is ``not self``."""
-        # Deferred: the operator tasks subclass Task, so they import this module.
+        # deferred: the operator tasks subclass Task, so they import this module.
         from headwater.core._operators import Not
 
         return Not().bind(self)

@@ -87,7 +87,7 @@ class PickleSerializer(Serializer):
 
     def serialize(self, value: Any) -> bytes:
         """Pickle ``value`` with cloudpickle."""
-        # Deferred: cloudpickle costs ~40 ms; `import headwater` loads this module.
+        # deferred: cloudpickle costs ~40 ms; `import headwater` loads this module.
         import cloudpickle
 
         return bytes(cloudpickle.dumps(value))

@@ -297,7 +297,7 @@ class DaskExecutor(Executor):
         else:
             factory = spec
         kwargs = dict(self.cluster_kwargs)
-        # Deferred: dask.distributed costs about a second; only DaskExecutor runs load it.
+        # deferred: dask.distributed costs about a second; only DaskExecutor runs load it.
         from distributed import LocalCluster
 
         if factory is LocalCluster:
@@ -318,7 +318,7 @@ class DaskExecutor(Executor):
             ConnectionError: when the scheduler at ``address`` cannot be reached.
         """
         try:
-            # Deferred: dask.distributed costs about a second; only DaskExecutor runs load it.
+            # deferred: dask.distributed costs about a second; only DaskExecutor runs load it.
             import distributed
         except ImportError as exc:  # pragma: no cover - depends on the installation
             raise ImportError(
@@ -440,7 +440,7 @@ class DaskExecutor(Executor):
         Returns:
             The same structure with values in place of futures.
         """
-        # Deferred: dask.distributed costs about a second; only DaskExecutor runs load it.
+        # deferred: dask.distributed costs about a second; only DaskExecutor runs load it.
         from distributed import Future
 
         client = self.client

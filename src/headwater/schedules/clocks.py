@@ -270,7 +270,7 @@ class CronClock(Clock):
         labels: Sequence[str] | None = None,
         day_or: bool | None = None,
     ) -> None:
-        # Deferred: croniter costs ~30 ms, paid only by cron clocks.
+        # deferred: croniter costs ~30 ms, paid only by cron clocks.
         from croniter import croniter
 
         if not isinstance(cron, str) or not croniter.is_valid(cron):
@@ -281,7 +281,7 @@ class CronClock(Clock):
 
     def events(self, after: datetime | None = None) -> Iterator[ClockEvent]:
         """Yield events strictly after ``after`` (default: now), in the clock's zone."""
-        # Deferred: croniter costs ~30 ms, paid only by cron clocks.
+        # deferred: croniter costs ~30 ms, paid only by cron clocks.
         from croniter import croniter
 
         tz = self.tz

@@ -171,7 +171,7 @@ class Schedule:
         Raises:
             ValueError: when a clock, filter or adjustment has no JSON form.
         """
-        # Deferred: references build schedules, so _refs imports this module.
+        # deferred: references build schedules, so _refs imports this module.
         from headwater.schedules._refs import schedule_to_ref
 
         return schedule_to_ref(self)

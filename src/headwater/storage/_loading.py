@@ -143,7 +143,7 @@ def flow_from_pickle(path: str, flow_name: str, import_path: str | None = None) 
         import_path: a folder put on ``sys.path`` first (the folder of the script the
             flow came from, so the modules it imported by reference are found).
     """
-    # Deferred: cloudpickle costs ~40 ms, paid only when loading a pickled flow.
+    # deferred: cloudpickle costs ~40 ms, paid only when loading a pickled flow.
     import cloudpickle
 
     if import_path and os.path.isdir(import_path) and import_path not in sys.path:

@@ -32,6 +32,7 @@ from headwater.exceptions import FlowStorageError
 from headwater.storage._base import Storage, find_flow_home
 from headwater.storage._loading import flow_from_module, flow_from_pickle, flow_from_script
 from headwater.storage._references import find_flow_reference
+from headwater.utilities.configuration import config
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -42,8 +43,6 @@ __all__ = ["Local"]
 
 
 def _default_directory() -> str:
-    from headwater.utilities.configuration import config
-
     home = config.get("home_dir") or os.path.expanduser("~/.headwater")
     return os.path.join(str(home), "flows")
 
@@ -53,6 +52,7 @@ def _slug(name: str) -> str:
 
 
 def _pickle(flow: Flow) -> bytes:
+    # deferred: cloudpickle costs ~40 ms, paid only when a flow is pickled.
     import cloudpickle
 
     try:

@@ -156,7 +156,7 @@ class Context(MutableMapping[str, Any]):
         return dict(_CURRENT.get())
 
     def _default_logger(self) -> Any:
-        # Deferred: logging reads run ids from the context, so it imports this module.
+        # deferred: logging reads run ids from the context, so it imports this module.
         from headwater.utilities.logging import get_logger
 
         current = _CURRENT.get()

@@ -110,7 +110,7 @@ def slack_message_formatter(
 
 
 def _post(url: str, body: dict[str, Any], proxies: str | Mapping[str, str] | None) -> int:
-    # Deferred: httpx costs ~100 ms, paid only when a notification is sent.
+    # deferred: httpx costs ~100 ms, paid only when a notification is sent.
     import httpx
 
     options: dict[str, Any] = {"timeout": 10.0}
@@ -143,10 +143,10 @@ def _notify(tracked_obj: Any, old_state: State, new_state: State, options: _Opti
     if only and not isinstance(new_state, only):
         return new_state
 
-    # Deferred: httpx costs ~100 ms, paid only when a notification is sent.
+    # deferred: httpx costs ~100 ms, paid only when a notification is sent.
     import httpx
 
-    # Deferred: the client package loads httpx, paid only when a notification is sent.
+    # deferred: the client package loads httpx, paid only when a notification is sent.
     from headwater.client.secrets import Secret
 
     secret_name = options.webhook_secret or "SLACK_WEBHOOK_URL"

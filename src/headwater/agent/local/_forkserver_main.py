@@ -23,14 +23,21 @@ threads, so forking it is safe.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import random
 import select
 import selectors
 import signal
 import socket
 import sys
+import traceback
 from typing import Any
+
+from headwater.client import Client
+from headwater.engine.backend._main import run_flow_run
+from headwater.utilities.configuration import reload_configuration
 
 __all__ = ["main"]
 
@@ -52,12 +59,8 @@ _PRELOAD = (
 
 def _preload() -> Any:
     """Import what every flow-run process needs; return a client made in advance."""
-    import importlib
-
     for name in _PRELOAD:
         importlib.import_module(name)
-    from headwater.client import Client
-
     # Making a client pays for its TLS context and transport; no request is sent, so no
     # connection exists that a child could share.
     return Client()
@@ -107,8 +110,6 @@ def _child(
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
-        import traceback
-
         traceback.print_exc()
         code = 1
     finally:
@@ -121,12 +122,6 @@ def _child(
 
 
 def _become_flow_run(request: dict[str, Any], client: Any) -> int:
-    import importlib
-    import random
-
-    from headwater.engine.backend._main import run_flow_run
-    from headwater.utilities.configuration import reload_configuration
-
     server_cwd = os.getcwd()
     cwd = request.get("cwd")
     if cwd:
@@ -143,8 +138,6 @@ def _become_flow_run(request: dict[str, Any], client: Any) -> int:
     random.seed()
     reload_configuration()
     if (env.get("HEADWATER_API_URL"), env.get("HEADWATER_API_KEY")) != before:
-        from headwater.client import Client
-
         client = Client()
     return run_flow_run(str(request["flow_run_id"]), client=client)
 

@@ -22,8 +22,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The runners import the engine's runners; load them on first use only.
     if name in ("BackendFlowRunner", "BackendTaskRunner"):
+        # deferred: the runners load the engine's runners and executors (multiprocessing,
+        # cloudpickle); they load on first use only.
         from headwater.engine.backend import _runners
 
         return getattr(_runners, name)

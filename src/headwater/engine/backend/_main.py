@@ -39,14 +39,21 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from headwater.client import Client
+from headwater.engine import state as states
 from headwater.engine.backend._heartbeat import HeartbeatThread
 from headwater.engine.backend._logs import ServerLogHandler
 from headwater.engine.backend._retry import with_retries
+from headwater.engine.backend._server_result import ServerResult
 from headwater.engine.backend._states import TaskStateWriter, install_writer
+from headwater.engine.backend._worker_setup import worker_setup_for
 from headwater.engine.state import FINISHED_STATE_TYPES
+from headwater.storage import storage_from_ref
+from headwater.utilities.configuration import config, reload_configuration
+from headwater.utilities.context import context as _context
+from headwater.utilities.logging import add_log_handler, configure_logging, remove_log_handler
 
 if TYPE_CHECKING:
-    from headwater.client import Client
     from headwater.engine.backend._runners import BackendFlowRunner
 
 __all__ = ["main", "run_flow_run", "serve_as_spare"]
@@ -65,9 +72,7 @@ def _env_float(name: str, default: float) -> float:
 
 
 def _current_task_run_id() -> str | None:
-    from headwater.utilities.context import context
-
-    value = context.get("task_run_id")
+    value = _context.get("task_run_id")
     return str(value) if value else None
 
 
@@ -88,9 +93,6 @@ class _FlowRunProcess:
     # -------------------------------------------------------------- setup / teardown
 
     def start_services(self) -> None:
-        from headwater.utilities.configuration import config
-        from headwater.utilities.logging import add_log_handler, configure_logging
-
         # The headwater logger gets its level and stderr handler from configuration; the
         # agent keeps the last stderr lines for the failure message of a crashed process.
         configure_logging()
@@ -114,6 +116,8 @@ class _FlowRunProcess:
 
     def _on_task_state_refused(self, task_run_id: str, outcome: dict[str, Any]) -> None:
         """A refused task state usually means the run was cancelled: check now (once a second)."""
+        # deferred: the runners load the engine's runners and executors (multiprocessing,
+        # cloudpickle); importing engine.backend (ServerResult) stays free of them.
         from headwater.engine.backend._runners import registry
 
         state = outcome.get("state") or {}
@@ -152,8 +156,6 @@ class _FlowRunProcess:
         return self.final_written or (self.runner is not None and self.runner.finishing)
 
     def stop_services(self) -> None:
-        from headwater.utilities.logging import remove_log_handler
-
         if self.writer is not None:
             self.writer.close()
             install_writer(None)
@@ -166,8 +168,6 @@ class _FlowRunProcess:
     # -------------------------------------------------------------- the run
 
     def run(self) -> int:
-        from headwater.engine import state as states
-
         flow_run = with_retries(lambda: self.client.get_flow_run(self.flow_run_id), "read the run")
         if flow_run.get("state_type") in FINISHED_STATE_TYPES:
             logger.info("Flow run %s is already %s", self.flow_run_id, flow_run["state_type"])
@@ -188,10 +188,8 @@ class _FlowRunProcess:
         return self._run_flow(flow, flow_run, flow_record)
 
     def _run_flow(self, flow: Any, flow_run: dict[str, Any], flow_record: dict[str, Any]) -> int:
-        from headwater.engine import state as states
+        # deferred: the runners load the engine's runners and executors (see above).
         from headwater.engine.backend._runners import BackendFlowRunner, RunRefused, use_client
-        from headwater.engine.backend._worker_setup import worker_setup_for
-        from headwater.engine.results import ServerResult
 
         if getattr(flow, "result", None) is None:
             # Checkpoint into the server's result store unless the flow names its own.
@@ -242,9 +240,6 @@ class _FlowRunProcess:
         """End the run after a termination signal: Cancelled if requested, else Failed."""
         if not self._terminating.acquire(blocking=False):
             return
-        from headwater.client import Client
-        from headwater.engine import state as states
-
         # A fresh client: the main thread may be in the middle of a request on the other.
         client = Client()
         name = signal.Signals(signum).name
@@ -285,8 +280,6 @@ class _FlowRunProcess:
 
 
 def _load_flow(flow_record: dict[str, Any]) -> Any:
-    from headwater.storage import storage_from_ref
-
     ref = flow_record.get("storage")
     if not ref:
         raise ValueError(f"flow {flow_record.get('name')!r} has no storage recorded")
@@ -305,8 +298,6 @@ def run_flow_run(flow_run_id: str, client: Client | None = None) -> int:
         The process exit code (0 when the run reached a finished state).
     """
     if client is None:
-        from headwater.client import Client
-
         client = Client()
     process = _FlowRunProcess(flow_run_id, client)
 
@@ -334,14 +325,13 @@ def serve_as_spare() -> int:
     ``{"flow_run_id": ..., "env": {variables to set}}``. End of input (the agent went
     away or retired the spare) exits quietly.
     """
-    # Everything a run needs, loaded before the run exists.
-    import headwater.client
-    import headwater.engine.backend._runners
-    import headwater.engine.results
-    import headwater.storage
+    # Everything a run needs, loaded before the run exists (the client and storage come
+    # with this module, the results with the runners).
+    # deferred: the runners load the engine's runners and executors (see above).
+    import headwater.engine.backend._runners  # noqa: F401
 
     # A client made now has its connection set-up costs (TLS context, pool) paid already.
-    client = headwater.client.Client()
+    client = Client()
     line = sys.stdin.readline()
     if not line.strip():
         return 0
@@ -350,11 +340,9 @@ def serve_as_spare() -> int:
     if any(
         k.startswith("HEADWATER") and not k.startswith("HEADWATER__FLOW_RUN__") for k in changed
     ):
-        from headwater.utilities.configuration import reload_configuration
-
         os.environ.update(changed)
         reload_configuration()
-        client = headwater.client.Client()
+        client = Client()
     else:
         os.environ.update(changed)
     return run_flow_run(str(payload["flow_run_id"]), client=client)

@@ -3,7 +3,9 @@
 The flow-run process must not lose a state or a task run because the server restarted
 while the flow was running, so its writes are retried with backoff for a while
 (``HEADWATER__FLOW_RUN__SERVER_RETRY_SECONDS``, default 120 s). Errors that are not about
-reachability (404, 409, 422 ...) are raised at once.
+reachability (404, 409, 422 ...) are raised at once. The policy (what is transient, the
+backoff) is :mod:`headwater.client.retries`; this module holds the flow-run process's
+numbers.
 """
 
 from __future__ import annotations
@@ -14,27 +16,16 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from headwater.client.retries import backoff, call_with_retries, is_transient
+
 __all__ = ["is_transient", "with_retries"]
 
 T = TypeVar("T")
 
 logger = logging.getLogger("headwater.engine.backend")
 
-
-def is_transient(exc: BaseException) -> bool:
-    """True when ``exc`` means the server could not be reached (worth retrying)."""
-    if isinstance(exc, ConnectionError | TimeoutError | OSError):
-        return True
-    try:
-        from headwater.exceptions import ServerUnavailable
-    except ImportError:  # pragma: no cover - partial installs
-        pass
-    else:
-        if isinstance(exc, ServerUnavailable):
-            return True
-    import httpx
-
-    return isinstance(exc, httpx.TransportError)
+_FIRST_DELAY = 0.2
+_MAX_DELAY = 5.0
 
 
 def _budget() -> float:
@@ -55,14 +46,9 @@ def with_retries(call: Callable[[], T], what: str) -> T:
     Returns:
         What ``call`` returned.
     """
-    deadline = time.monotonic() + _budget()
-    delay = 0.2
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            if not is_transient(exc) or time.monotonic() + delay > deadline:
-                raise
-            logger.debug("Server unreachable while trying to %s (%s); retrying", what, exc)
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+
+    def log(exc: BaseException, delay: float) -> None:
+        logger.debug("Server unreachable while trying to %s (%s); retrying", what, exc)
+
+    delays = backoff(_FIRST_DELAY, _MAX_DELAY, deadline=time.monotonic() + _budget())
+    return call_with_retries(call, delays, on_retry=log)

@@ -52,18 +52,24 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import cloudpickle
+
+from headwater.client import Client
+from headwater.client._config import resolve_api_url
 from headwater.engine.backend._concurrency import needs_slot, start_when_slot_free
 from headwater.engine.backend._retry import with_retries
 from headwater.engine.backend._states import current_writer, flush_task_states
+from headwater.engine.backend._worker_setup import flush_worker_logs
+from headwater.engine.cache_validators import duration_only
 from headwater.engine.flow_runner import FlowRunner
+from headwater.engine.results import Result
+from headwater.engine.state import Cached, State
 from headwater.engine.task_runner import TaskRunner
 from headwater.utilities.context import context as _context
 
 if TYPE_CHECKING:
-    from headwater.client import Client
     from headwater.core.edge import Edge
     from headwater.core.flow import Flow
-    from headwater.engine.state import State
 
 __all__ = [
     "BackendFlowRunner",
@@ -112,22 +118,16 @@ def _process_client() -> Client:
     Keyed by server too: a long-lived Dask worker may serve runs reporting to different
     servers, each set up by its run's ``executor_worker_setup``.
     """
-    from headwater.client._config import resolve_api_url
-
     key = (os.getpid(), resolve_api_url())
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            from headwater.client import Client
-
             client = _clients[key] = Client()
         return client
 
 
 def use_client(client: Client) -> None:
     """Make ``client`` the one task runners of this process use (saves a connection set-up)."""
-    from headwater.client._config import resolve_api_url
-
     with _clients_lock:
         _clients[(os.getpid(), resolve_api_url())] = client
 
@@ -146,8 +146,6 @@ def _hash_value(value: Any) -> str:
         data = pickle.dumps(value, protocol=4)
     except Exception:
         try:
-            import cloudpickle
-
             data = cloudpickle.dumps(value, protocol=4)
         except Exception:
             return f"unhashable:{uuid.uuid4().hex}"
@@ -180,8 +178,6 @@ def _restore_cached_inputs(
     value (it is equal), any other one a value equal to nothing, so the task's
     ``cache_validator`` decides exactly as it would in the process that made the cache.
     """
-    from headwater.engine.results import Result
-
     stored: dict[str, str] = dict(candidate.hashed_inputs or {})
     names = set(stored) | set(candidate.cached_inputs or {})
     restored: dict[str, Result] = {}
@@ -224,8 +220,6 @@ class BackendTaskRunner(TaskRunner):
         try:
             return super().run(state, upstream_states, context, is_mapped_parent, constants)
         finally:
-            from headwater.engine.backend._worker_setup import flush_worker_logs
-
             flush_worker_logs()
 
     def initialize_run(self, state: State | None, context: dict[str, Any]) -> Any:
@@ -270,8 +264,6 @@ class BackendTaskRunner(TaskRunner):
         adopted with the result read back, so downstream tasks get the same value and a
         child flow run it created is not created again.
         """
-        from headwater.engine.state import State as _State
-
         if state is not None and type(state).__name__ not in ("Pending", "Scheduled"):
             return None
         if not isinstance(stored, dict) or stored.get("type") not in _KEPT_TYPES:
@@ -279,7 +271,7 @@ class BackendTaskRunner(TaskRunner):
         if stored["type"] != "Skipped" and not stored.get("result"):
             return None
         try:
-            kept = _State.deserialize(stored)
+            kept = State.deserialize(stored)
             kept.load_result()
         except Exception as exc:
             logger.warning(
@@ -303,9 +295,6 @@ class BackendTaskRunner(TaskRunner):
         return self._check_server_cache(inputs)
 
     def _check_server_cache(self, inputs: dict[str, Any]) -> State | None:
-        from headwater.engine.cache_validators import duration_only
-        from headwater.engine.state import Cached
-
         task = self.task
         assert task.cache_for is not None
         flow_id = _context.get("flow_id")
@@ -353,8 +342,6 @@ class BackendTaskRunner(TaskRunner):
 
     def _cache(self, state: State, inputs: dict[str, Any]) -> State:
         """The local runner's Cached state, plus input hashes for later runs elsewhere."""
-        from headwater.engine.state import Cached
-
         cached = super()._cache(state, inputs)
         if isinstance(cached, Cached):
             cached.hashed_inputs = _hash_inputs(inputs)

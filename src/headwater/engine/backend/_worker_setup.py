@@ -23,11 +23,16 @@ Contract:
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from collections.abc import Callable
 
+from headwater.client import Client
 from headwater.engine.backend._logs import ServerLogHandler
+from headwater.utilities.configuration import config, reload_configuration
+from headwater.utilities.context import context
+from headwater.utilities.logging import add_log_handler, remove_log_handler
 
 __all__ = ["flush_worker_logs", "set_up_worker", "worker_setup_for"]
 
@@ -65,8 +70,6 @@ def set_up_worker(
         flush_interval: Most seconds a record waits before it is sent.
     """
     global _handler, _handler_pid
-    from headwater.utilities.configuration import config, reload_configuration
-
     changed = os.environ.get("HEADWATER_API_URL") != api_url
     os.environ["HEADWATER_API_URL"] = api_url
     if api_key is not None and os.environ.get("HEADWATER_API_KEY") != api_key:
@@ -76,9 +79,6 @@ def set_up_worker(
         reload_configuration()
     if not ship_logs or not config.get("logging", {}).get("log_to_backend", True):
         return
-    from headwater.client import Client
-    from headwater.utilities.logging import add_log_handler, remove_log_handler
-
     with _lock:
         if _handler is not None and _handler_pid == os.getpid():
             return
@@ -102,8 +102,6 @@ def flush_worker_logs() -> None:
 
 
 def _task_run_id() -> str | None:
-    from headwater.utilities.context import context
-
     value = context.get("task_run_id")
     return str(value) if value else None
 
@@ -114,8 +112,6 @@ def _drop_inherited_handlers(remove: Callable[[ServerLogHandler], None]) -> bool
     Returns:
         Whether a working server log handler is attached in this process.
     """
-    import logging
-
     working = False
     for handler in list(logging.getLogger("headwater").handlers):
         if isinstance(handler, ServerLogHandler):

@@ -44,7 +44,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "ServerResult":
-        # Deferred (compatibility re-export): ServerResult sits above the client.
+        # deferred: compatibility re-export; ServerResult sits above the client.
         from headwater.engine.backend._server_result import ServerResult
 
         return ServerResult

@@ -60,7 +60,7 @@ class FSSpecResult(Result):
         return f"{self.dir}/{location.lstrip('/')}"
 
     def _fs(self, url: str) -> tuple[Any, str]:
-        # Deferred: fsspec costs ~50 ms, paid only by runs that use an fsspec URL.
+        # deferred: fsspec costs ~50 ms, paid only by runs that use an fsspec URL.
         from fsspec.core import url_to_fs
 
         fs, path = url_to_fs(url, **self.storage_options)

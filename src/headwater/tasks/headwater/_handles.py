@@ -8,8 +8,9 @@ Contract:
     * ``ChildRun.create(...)`` always sends an idempotency key and the parent flow run /
       task run ids it is given; the same key for the same flow group returns the same run.
     * ``wait()`` blocks on the server's long-poll endpoint, so it returns milliseconds after
-      the child reaches a finished state. Connection failures are retried with a short
-      backoff (bounded by ``poll_interval``) until the optional ``timeout``, which raises
+      the child reaches a finished state. Failures other than a missing run or a refused
+      key are retried with a short backoff (0.05 s doubling to ``poll_interval``, from
+      :mod:`headwater.client.retries`) until the optional ``timeout``, which raises
       :class:`ChildRunTimeout`.
     * ``result(task_slug, map_index)`` waits for the run, then reads the task run's result
       (a mapped parent at ``map_index=-1`` gives the list of its children's results).
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.backend import FlowRunView, TaskRunView
 from headwater.backend._common import default_client, state_repr
+from headwater.client.retries import backoff
 from headwater.engine.backend._states import flush_task_states
 from headwater.engine.state import FINISHED_STATE_TYPES
 from headwater.exceptions import ObjectNotFound
@@ -36,6 +38,8 @@ _FATAL_ERRORS = ("ObjectNotFound", "AuthorizationError")
 # One long-poll request never waits longer than this; the server answers at once when the
 # run finishes, so this only bounds how long a dead connection can go unnoticed.
 _LONG_POLL_SECONDS = 30.0
+# The first pause after a failed long-poll; it doubles up to the caller's poll_interval.
+_FIRST_PAUSE = 0.05
 
 
 class ChildRunTimeout(TimeoutError):
@@ -115,7 +119,8 @@ class ChildRun:
         """
         client = self.client
         deadline = None if timeout is None else time.monotonic() + timeout
-        backoff = 0.05
+        cap = max(poll_interval, _FIRST_PAUSE)
+        pauses = backoff(_FIRST_PAUSE, cap)
         while True:
             remaining = _LONG_POLL_SECONDS if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
@@ -127,19 +132,16 @@ class ChildRun:
                 run = answer.get("flow_run") or {}
                 if answer.get("finished") or run.get("state_type") in FINISHED_STATE_TYPES:
                     return FlowRunView(run, client=client) if run else self.view()
-                backoff = 0.05
-            except Exception as exc:  # transient failures are retried
+                pauses = backoff(_FIRST_PAUSE, cap)
+            except Exception as exc:  # everything but a missing run or a refused key is retried
                 if type(exc).__name__ == "ObjectNotFound":
                     raise ValueError(f"No flow runs found with id {self.flow_run_id!r}.") from exc
                 if type(exc).__name__ in _FATAL_ERRORS:
                     raise
-                pause = (
-                    backoff
-                    if deadline is None
-                    else min(backoff, max(deadline - time.monotonic(), 0))
-                )
+                pause = next(pauses)
+                if deadline is not None:
+                    pause = min(pause, max(deadline - time.monotonic(), 0))
                 time.sleep(pause)
-                backoff = min(backoff * 2, max(poll_interval, 0.05))
 
     def _raise_timeout(self, timeout: float | None) -> None:
         try:

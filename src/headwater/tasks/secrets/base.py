@@ -71,7 +71,7 @@ class HeadwaterSecret(SecretBase):
         Raises:
             ValueError: when no name was given or no local secret has this name.
         """
-        # Deferred: the client package loads httpx (~100 ms); flows using secrets import this module.
+        # deferred: the client package loads httpx (~100 ms); flows using secrets import this module.
         from headwater.client.secrets import Secret
 
         secret_name = name if name is not None else self.secret_name
