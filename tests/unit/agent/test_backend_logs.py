@@ -91,6 +91,44 @@ def test_records_survive_a_server_outage_and_exceptions_are_formatted() -> None:
         handler.close()
 
 
+class _Restarting(_Sink):
+    """A server that cannot be reached for the first ``down`` attempts."""
+
+    def __init__(self, down: int) -> None:
+        super().__init__()
+        self.down = down
+
+    def __call__(self, batch: list[dict[str, Any]]) -> None:
+        self.fail = self.attempts < self.down
+        super().__call__(batch)
+
+
+def test_close_delivers_the_last_records_through_a_server_restart() -> None:
+    sink = _Restarting(down=3)
+    handler = ServerLogHandler(sink, "run-1", flush_interval=60)
+    log = _logger(handler, "test.logs.restart")
+    log.warning("the last line")
+    log.removeHandler(handler)
+    handler.close()
+    assert sink.attempts == 4
+    assert [r["message"] for r in sink.records] == ["the last line"]
+
+
+def test_close_gives_up_after_its_timeout_and_says_so(caplog: Any) -> None:
+    sink = _Sink()
+    sink.fail = True
+    handler = ServerLogHandler(sink, "run-1", flush_interval=60)
+    log = _logger(handler, "test.logs.gone")
+    log.warning("never delivered")
+    log.removeHandler(handler)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="headwater.engine.backend.logs"):
+        handler.close(timeout=1.0)
+    assert time.monotonic() - started < 5.0
+    assert sink.records == [] and sink.attempts >= 2
+    assert "Could not ship the last 1 log records" in caplog.text
+
+
 def test_heartbeat_thread_beats_until_stopped() -> None:
     beats: list[float] = []
     thread = HeartbeatThread(lambda: beats.append(time.monotonic()), interval=0.02)

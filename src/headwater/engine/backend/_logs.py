@@ -17,9 +17,11 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+from headwater.client.retries import backoff, is_transient
 from headwater.utilities.context import context
 
 __all__ = ["ServerLogHandler"]
@@ -92,13 +94,26 @@ class ServerLogHandler(logging.Handler):
         """Send every queued record now (from the calling thread)."""
         self._send()
 
-    def close(self) -> None:
-        """Stop the background thread and send what is left."""
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the background thread and send what is left.
+
+        While the server cannot be reached (it is restarting, say) the last records are
+        tried again for up to ``timeout`` seconds, as the run's other final writes are:
+        a process that exits right after a server restart still delivers its last lines.
+        """
         if not self._shut.is_set():
             self._shut.set()
             self._wake.set()
             self._thread.join(timeout=5.0)
-            self._send()
+            delays = backoff(0.2, 2.0, deadline=time.monotonic() + timeout)
+            while (error := self._send()) is not None and is_transient(error):
+                delay = next(delays, None)
+                if delay is None:
+                    with self._buffer_lock:
+                        left = len(self._buffer)
+                    _internal.warning("Could not ship the last %d log records: %s", left, error)
+                    break
+                time.sleep(delay)
         super().close()
 
     def _run(self) -> None:
@@ -107,19 +122,20 @@ class ServerLogHandler(logging.Handler):
             self._wake.clear()
             self._send()
 
-    def _send(self) -> None:
+    def _send(self) -> Exception | None:
+        """Send the queued records; the error that stopped it, if any (records kept)."""
         with self._send_lock:
             while True:
                 with self._buffer_lock:
                     batch = self._buffer[: self.max_batch]
                 if not batch:
-                    return
+                    return None
                 try:
                     self._write_logs(batch)
                 except Exception as exc:
                     # Keep the records for the next attempt; the server may be restarting.
                     _internal.debug("Could not ship %d log records: %s", len(batch), exc)
-                    return
+                    return exc
                 with self._buffer_lock:
                     del self._buffer[: len(batch)]
 
