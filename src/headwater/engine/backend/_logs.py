@@ -94,26 +94,31 @@ class ServerLogHandler(logging.Handler):
         """Send every queued record now (from the calling thread)."""
         self._send()
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Stop the background thread and send what is left.
+    def deliver(self, timeout: float = 30.0) -> bool:
+        """Send every queued record now, trying again while the server cannot be reached.
 
-        While the server cannot be reached (it is restarting, say) the last records are
-        tried again for up to ``timeout`` seconds, as the run's other final writes are:
-        a process that exits right after a server restart still delivers its last lines.
+        Records stay queued through a transient error (a server restart, say) and are
+        tried again with backoff for up to ``timeout`` seconds. Returns True when nothing
+        is left; otherwise logs one warning and returns False (the records stay queued).
         """
+        delays = backoff(0.2, 2.0, deadline=time.monotonic() + timeout)
+        while (error := self._send()) is not None:
+            delay = next(delays, None) if is_transient(error) else None
+            if delay is None:
+                with self._buffer_lock:
+                    left = len(self._buffer)
+                _internal.warning("Could not ship the last %d log records: %s", left, error)
+                return False
+            time.sleep(delay)
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the background thread and send what is left (see :meth:`deliver`)."""
         if not self._shut.is_set():
             self._shut.set()
             self._wake.set()
             self._thread.join(timeout=5.0)
-            delays = backoff(0.2, 2.0, deadline=time.monotonic() + timeout)
-            while (error := self._send()) is not None and is_transient(error):
-                delay = next(delays, None)
-                if delay is None:
-                    with self._buffer_lock:
-                        left = len(self._buffer)
-                    _internal.warning("Could not ship the last %d log records: %s", left, error)
-                    break
-                time.sleep(delay)
+            self.deliver(timeout)
         super().close()
 
     def _run(self) -> None:

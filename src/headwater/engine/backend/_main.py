@@ -216,6 +216,10 @@ class _FlowRunProcess:
         )
         use_client(self.client)
         self.runner = BackendFlowRunner(flow, client=self.client, flow_run_id=self.flow_run_id)
+        if self.log_handler is not None:
+            # A finished run's logs are on the server: whoever sees the final state (a
+            # parent streaming them, say) finds every line before it.
+            self.runner.before_final_state = self.log_handler.deliver
         initial = states.State.deserialize(flow_run["state"]) if flow_run.get("state") else None
         if initial is not None and not (initial.is_pending() or initial.is_running()):
             initial = None

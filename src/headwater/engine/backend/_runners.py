@@ -417,6 +417,9 @@ class BackendFlowRunner(FlowRunner):
         self.registry = registry
         self.last_reported: State | None = None
         self.finishing = False
+        #: Called before a final flow-run state is written (the process delivers its
+        #: logs then, so a finished run's logs are on the server).
+        self.before_final_state: Callable[[], object] | None = None
         self._server_ids: dict[tuple[str, int], str] = {}
         # Finished states the server holds for task runs of a resumed or restarted run.
         self._stored_states: dict[tuple[str, int], dict[str, Any]] = {}
@@ -513,6 +516,8 @@ class BackendFlowRunner(FlowRunner):
             self.finishing = True
         # The task runs' states first: a final flow-run state is never ahead of them.
         flush_task_states()
+        if new_state.is_finished() and self.before_final_state is not None:
+            self.before_final_state()
         stored = with_retries(
             lambda: self.client.set_flow_run_state(self.flow_run_id, new_state),
             "record a flow-run state",
