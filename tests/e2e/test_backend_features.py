@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +31,7 @@ from headwater.testing import (
     temporary_server,
 )
 from headwater.testing_agent import temporary_agent, wait_for_flow_run_state
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -130,14 +130,7 @@ def run_flow(client: Any, flow_name: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in {timeout} s")
-        time.sleep(0.1)
+    return wait_until(predicate, timeout=timeout, interval=0.1, what=what)
 
 
 def _executable() -> str:

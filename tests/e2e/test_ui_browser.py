@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import runpy
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 
 from headwater.testing import TemporaryServer, temporary_server
 from headwater.testing_agent import AgentProcess, temporary_agent, wait_for_flow_run_state
+from support.waiting import wait_until as shared_wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -77,17 +77,21 @@ def console_errors(driver: Any, allow: tuple[str, ...] = ()) -> list[str]:
 
 
 def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
+    """The shared deadline wait, where an exception counts as "not yet" (stale elements
+    while htmx swaps a part of the page)."""
+    last: list[Exception] = []
+
+    def tolerant() -> Any:
         try:
-            value = condition()
-            if value:
-                return value
-        except Exception as exc:  # stale elements while htmx swaps a part
-            last = exc
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last!r})")
+            return condition()
+        except Exception as exc:
+            last[:] = [exc]
+            return None
+
+    try:
+        return shared_wait_until(tolerant, timeout=timeout, interval=0.05, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc} (last error: {last[0]!r})" if last else str(exc)) from None
 
 
 def text_of(driver: Any, css: str) -> str:
