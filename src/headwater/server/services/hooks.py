@@ -7,7 +7,9 @@ Contract:
   on the history's growing id; ids that were skipped, because their transaction had not
   committed yet, are looked at again for a minute) and matches each new state against
   the active hooks. History from before the dispatcher started, or from before a hook
-  was created, never fires that hook.
+  was created, never fires that hook. While no hook exists, it looks again at most every
+  ``NO_HOOK_PAUSE`` seconds rather than on every state change (the history is read from
+  its cursor either way, so a change made after a hook was created still fires it).
 - Each match becomes one ``hook_deliveries`` row, unique per (hook, flow run, state
   version): a change is delivered once even when several server processes watch the same
   database. The call itself runs in the background (at most :data:`MAX_CONCURRENT` at a
@@ -49,6 +51,9 @@ logger = logging.getLogger("headwater.server.services.hooks")
 MAX_CONCURRENT = 10
 #: Longest sleep between passes without events (not a setting: events wake it).
 IDLE_INTERVAL = 5.0
+#: Seconds between looks for hooks while there is none (a server without hooks pays one
+#: small query a second, not one per state change).
+NO_HOOK_PAUSE = 1.0
 _GAP_SECONDS = 60.0
 _PAGE = 500
 
@@ -132,6 +137,8 @@ class HookDispatcher(Service):
         self._limit = asyncio.Semaphore(MAX_CONCURRENT)
         self._http: Any = None
         self.delivered = 0
+        # When the last look found no hook: passes before this time are skipped.
+        self._quiet_until: float | None = None
 
     @classmethod
     def from_settings(cls, db: Database, settings: ServerSettings) -> HookDispatcher:
@@ -183,7 +190,10 @@ class HookDispatcher(Service):
                 except Exception:
                     logger.exception("Hook dispatcher: a pass failed; trying again later.")
                 self.passes += 1
-                waiting = asyncio.ensure_future(sub.wait(self.interval))
+                timeout = self.interval
+                if self._quiet_until is not None:
+                    timeout = min(timeout, max(0.0, self._quiet_until - time.monotonic()))
+                waiting = asyncio.ensure_future(sub.wait(timeout))
                 stopping = asyncio.ensure_future(self._stopping.wait())
                 try:
                     await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -204,6 +214,11 @@ class HookDispatcher(Service):
         if self._cursor is None:
             return
         now = time.monotonic()
+        if self._quiet_until is not None and now < self._quiet_until:
+            # No hook existed a moment ago: look again when the pause is over, not on
+            # every state change. Nothing is missed: the cursor stayed where it was.
+            return
+        self._quiet_until = None
         self._gaps = {i: t for i, t in self._gaps.items() if now - t < _GAP_SECONDS}
         async with self.db.read_session() as session:
             hooks = await hook_models.read_hooks(session, active=True)
@@ -212,6 +227,7 @@ class HookDispatcher(Service):
                 top = (await session.execute(select(func.max(orm.FlowRunState.id)))).scalar()
                 self._cursor = max(self._cursor, int(top or 0))
                 self._gaps.clear()
+                self._quiet_until = now + NO_HOOK_PAUSE
                 return
             condition = orm.FlowRunState.id > self._cursor
             if self._gaps:
