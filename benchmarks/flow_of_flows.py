@@ -133,6 +133,25 @@ def _backend_fan_out(client: Any, parent_id: str, children: int) -> float:
     return elapsed
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its descendants, including their reaped children.
+
+    Flow-run processes forked by the agent's fork server are reaped by it, so their time
+    shows in its children's times; the tree as a whole accounts for every run process.
+    """
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 class _PeakRss:
     """Samples the resident memory of some processes every half second; keeps the peak."""
 
@@ -184,9 +203,26 @@ def _bench(label: str, database_url: str | None, scale: bool) -> list[dict[str, 
             parent_id = _register_parent(client)
             round_trips, wake_ups = _start_flow_run_rounds(client)
             _backend_fan_out(client, parent_id, 10)  # warm-up
+            assert server.process is not None
+            server_cpu, agent_cpu = _tree_cpu(server.process.pid), _tree_cpu(agent.pid)
             backend = _backend_fan_out(client, parent_id, FAN_OUT)
+            server_cpu = _tree_cpu(server.process.pid) - server_cpu
+            agent_cpu = _tree_cpu(agent.pid) - agent_cpu
             local = _fan_out()
             rows += _rows(label, round_trips, wake_ups, backend, local)
+            # Where the fan-out's time goes, on a machine with os.cpu_count() cores.
+            rows += [
+                _row(
+                    f"{label}: {FAN_OUT} children: server CPU per child",
+                    1000 * server_cpu / FAN_OUT,
+                    "ms",
+                ),
+                _row(
+                    f"{label}: {FAN_OUT} children: agent + run processes CPU per child",
+                    1000 * agent_cpu / FAN_OUT,
+                    "ms",
+                ),
+            ]
             if scale:
                 assert server.process is not None
                 with _PeakRss({"server": server.process.pid, "agent": agent.pid}) as peak:
