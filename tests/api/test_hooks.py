@@ -3,7 +3,6 @@ loopback, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import threading
@@ -15,6 +14,7 @@ import pytest
 from _core_support import Api
 
 from headwater.server.services.hooks import HookDispatcher
+from support.waiting import wait_until_async
 
 
 class Receiver:
@@ -63,16 +63,11 @@ def receiver() -> Iterator[Receiver]:
 
 
 async def _until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    async def check() -> Any:
         value = predicate()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+        return await value if inspect.isawaitable(value) else value
+
+    return await wait_until_async(check, timeout=timeout, interval=0.05)
 
 
 async def _count(api: Api, hook_id: str, count: int) -> bool:

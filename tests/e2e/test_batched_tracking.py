@@ -33,6 +33,7 @@ from headwater.testing import (
     temporary_server,
 )
 from headwater.testing_agent import AgentProcess, temporary_agent, wait_for_flow_run_state
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -87,10 +88,12 @@ def _history(client: Any, task_run_id: str) -> list[str]:
 
 
 def _wait_marker(marker: Path, timeout: float = 60.0) -> int:
-    deadline = time.monotonic() + timeout
-    while not (marker.exists() and marker.read_text()):
-        assert time.monotonic() < deadline, "the flow did not start"
-        time.sleep(0.05)
+    wait_until(
+        lambda: marker.exists() and marker.read_text(),
+        timeout=timeout,
+        interval=0.05,
+        what="the flow to start",
+    )
     return int(marker.read_text())
 
 

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ import pytest
 
 from headwater.testing import postgres_available, temporary_postgres_database, temporary_server
 from headwater.testing_agent import temporary_agent
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -92,10 +92,7 @@ def _auto_runs(client: Any, flow_name: str) -> list[dict[str, Any]]:
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+    wait_until(condition, timeout=timeout, interval=0.2, what=what)
 
 
 def _one_run_per_slot(runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) -> None:
