@@ -230,6 +230,7 @@ def demo(
                 click.echo(f"Orchestrator run: {run_id}")
                 click.echo(f"Child runs: {', '.join(children)}")
                 click.echo("Look next:")
+                click.echo(f"  web UI: http://127.0.0.1:{port}/runs/{run_id}")
                 click.echo(f"  HEADWATER_API_URL={api_url} headwater get flow-runs")
                 click.echo(
                     f"  HEADWATER_API_URL={api_url} headwater get flow-runs --parent {run_id}"
