@@ -27,19 +27,19 @@ __all__ = [
 ]
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     """The app's :class:`Database`."""
     db: Database = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> ServerSettings:
+async def get_settings(request: Request) -> ServerSettings:
     """The app's :class:`ServerSettings`."""
     settings: ServerSettings = request.app.state.settings
     return settings
 
 
-def get_results(request: Request) -> ResultStore:
+async def get_results(request: Request) -> ResultStore:
     """The app's result store."""
     store: ResultStore = request.app.state.results
     return store
