@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from headwater.client.retries import backoff, is_transient
+from headwater.client.retries import backoff, call_with_retries
 from headwater.utilities.context import context
 
 __all__ = ["ServerLogHandler"]
@@ -101,15 +101,19 @@ class ServerLogHandler(logging.Handler):
         tried again with backoff for up to ``timeout`` seconds. Returns True when nothing
         is left; otherwise logs one warning and returns False (the records stay queued).
         """
-        delays = backoff(0.2, 2.0, deadline=time.monotonic() + timeout)
-        while (error := self._send()) is not None:
-            delay = next(delays, None) if is_transient(error) else None
-            if delay is None:
-                with self._buffer_lock:
-                    left = len(self._buffer)
-                _internal.warning("Could not ship the last %d log records: %s", left, error)
-                return False
-            time.sleep(delay)
+
+        def attempt() -> None:
+            error = self._send()
+            if error is not None:
+                raise error
+
+        try:
+            call_with_retries(attempt, backoff(0.2, 2.0, deadline=time.monotonic() + timeout))
+        except Exception as exc:
+            with self._buffer_lock:
+                left = len(self._buffer)
+            _internal.warning("Could not ship the last %d log records: %s", left, exc)
+            return False
         return True
 
     def close(self, timeout: float = 30.0) -> None:
