@@ -28,6 +28,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from benchmarks._processes import tree_cpu_seconds
 from headwater import Flow, task
 
 ROUNDS = 20
@@ -133,25 +134,6 @@ def _backend_fan_out(client: Any, parent_id: str, children: int) -> float:
     return elapsed
 
 
-def _tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its descendants, including their reaped children.
-
-    Flow-run processes forked by the agent's fork server are reaped by it, so their time
-    shows in its children's times; the tree as a whole accounts for every run process.
-    """
-    import psutil
-
-    total = 0.0
-    root = psutil.Process(pid)
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            times = proc.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
-
-
 class _PeakRss:
     """Samples the resident memory of some processes every half second; keeps the peak."""
 
@@ -204,10 +186,13 @@ def _bench(label: str, database_url: str | None, scale: bool) -> list[dict[str, 
             round_trips, wake_ups = _start_flow_run_rounds(client)
             _backend_fan_out(client, parent_id, 10)  # warm-up
             assert server.process is not None
-            server_cpu, agent_cpu = _tree_cpu(server.process.pid), _tree_cpu(agent.pid)
+            server_cpu, agent_cpu = (
+                tree_cpu_seconds(server.process.pid),
+                tree_cpu_seconds(agent.pid),
+            )
             backend = _backend_fan_out(client, parent_id, FAN_OUT)
-            server_cpu = _tree_cpu(server.process.pid) - server_cpu
-            agent_cpu = _tree_cpu(agent.pid) - agent_cpu
+            server_cpu = tree_cpu_seconds(server.process.pid) - server_cpu
+            agent_cpu = tree_cpu_seconds(agent.pid) - agent_cpu
             local = _fan_out()
             rows += _rows(label, round_trips, wake_ups, backend, local)
             # Where the fan-out's time goes, on a machine with os.cpu_count() cores.

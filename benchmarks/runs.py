@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._processes import cpu_seconds
+
 _FLOWS = Path(__file__).resolve().parent.parent / "tests" / "e2e" / "flows"
 _BENCH_FLOWS = Path(__file__).resolve().parent / "flows"
 _LATENCY_RUNS = 20
@@ -152,13 +154,6 @@ def _import_time() -> list[dict[str, Any]]:
     ]
 
 
-def _cpu_seconds(pid: int) -> float:
-    import psutil
-
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
 def _rss_mib(pid: int) -> float:
     import psutil
 
@@ -186,9 +181,9 @@ def _workloads(label: str, server: Any, agent_pid: int, client: Any) -> list[dic
     server_pid = server.process.pid
     wide = _register(client, "map_many.py", _BENCH_FLOWS)
     chain = _register(client, "chain.py", _BENCH_FLOWS)
-    cpu_before = _cpu_seconds(server_pid)
+    cpu_before = cpu_seconds(server_pid)
     mapped = _timed_runs(client, wide, {"n": _MAP_WIDTH})
-    cpu = _cpu_seconds(server_pid) - cpu_before
+    cpu = cpu_seconds(server_pid) - cpu_before
     # Warm-up plus repeats; each run has the mapped parent, its children, numbers and n.
     task_runs = (_REPEATS + 1) * (_MAP_WIDTH + 3)
     chained = _timed_runs(client, chain)

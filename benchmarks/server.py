@@ -29,6 +29,8 @@ import time
 import uuid
 from typing import Any
 
+from benchmarks._processes import cpu_seconds
+
 _SEQUENTIAL_CREATES = 300
 _CONCURRENT_CLIENTS = 8
 _CONCURRENT_CREATES_EACH = 60
@@ -62,13 +64,6 @@ def _make_flow(client: Any) -> str:
     return str(response.json()["id"])
 
 
-def _cpu_seconds(pid: int) -> float:
-    import psutil
-
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
 def _creates(api_url: str, flow_id: str, server_pid: int) -> list[dict[str, Any]]:
     import httpx
 
@@ -76,13 +71,13 @@ def _creates(api_url: str, flow_id: str, server_pid: int) -> list[dict[str, Any]
     with httpx.Client(base_url=api_url, timeout=60) as client:
         for _ in range(10):  # warm-up: connections, statement caches
             client.post("/flow-runs", json={"flow_id": flow_id}).raise_for_status()
-        cpu = _cpu_seconds(server_pid)
+        cpu = cpu_seconds(server_pid)
         started = time.perf_counter()
         for _ in range(_SEQUENTIAL_CREATES):
             body = {"flow_id": flow_id, "idempotency_key": uuid.uuid4().hex}
             client.post("/flow-runs", json=body).raise_for_status()
         elapsed = time.perf_counter() - started
-        cpu = _cpu_seconds(server_pid) - cpu
+        cpu = cpu_seconds(server_pid) - cpu
         bulk = [{"flow_id": flow_id, "idempotency_key": uuid.uuid4().hex} for _ in range(1000)]
         started = time.perf_counter()
         client.post("/flow-runs/bulk", json={"flow_runs": bulk}).raise_for_status()
